@@ -1,0 +1,153 @@
+"""The `papertrack` command: each command parses options, calls one library function, prints."""
+from __future__ import annotations
+
+import functools
+import sys
+from typing import Callable
+
+import click
+from tabulate import tabulate
+
+from . import __version__
+from .config import Config, load_config
+from .errors import PapertrackError
+from .harvest import RunReport, harvest, query_status
+from .schema import open_db
+from .sources.arxiv import Page
+
+DEFAULT_DB = "db/papers.db"
+DEFAULT_QUERIES = "queries.yaml"
+
+
+class Group(click.Group):
+    """Turns papertrack's typed errors into one line on stderr and the error's exit code."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except PapertrackError as e:
+            click.secho(f"Error: {e}", fg="red", err=True)
+            sys.exit(e.exit_code)
+
+
+def db_option(fn: Callable) -> Callable:
+    return click.option("--db", "db_path", default=DEFAULT_DB, show_default=True, type=click.Path(dir_okay=False),
+                        help="SQLite database file")(fn)
+
+
+def queries_option(fn: Callable) -> Callable:
+    return click.option("--queries", "queries_path", default=DEFAULT_QUERIES, show_default=True,
+                        type=click.Path(dir_okay=False), help="Saved queries and taxonomy (YAML)")(fn)
+
+
+def with_config(fn: Callable) -> Callable:
+    """Load --queries into a `config` argument (exit 2 with file:line on a bad file)."""
+
+    @queries_option
+    @functools.wraps(fn)
+    def wrapper(queries_path: str, **kwargs):
+        return fn(config=load_config(queries_path), **kwargs)
+
+    return wrapper
+
+
+@click.group(cls=Group)
+@click.version_option(__version__, prog_name="papertrack")
+def cli() -> None:
+    """Track model-compression papers: harvest arXiv and venues into SQLite, browse them in
+    Datasette, export BibTeX, and write the newsletter's papers section."""
+
+
+@cli.command()
+@with_config
+def queries(config: Config) -> None:
+    """Validate queries.yaml and list the saved queries."""
+    rows = [(q.name, q.source, ", ".join(q.tags), q.since or "", _shorten(q.query, 70)) for q in config.queries]
+    click.echo(tabulate(disable_numparse=True, tabular_data=rows, headers=["name", "source", "tags", "since", "query"]))
+    if config.taxonomy:
+        click.echo(f"\ntaxonomy: {len(config.taxonomy)} tags ({', '.join(r.tag for r in config.taxonomy)})")
+
+
+@cli.command(name="harvest")
+@db_option
+@with_config
+@click.option("--query", "names", multiple=True, help="Only this saved query (repeatable)")
+@click.option("--full", is_flag=True, help="Ignore the watermark and fetch everything the query matches")
+def harvest_command(db_path: str, config: Config, names: tuple[str, ...], full: bool) -> None:
+    """Harvest the saved queries into the database (incremental, resumable)."""
+    db = open_db(db_path)
+    with ProgressBars() as bars:
+        reports = harvest(db, config, names, full=full, on_page=bars.update)
+    _print_reports(reports)
+    if any(r.status != "ok" for r in reports):
+        sys.exit(1)
+
+
+@cli.command()
+@db_option
+@with_config
+@click.option("--stale-days", default=14.0, show_default=True, help="Flag queries not harvested for this long")
+def status(db_path: str, config: Config, stale_days: float) -> None:
+    """Each query's last successful harvest and paper count; failed or stale ones flagged."""
+    rows = query_status(open_db(db_path), config, stale_days)
+    click.echo(tabulate(disable_numparse=True, tabular_data=
+        [(s.query, s.source, s.papers, s.last_success or "never", s.flag.upper() if s.flag != "ok" else "ok",
+          (s.last_error or "")[:80]) for s in rows],
+        headers=["query", "source", "papers", "last success", "flag", "last error"],
+    ))
+
+
+@cli.command()
+@with_config
+@click.option("--db", "db_path", default="db/demo.db", show_default=True, type=click.Path(dir_okay=False))
+def demo(config: Config, db_path: str) -> None:
+    """Offline demo: harvest the bundled sample papers from a local arXiv stand-in."""
+    from .demo import build_demo
+
+    with ProgressBars() as bars:
+        reports = build_demo(config, db_path, on_page=bars.update)
+    _print_reports(reports)
+    click.echo(f"\nDemo database: {db_path}. Browse it with:  datasette {db_path}")
+
+
+class ProgressBars:
+    """One click progress bar per query, on a terminal only."""
+
+    def __init__(self) -> None:
+        self.enabled = sys.stderr.isatty()
+        self.bar = None
+        self.query: str | None = None
+
+    def __enter__(self) -> "ProgressBars":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._close()
+
+    def _close(self) -> None:
+        if self.bar is not None:
+            self.bar.render_finish()
+            self.bar = None
+
+    def update(self, report: RunReport, page: Page) -> None:
+        if not self.enabled:
+            return
+        if report.query != self.query:
+            self._close()
+            self.query = report.query
+            self.bar = click.progressbar(length=max(page.total, 1), label=f"{report.query:<24}", file=sys.stderr,
+                                         show_pos=True)
+            self.bar.render_progress()
+        self.bar.update(len(page.papers))
+
+
+def _shorten(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _print_reports(reports: list[RunReport]) -> None:
+    click.echo(tabulate(disable_numparse=True, tabular_data=
+        [(r.query, r.requests, r.new, r.updated, r.total, r.status if r.status == "ok" else f"{r.status}: {r.error}")
+         for r in reports],
+        headers=["query", "requests", "new", "updated", "total", "status"],
+    ))

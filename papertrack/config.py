@@ -1,0 +1,197 @@
+"""Load and validate `queries.yaml`: saved queries and the tag taxonomy.
+
+Every problem is a `ConfigError` naming the file, the line and what is wrong.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import ConfigError
+from .query import QuerySyntaxError
+from .query import parse as parse_query
+
+SOURCES = ("arxiv", "dblp")
+NAME_RE = re.compile(r"^[a-z0-9-]+$")
+QUERY_KEYS = {"name", "source", "query", "tags", "since", "title_filter"}
+TAXONOMY_KEYS = {"include", "exclude"}
+
+
+@dataclass(frozen=True)
+class SavedQuery:
+    """One entry of `queries:`."""
+
+    name: str
+    source: str
+    query: str
+    tags: tuple[str, ...]
+    since: dt.date | None = None
+    title_filter: str | None = None
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class TaxonomyRule:
+    """One entry of `taxonomy:`: a tag, the patterns that give it and those that veto it."""
+
+    tag: str
+    include: tuple[str, ...]
+    exclude: tuple[str, ...] = ()
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class Config:
+    path: str
+    queries: tuple[SavedQuery, ...]
+    taxonomy: tuple[TaxonomyRule, ...] = field(default=())
+
+    def select(self, names: list[str] | tuple[str, ...] | None) -> list[SavedQuery]:
+        """The named queries (all when `names` is empty), in file order."""
+        if not names:
+            return list(self.queries)
+        known = {q.name: q for q in self.queries}
+        unknown = [n for n in names if n not in known]
+        if unknown:
+            raise ConfigError(self.path, None, f"no query named {unknown[0]!r} (have: {', '.join(known)})")
+        return [q for q in self.queries if q.name in set(names)]
+
+    def tag_order(self) -> list[str]:
+        """Tags in the order the file first mentions them (queries, then taxonomy)."""
+        seen: dict[str, None] = {}
+        for q in self.queries:
+            seen.update(dict.fromkeys(q.tags))
+        seen.update(dict.fromkeys(r.tag for r in self.taxonomy))
+        return list(seen)
+
+
+class _LineLoader(yaml.SafeLoader):
+    """A SafeLoader that remembers the line of every mapping, under the key `__line__`."""
+
+    def construct_mapping(self, node, deep=False):  # type: ignore[override]
+        mapping = super().construct_mapping(node, deep=deep)
+        mapping["__line__"] = node.start_mark.line + 1
+        return mapping
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate a queries file; raise `ConfigError` on the first problem."""
+    path = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as e:
+        raise ConfigError(path, None, f"cannot read file: {e.strerror}") from None
+    return parse_config(text, path)
+
+
+def parse_config(text: str, path: str = "queries.yaml") -> Config:
+    try:
+        data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - SafeLoader subclass
+    except yaml.YAMLError as e:
+        # an unclosed quote or bracket is reported at the end of the file; where it opened is more useful
+        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        mark = getattr(e, "problem_mark", None)
+        if "end of stream" in problem and getattr(e, "context_mark", None):
+            mark = e.context_mark
+        context = getattr(e, "context", None)
+        message = f"{problem} ({context})" if context else problem
+        raise ConfigError(path, mark.line + 1 if mark else None, f"invalid YAML: {message}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("queries"), list):
+        raise ConfigError(path, 1, "expected a mapping with a 'queries:' list")
+    unknown = set(data) - {"queries", "taxonomy", "__line__"}
+    if unknown:
+        raise ConfigError(path, data["__line__"], f"unknown top-level key {sorted(unknown)[0]!r}")
+    queries: list[SavedQuery] = []
+    for item in data["queries"]:
+        query = _query(item, path, data["__line__"])
+        if any(q.name == query.name for q in queries):
+            raise ConfigError(path, query.line, f"duplicate query name {query.name!r}")
+        queries.append(query)
+    return Config(path, tuple(queries), _taxonomy(data.get("taxonomy"), path))
+
+
+def _query(item: Any, path: str, parent_line: int) -> SavedQuery:
+    if not isinstance(item, dict):
+        raise ConfigError(path, parent_line, "each query must be a mapping with name, source, query")
+    line = item.pop("__line__")
+    label = f"query {item.get('name')!r}" if item.get("name") else "query"
+    for key in ("name", "source", "query"):
+        if not item.get(key) or not isinstance(item[key], str):
+            raise ConfigError(path, line, f"{label}: missing key {key!r}")
+    extra = set(item) - QUERY_KEYS
+    if extra:
+        raise ConfigError(path, line, f"{label}: unknown key {sorted(extra)[0]!r}")
+    name = item["name"]
+    if not NAME_RE.match(name):
+        raise ConfigError(path, line, f"{label}: name must match [a-z0-9-]+")
+    if item["source"] not in SOURCES:
+        raise ConfigError(path, line, f"{label}: unknown source {item['source']!r} (use {' or '.join(SOURCES)})")
+    tags = item.get("tags", [name])
+    if isinstance(tags, str):
+        tags = [tags]
+    if not isinstance(tags, list) or not all(isinstance(t, str) and t.strip() for t in tags):
+        raise ConfigError(path, line, f"{label}: tags must be a list of names")
+    since = item.get("since")
+    if isinstance(since, str):
+        try:
+            since = dt.date.fromisoformat(since)
+        except ValueError:
+            raise ConfigError(path, line, f"{label}: since must be a date (YYYY-MM-DD)") from None
+    elif since is not None and not isinstance(since, dt.date):
+        raise ConfigError(path, line, f"{label}: since must be a date (YYYY-MM-DD)")
+    if item["source"] == "arxiv":
+        try:
+            parse_query(item["query"])
+        except QuerySyntaxError as e:
+            raise ConfigError(path, line, f"{label}: {e}") from None
+    title_filter = item.get("title_filter")
+    if title_filter is not None:
+        _compile(title_filter, path, line, label)
+    return SavedQuery(
+        name=name,
+        source=item["source"],
+        query=" ".join(item["query"].split()),
+        tags=tuple(t.strip() for t in tags),
+        since=since,
+        title_filter=title_filter,
+        line=line,
+    )
+
+
+def _taxonomy(section: Any, path: str) -> tuple[TaxonomyRule, ...]:
+    if section is None:
+        return ()
+    if not isinstance(section, dict):
+        raise ConfigError(path, None, "taxonomy must map tags to patterns")
+    line = section.pop("__line__", None)
+    rules = []
+    for tag, spec in section.items():
+        if isinstance(spec, list):
+            spec = {"include": spec, "__line__": line}
+        if not isinstance(spec, dict):
+            raise ConfigError(path, line, f"taxonomy {tag!r}: expected a list of patterns or include/exclude")
+        rule_line = spec.pop("__line__", line)
+        extra = set(spec) - TAXONOMY_KEYS
+        if extra:
+            raise ConfigError(path, rule_line, f"taxonomy {tag!r}: unknown key {sorted(extra)[0]!r}")
+        include, exclude = spec.get("include") or [], spec.get("exclude") or []
+        for pattern in [*include, *exclude]:
+            if not isinstance(pattern, str):
+                raise ConfigError(path, rule_line, f"taxonomy {tag!r}: patterns must be strings")
+            _compile(pattern, path, rule_line, f"taxonomy {tag!r}")
+        if not include:
+            raise ConfigError(path, rule_line, f"taxonomy {tag!r}: no include patterns")
+        rules.append(TaxonomyRule(str(tag), tuple(include), tuple(exclude), rule_line))
+    return tuple(rules)
+
+
+def _compile(pattern: str, path: str, line: int | None, label: str) -> re.Pattern:
+    try:
+        return re.compile(pattern, re.IGNORECASE)
+    except re.error as e:
+        raise ConfigError(path, line, f"{label}: bad pattern {pattern!r}: {e}") from None

@@ -1,0 +1,41 @@
+"""The offline demo: bundled sample papers served by a local arXiv stand-in, harvested by
+the real harvest code into `db/demo.db`."""
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from importlib import resources
+from pathlib import Path
+
+from .config import Config
+from .harvest import OnPage, RunReport, harvest
+from .models import Paper
+from .replay import ReplayArxiv
+from .schema import open_db
+from .sources.arxiv import ArxivClient
+from .sources.snapshot import record_to_paper
+
+DEMO_DB = "db/demo.db"
+
+
+def sample_papers() -> list[Paper]:
+    """The bundled sample records (arXiv snapshot layout) as `Paper`s."""
+    text = resources.files("papertrack").joinpath("samples/papers.jsonl").read_text(encoding="utf-8")
+    return [record_to_paper(json.loads(line)) for line in text.splitlines() if line.strip()]
+
+
+def build_demo(config: Config, db_path: str | Path = DEMO_DB, on_page: OnPage | None = None) -> list[RunReport]:
+    """Rebuild the demo database from the samples; returns the harvest reports.
+
+    Only arXiv queries run: the demo has no network, and the stand-in speaks arXiv only.
+    """
+    path = Path(db_path)
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    db = open_db(path)
+    arxiv_only = replace(config, queries=tuple(q for q in config.queries if q.source == "arxiv"))
+    with ReplayArxiv(sample_papers()) as replay:
+        client = ArxivClient(base_url=replay.url, delay=0)
+        reports = harvest(db, arxiv_only, arxiv_client=client, on_page=on_page)
+    db.close()
+    return reports

@@ -1,0 +1,28 @@
+"""What papertrack derives from a paper's own text: summary, venue, code link, taxonomy tags."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..models import Paper
+from .links import code_url
+from .summary import summarize
+from .tags import Taxonomy
+from .venue import venue_from
+
+
+@dataclass(slots=True)
+class Derived:
+    summary: str | None
+    venue: str | None
+    code_url: str | None
+    tags: dict[str, str] = field(default_factory=dict)  # tag -> evidence
+
+
+def derive(paper: Paper, taxonomy: Taxonomy | None = None) -> Derived:
+    """Everything computed from the paper's text at save time (pure, no I/O)."""
+    return Derived(
+        summary=summarize(paper.abstract) or None,
+        venue=venue_from(paper.comment, paper.journal_ref),
+        code_url=code_url(paper.abstract, paper.comment),
+        tags=taxonomy.match(paper.title, paper.abstract) if taxonomy else {},
+    )

@@ -1,0 +1,37 @@
+"""Typed errors. Each names its culprit; the CLI prints one line and exits with `exit_code`."""
+from __future__ import annotations
+
+
+class PapertrackError(Exception):
+    """Base class: a user-facing failure with a one-line message."""
+
+    exit_code = 1
+
+
+class ConfigError(PapertrackError):
+    """A bad queries.yaml (or other input file): names the file and the line."""
+
+    exit_code = 2
+
+    def __init__(self, path: str, line: int | None, message: str):
+        self.path, self.line, self.message = path, line, message
+        where = f"{path}:{line}" if line else str(path)
+        super().__init__(f"{where}: {message}")
+
+
+class UsageError(PapertrackError):
+    """A bad command-line value (unknown query name, unknown paper id, ...)."""
+
+    exit_code = 2
+
+
+class SourceError(PapertrackError):
+    """A remote source failed after retries; `url` is the request that failed."""
+
+    def __init__(self, message: str, url: str | None = None):
+        self.url, self.message = url, message
+        super().__init__(message if not url else f"{message} ({url})")
+
+
+class QueryRejected(SourceError):
+    """The service rejected the query itself (arXiv's error feed). Never retried."""

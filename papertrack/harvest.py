@@ -1,0 +1,210 @@
+"""Harvest saved queries: for each query, page -> save -> progress, one transaction a page.
+
+Incremental by a watermark: results come newest-updated first, and paging stops at the
+first paper updated before the previous complete run's newest one, so a run with
+nothing new costs one request. New versions move a paper to the top of that order, so
+they are picked up too. The state of an unfinished run (which date window, which
+offset) is committed with every page: a killed run resumes where it stopped.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Callable, Iterable
+
+import sqlite_utils
+
+from .config import Config, SavedQuery
+from .enrich.tags import Taxonomy
+from .errors import PapertrackError, SourceError
+from .models import now_iso
+from .schema import transaction
+from .sources.arxiv import PAGING_LIMIT, ArxivClient, Page
+from .store import SaveResult, query_state, record_run, save_papers, set_progress, start_run, sync_queries
+
+ARXIV_EPOCH = "199101010000"  # before arXiv's first submission
+# arXiv dates a version by its submission, but lists it only once announced (a day or more
+# later, longer if held for moderation), so an incremental run re-reads a week behind the
+# watermark; those papers are usually on the first page anyway.
+LOOKBACK = timedelta(days=7)
+_MINUTE = "%Y%m%d%H%M"
+
+
+@dataclass
+class RunReport:
+    """One query's run, as shown in the closing table and stored in harvest_runs."""
+
+    query: str
+    requests: int = 0
+    new: int = 0
+    updated: int = 0
+    total: int = 0
+    status: str = "ok"
+    error: str | None = None
+    new_ids: list[str] = field(default_factory=list)
+    base_requests: int = field(default=0, repr=False)  # the client's count when the run began
+
+
+OnPage = Callable[[RunReport, Page], None]
+
+
+def harvest(
+    db: sqlite_utils.Database,
+    config: Config,
+    names: Iterable[str] = (),
+    full: bool = False,
+    arxiv_client: ArxivClient | None = None,
+    on_page: OnPage | None = None,
+    lookback: timedelta = LOOKBACK,
+) -> list[RunReport]:
+    """Run the named saved queries (all by default). A failed query does not stop the rest."""
+    queries = config.select(list(names))
+    ids = sync_queries(db, queries)
+    taxonomy = Taxonomy(config.taxonomy)
+    client = arxiv_client or ArxivClient()
+    reports = []
+    for q in queries:
+        report = RunReport(q.name, base_requests=client.requests)
+        run_id = start_run(db, q.name)
+        try:
+            if q.source == "arxiv":
+                harvest_arxiv(db, client, q, ids[q.name], taxonomy, full, report, run_id, on_page, lookback)
+            else:
+                raise SourceError(f"source {q.source!r} is not supported yet")
+        except PapertrackError as e:
+            report.status, report.error = "failed", str(e)
+        except BaseException:
+            report.status, report.error = "interrupted", "stopped by the user"
+            raise
+        finally:
+            report.requests = client.requests - report.base_requests
+            report.total = db.execute("select count(*) from papers_queries where queries_id = ?", [ids[q.name]]).fetchone()[0]
+            record_run(db, run_id, finished=now_iso(), status=report.status, error=report.error,
+                       requests=report.requests, new=report.new, updated=report.updated)
+        reports.append(report)
+    return reports
+
+
+def harvest_arxiv(
+    db: sqlite_utils.Database,
+    client: ArxivClient,
+    query: SavedQuery,
+    query_id: int,
+    taxonomy: Taxonomy,
+    full: bool,
+    report: RunReport,
+    run_id: int,
+    on_page: OnPage | None = None,
+    lookback: timedelta = LOOKBACK,
+) -> None:
+    """Page one arXiv query into the database, resuming any unfinished run."""
+    watermark, state = query_state(db, query_id)
+    if state is None or (full and not state.get("full")):
+        since = query.since.strftime("%Y%m%d") + "0000" if query.since else None
+        floor = None if full or not watermark else _shift(watermark, -lookback)
+        state = {"full": full, "floor": floor, "windows": [[since, None]], "start": 0, "newest": None}
+    floor = state["floor"]
+    while state["windows"]:
+        window, start = state["windows"][0], state["start"]
+        page = client.page(_windowed(query.query, window), start)
+        if start == 0 and page.total > PAGING_LIMIT and not _reaches(page, floor):
+            # more than arXiv will page through: split by submission date and start over
+            state["windows"][0:1] = _split(window, page.total)
+            with transaction(db):
+                set_progress(db, query_id, state)
+            continue
+        keep = [p for p in page.papers if floor is None or (p.updated or "") >= floor]
+        end = start + len(page.papers)
+        with transaction(db):
+            saved = save_papers(db, keep, query_id, taxonomy)
+            state["newest"] = max([state["newest"] or "", *(p.updated or "" for p in keep)]) or None
+            if len(keep) < len(page.papers) or end >= min(page.total, PAGING_LIMIT) or not page.papers:
+                state["windows"].pop(0)
+                state["start"] = 0
+            else:
+                state["start"] = end
+            if state["windows"]:
+                set_progress(db, query_id, state)
+            else:
+                set_progress(db, query_id, None, watermark=max(state["newest"] or "", watermark or "") or None)
+            _count(report, saved, client.requests)
+            db.execute(
+                "update harvest_runs set requests = ?, new = ?, updated = ? where id = ?",
+                [report.requests, report.new, report.updated, run_id],
+            )
+        if on_page:
+            on_page(report, page)
+
+
+def _count(report: RunReport, saved: SaveResult, requests: int) -> None:
+    report.new += len(saved.new)
+    report.updated += len(saved.updated)
+    report.new_ids += saved.new
+    report.requests = requests - report.base_requests
+
+
+def _shift(iso: str, delta: timedelta) -> str:
+    moment = datetime.strptime(iso, "%Y-%m-%dT%H:%M:%SZ") + delta
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _reaches(page: Page, floor: str | None) -> bool:
+    """Whether this page already holds a paper older than the watermark (paging ends here)."""
+    return floor is not None and any((p.updated or "") < floor for p in page.papers)
+
+
+def _windowed(query: str, window: list) -> str:
+    lo, hi = window
+    if lo is None and hi is None:
+        return query
+    hi = hi or (datetime.now(timezone.utc) + timedelta(days=1)).strftime(_MINUTE)
+    return f"({query}) AND submittedDate:[{lo or ARXIV_EPOCH} TO {hi}]"
+
+
+def _split(window: list, total: int) -> list[list[str]]:
+    """Halve a submission-date window (newest half first)."""
+    lo = datetime.strptime(window[0] or ARXIV_EPOCH, _MINUTE)
+    hi = datetime.strptime(window[1], _MINUTE) if window[1] else datetime.now(timezone.utc).replace(tzinfo=None)
+    if hi - lo < timedelta(minutes=2):
+        raise SourceError(f"{total} results submitted within one minute exceed arXiv's paging limit of {PAGING_LIMIT}")
+    mid = lo + (hi - lo) / 2
+    return [[(mid + timedelta(minutes=1)).strftime(_MINUTE), hi.strftime(_MINUTE)], [lo.strftime(_MINUTE), mid.strftime(_MINUTE)]]
+
+
+@dataclass
+class QueryStatus:
+    """A saved query's harvest health, for `papertrack status`."""
+
+    query: str
+    source: str
+    papers: int
+    last_success: str | None
+    last_status: str | None
+    last_error: str | None
+    flag: str  # ok, failed, stale, never, running
+
+
+def query_status(db: sqlite_utils.Database, config: Config, stale_days: float = 14) -> list[QueryStatus]:
+    """Each saved query's last successful harvest and paper count, flagging failed or stale ones."""
+    sync_queries(db, config.queries)
+    cutoff = (datetime.now(timezone.utc) - timedelta(days=stale_days)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    out = []
+    for q in config.queries:
+        qid, last_success, progress = db.execute(
+            "select id, last_success, progress from queries where name = ?", [q.name]).fetchone()
+        papers = db.execute("select count(*) from papers_queries where queries_id = ?", [qid]).fetchone()[0]
+        last = db.execute(
+            "select status, error from harvest_runs where query = ? order by id desc limit 1", [q.name]).fetchone()
+        status, error = last if last else (None, None)
+        if status in ("failed", "interrupted") or (status is None and progress):
+            flag = "failed" if status == "failed" else "interrupted"
+        elif status == "running":
+            flag = "running"
+        elif last_success is None:
+            flag = "never"
+        elif last_success < cutoff:
+            flag = "stale"
+        else:
+            flag = "ok"
+        out.append(QueryStatus(q.name, q.source, papers, last_success, status, error, flag))
+    return out

@@ -1,0 +1,108 @@
+"""The one noun every part shares: `Paper`, plus identifier and text normalisation."""
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+
+# New-style (0704.0001, 1909.04977) and old-style (hep-th/9901001, math.GT/0309136) ids,
+# bare or after an `arXiv:` prefix or an abs/pdf URL.
+_ARXIV_ID = re.compile(
+    r"(?:arxiv\.org/(?:abs|pdf)/|arxiv:\s*|^\s*)"
+    r"(\d{4}\.\d{4,5}|[a-z][a-z\-]*(?:\.[a-z]{2})?/\d{7})(?:v(\d+))?(?!\d)",
+    re.IGNORECASE,
+)
+
+
+@dataclass(slots=True)
+class Paper:
+    """A paper as every source yields it and `store.save_papers` writes it.
+
+    Dates are ISO-8601 UTC strings (`2019-09-11T09:20:54Z`); `authors` and `categories`
+    are ordered lists. `venue` is only set by sources that know it (DBLP, BibTeX);
+    for arXiv records it is derived from the comment at save time.
+    """
+
+    id: str
+    title: str
+    abstract: str = ""
+    authors: list[str] = field(default_factory=list)
+    published: str | None = None
+    updated: str | None = None
+    version: int = 1
+    primary_category: str | None = None
+    categories: list[str] = field(default_factory=list)
+    doi: str | None = None
+    journal_ref: str | None = None
+    comment: str | None = None
+    url: str | None = None
+    pdf_url: str | None = None
+    venue: str | None = None
+    year: int | None = None
+    dblp_key: str | None = None
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def split_arxiv_id(text: str) -> tuple[str, int | None] | None:
+    """`'http://arxiv.org/abs/hep-ex/0406020v1'` -> `('hep-ex/0406020', 1)`; None if no id.
+
+    Accepts bare ids, `arXiv:` prefixes and abs/pdf URLs (with or without `.pdf`).
+    """
+    m = _ARXIV_ID.search(text or "")
+    if not m:
+        return None
+    return m.group(1), int(m.group(2)) if m.group(2) else None
+
+
+def arxiv_id(text: str) -> str | None:
+    """The versionless arXiv id found in `text`, or None."""
+    found = split_arxiv_id(text)
+    return found[0] if found else None
+
+
+def abs_url(paper_id: str) -> str:
+    return f"https://arxiv.org/abs/{paper_id}"
+
+
+def pdf_url(paper_id: str) -> str:
+    return f"https://arxiv.org/pdf/{paper_id}"
+
+
+def iso_utc(value: datetime | None) -> str | None:
+    """A datetime as `YYYY-MM-DDTHH:MM:SSZ` in UTC (naive values are taken as UTC)."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def now_iso() -> str:
+    return iso_utc(datetime.now(timezone.utc))  # type: ignore[return-value]
+
+
+def clean_text(text: str | None) -> str:
+    """Collapse the hard line breaks and indentation arXiv keeps in titles and abstracts."""
+    return " ".join((text or "").split())
+
+
+def normalize_title(title: str) -> str:
+    """A key for comparing titles across sources: ASCII, lowercase, letters and digits only.
+
+    Strips LaTeX braces/commands and accents, so `{BERT}-of-{T}heseus.` and
+    `BERT-of-Theseus` compare equal.
+    """
+    text = re.sub(r"\\[a-zA-Z]+\s*|[{}]", "", title or "")
+    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return " ".join(re.findall(r"[a-z0-9]+", text.lower()))
+
+
+def normalize_doi(doi: str | None) -> str | None:
+    """`https://doi.org/10.1/ABC` -> `10.1/abc` (DOIs are case-insensitive)."""
+    if not doi:
+        return None
+    m = re.search(r"10\.\d{4,9}/\S+", doi.strip())
+    return m.group(0).rstrip(".,;").lower() if m else None

@@ -1,0 +1,1 @@
+"""Sources yield `Paper` records; they never touch the database."""

@@ -1,0 +1,103 @@
+"""A polite HTTP session shared by every source: one request at a time, spaced, retried.
+
+Transport faults (connection errors, 429, 5xx, arXiv's sporadic 406) are retried by
+urllib3's `Retry` mounted on a requests `Session`, honouring `Retry-After`. The only
+addition is a floor on every retry pause, so a retry never comes sooner than the
+politeness delay the service asked for.
+"""
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from .. import __version__
+
+USER_AGENT = f"papertrack/{__version__} (+https://github.com/papertrack/papertrack)"
+RETRY_STATUSES = (406, 429, 500, 502, 503, 504)
+
+
+class PoliteRetry(Retry):
+    """`Retry` whose pause is never shorter than `min_sleep` seconds."""
+
+    def __init__(self, *args: Any, min_sleep: float = 0.0, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.min_sleep = min_sleep
+
+    def new(self, **kw: Any) -> "PoliteRetry":
+        retry = super().new(**kw)
+        retry.min_sleep = self.min_sleep
+        return retry
+
+    def sleep(self, response: Any = None) -> None:
+        started = time.monotonic()
+        super().sleep(response)
+        remaining = self.min_sleep - (time.monotonic() - started)
+        if remaining > 0:
+            time.sleep(remaining)
+
+
+class PoliteSession:
+    """A requests session that waits `delay` seconds between requests and retries faults.
+
+    The wait is measured from the end of the previous response, so whatever the caller
+    does between two calls (parsing, storing) overlaps the wait instead of adding to it.
+    """
+
+    def __init__(self, delay: float, retries: int = 5, backoff: float = 2.0, timeout: float = 60.0):
+        self.delay = delay
+        self.timeout = timeout
+        self.requests = 0
+        self._last: float | None = None
+        self.session = requests.Session()
+        self.session.headers["User-Agent"] = USER_AGENT
+        retry = PoliteRetry(
+            total=retries,
+            backoff_factor=backoff,
+            status_forcelist=RETRY_STATUSES,
+            allowed_methods=frozenset({"GET"}),
+            respect_retry_after_header=True,
+            raise_on_status=False,  # the caller reads the final status and body
+            min_sleep=delay,
+        )
+        adapter = HTTPAdapter(max_retries=retry)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+
+    def wait(self) -> None:
+        """Sleep until `delay` seconds have passed since the last response."""
+        if self._last is not None:
+            remaining = self.delay - (time.monotonic() - self._last)
+            if remaining > 0:
+                time.sleep(remaining)
+
+    def get(self, url: str, params: dict | None = None) -> requests.Response:
+        """One paced GET (with transport retries inside). Raises requests' own errors."""
+        self.wait()
+        try:
+            response = self.session.get(url, params=params, timeout=self.timeout)
+        except requests.RequestException:
+            self.requests += 1
+            raise
+        finally:
+            self._last = time.monotonic()
+        # count the attempts urllib3 retried inside this call too
+        self.requests += 1 + len(getattr(response.raw.retries, "history", ()) or ())
+        return response
+
+
+def env_float(name: str, default: float) -> float:
+    """A float from the environment, e.g. `PAPERTRACK_ARXIV_DELAY`."""
+    raw = os.environ.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        from ..errors import UsageError
+
+        raise UsageError(f"{name} must be a number of seconds, got {raw!r}") from None

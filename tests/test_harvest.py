@@ -1,0 +1,233 @@
+"""Harvest end to end: CLI -> HTTP (local arXiv stand-in) -> SQLite, incremental and fault-safe."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+
+from papertrack import harvest as harvest_module
+from papertrack.config import parse_config
+from papertrack.harvest import harvest
+from papertrack.replay import Faults
+from papertrack.schema import open_db
+from papertrack.sources.arxiv import ArxivClient
+
+from .conftest import BASIC_QUERIES, make_paper, write_queries
+
+CONFIG = parse_config(BASIC_QUERIES)
+
+
+def binary(n, **kw):
+    return make_paper(n, **kw)
+
+
+def quant(n, **kw):
+    kw.setdefault("title", f"Post-training quantization {n}")
+    kw.setdefault("abstract", f"We study low-bit weights {n}.")
+    return make_paper(n, **kw)
+
+
+def counts(db):
+    return {t: db[t].count for t in ("papers", "papers_queries", "papers_tags", "papers_authors")}
+
+
+def test_paging_over_several_pages(db, replay):
+    server = replay([binary(i) for i in range(1, 11)])
+    client = ArxivClient(server.url, delay=0, page_size=3)
+    [report, _] = harvest(db, CONFIG, arxiv_client=client)
+    assert (report.new, report.requests, report.status) == (10, 4, "ok")
+    assert db["papers"].count == 10
+    starts = [r["args"]["start"] for r in server.log.requests if "binary" in r["args"]["search_query"]]
+    assert starts == ["0", "3", "6", "9"]
+    assert {r["args"]["sortBy"] for r in server.log.requests} == {"lastUpdatedDate"}
+
+
+def test_nothing_new_costs_one_request_per_query(db, replay):
+    server = replay([binary(i) for i in range(1, 11)] + [quant(i) for i in range(20, 25)])
+    client = ArxivClient(server.url, delay=0)
+    harvest(db, CONFIG, arxiv_client=client)
+    before = len(server.log)
+    reports = harvest(db, CONFIG, arxiv_client=client)
+    assert len(server.log) - before == 2
+    assert [(r.requests, r.new, r.updated) for r in reports] == [(1, 0, 0), (1, 0, 0)]
+    assert [r.total for r in reports] == [10, 5]
+
+
+def test_new_papers_and_new_versions_are_picked_up_and_paging_stops_early(db, replay):
+    papers = [binary(i) for i in range(1, 11)]
+    server = replay(papers)
+    client = ArxivClient(server.url, delay=0, page_size=5)
+    harvest(db, CONFIG, ["binarization"], arxiv_client=client)
+    revised = replace(papers[0], version=2, updated="2021-06-01T00:00:00Z", title="Paper 1, revised: binary neural network")
+    server.set_papers([revised, *papers[1:], binary(11, updated="2021-05-01T00:00:00Z")])
+    before = len(server.log)
+    [report] = harvest(db, CONFIG, ["binarization"], arxiv_client=client, lookback=timedelta(0))
+    assert (report.new, report.updated, report.requests) == (1, 1, 1)
+    assert len(server.log) - before == 1
+    row = db["papers"].get("2001.00001")
+    assert row["version"] == 2 and row["title"].startswith("Paper 1, revised")
+    assert row["first_seen"] <= row["last_seen"]
+    hits = db.execute("select rowid from papers_fts where papers_fts match 'revised'").fetchall()
+    assert len(hits) == 1  # the FTS index follows the update
+
+
+def test_late_announced_paper_within_the_lookback_is_found(db, replay):
+    papers = [binary(i, updated=f"2020-03-{i:02d}T00:00:00Z") for i in range(1, 21)]
+    server = replay(papers)
+    client = ArxivClient(server.url, delay=0)
+    harvest(db, CONFIG, ["binarization"], arxiv_client=client)
+    # submitted (dated) two days before the watermark, but listed only now
+    late = binary(99, updated="2020-03-18T00:00:00Z", published="2020-03-18T00:00:00Z")
+    server.set_papers([*papers, late])
+    before = len(server.log)
+    [report] = harvest(db, CONFIG, ["binarization"], arxiv_client=client)
+    assert (report.new, report.updated, len(server.log) - before) == (1, 0, 1)
+
+
+def test_two_queries_one_paper_one_row_both_tags(db, replay):
+    both = binary(5, title="Binary neural network quantization")
+    server = replay([both, binary(6), quant(7)])
+    harvest(db, CONFIG, arxiv_client=ArxivClient(server.url, delay=0))
+    assert db["papers"].count == 3
+    tags = [r["name"] for r in db.query(
+        "select t.name from papers_tags pt join tags t on t.id = pt.tags_id where papers_id = ? order by t.name",
+        [both.id])]
+    assert tags == ["binarization", "low-bit", "quantization"]
+    assert db.execute("select count(*) from papers_queries where papers_id = ?", [both.id]).fetchone()[0] == 2
+    origins = {r[0] for r in db.execute("select origin from papers_tags")}
+    assert origins == {"query"}
+
+
+def test_error_feed_fails_that_query_only(db, replay):
+    # a query our validation would refuse, as if arXiv's grammar and ours disagreed
+    broken = replace(CONFIG.queries[1], query="ti:quantization AND (cat:cs.LG")
+    config = replace(CONFIG, queries=(CONFIG.queries[0], broken))
+    server = replay([binary(1), quant(2)])
+    reports = harvest(db, config, arxiv_client=ArxivClient(server.url, delay=0))
+    assert [r.status for r in reports] == ["ok", "failed"]
+    assert "arXiv rejected the query" in reports[1].error and "parenthesis" in reports[1].error
+    assert reports[1].requests == 1  # not retried
+    run = db.execute("select status, error from harvest_runs where query = 'quantization'").fetchone()
+    assert run[0] == "failed" and "parenthesis" in run[1]
+
+
+def test_faults_are_retried_without_duplicates(db, replay):
+    papers = [binary(i) for i in range(1, 21)]
+    server = replay(papers, Faults(fail_every=3, empty_every=4, truncate_every=5, retry_after="0"))
+    client = ArxivClient(server.url, delay=0, page_size=4)
+    [report, _] = harvest(db, CONFIG, arxiv_client=client)
+    assert report.status == "ok" and report.new == 20
+    assert db["papers"].count == 20 and db["papers_queries"].count == 20
+    assert report.requests == len([r for r in server.log.requests if "binary" in r["args"].get("search_query", "")])
+
+
+def test_killed_between_pages_then_resumed(db, replay):
+    papers = [binary(i) for i in range(1, 11)]
+    server = replay(papers)
+    client = ArxivClient(server.url, delay=0, page_size=4)
+
+    def die(report, page):
+        if page.start == 4:
+            raise KeyboardInterrupt  # the process dies after its second page was stored
+
+    with pytest.raises(KeyboardInterrupt):
+        harvest(db, CONFIG, ["binarization"], arxiv_client=client, on_page=die)
+    assert db["papers"].count == 8
+    progress = json.loads(db.execute("select progress from queries where name = 'binarization'").fetchone()[0])
+    assert progress["start"] == 8
+    before = len(server.log)
+    [report] = harvest(db, CONFIG, ["binarization"], arxiv_client=client)
+    assert report.new == 2 and db["papers"].count == 10 and db["papers_queries"].count == 10
+    assert [r["args"]["start"] for r in server.log.requests[before:]] == ["8"]
+    assert db.execute("select progress from queries where name = 'binarization'").fetchone()[0] is None
+    statuses = [r[0] for r in db.execute("select status from harvest_runs order by id")]
+    assert statuses == ["interrupted", "ok"]
+
+
+def test_results_beyond_the_paging_limit_are_split_into_date_windows(db, replay, monkeypatch):
+    monkeypatch.setattr(harvest_module, "PAGING_LIMIT", 10)
+    papers = [binary(i, published=f"20{10 + i % 10}-0{1 + i % 9}-15T00:00:00Z") for i in range(1, 36)]
+    server = replay(papers)
+    [report, _] = harvest(db, CONFIG, arxiv_client=ArxivClient(server.url, delay=0, page_size=4))
+    assert report.status == "ok" and report.new == 35 and db["papers"].count == 35
+    windowed = [r["args"]["search_query"] for r in server.log.requests if "submittedDate" in r["args"]["search_query"]]
+    assert windowed, "the query was not split"
+    assert max(int(r["args"]["start"]) for r in server.log.requests) < 10
+
+
+def test_since_limits_the_backfill(db, replay):
+    config = parse_config(BASIC_QUERIES.replace("tags: [binarization]", "tags: [binarization]\n    since: 2020-01-10"))
+    server = replay([binary(i) for i in range(1, 21)])
+    harvest(db, config, ["binarization"], arxiv_client=ArxivClient(server.url, delay=0))
+    published = [r[0] for r in db.execute("select published from papers")]
+    assert published and min(published) >= "2020-01-10"
+    assert "submittedDate:[202001100000 TO" in server.log.requests[0]["args"]["search_query"]
+
+
+def test_unicode_and_latex_titles_round_trip(db, replay):
+    title = r"$\ell_1$-Pruning of Schrödinger “binary neural network” <b>Nets</b> & Ångström"
+    server = replay([binary(1, title=title, authors=["Zoë Çelik", "José García"])])
+    harvest(db, CONFIG, ["binarization"], arxiv_client=ArxivClient(server.url, delay=0))
+    row = db["papers"].get("2001.00001")
+    assert row["title"] == title
+    assert json.loads(row["authors"]) == ["Zoë Çelik", "José García"]
+    assert db.execute("select count(*) from papers_fts where papers_fts match 'schrödinger'").fetchone()[0] == 1
+    names = {r[0] for r in db.execute("select name from authors")}
+    assert names == {"Zoë Çelik", "José García"}
+
+
+# ------------------------------------------------------------------ CLI end to end
+
+def test_cli_harvest_twice_then_status(run_cli, replay, tmp_path):
+    server = replay([binary(i) for i in range(1, 6)] + [quant(9)])
+    write_queries(tmp_path / "queries.yaml", BASIC_QUERIES)
+    env = {"PAPERTRACK_ARXIV_URL": server.url}
+    first = run_cli("harvest", env=env)
+    assert first.exit_code == 0, first.output
+    lines = [line.split() for line in first.output.splitlines()[2:]]
+    assert lines == [["binarization", "1", "5", "0", "5", "ok"], ["quantization", "1", "1", "0", "1", "ok"]]
+    second = run_cli("harvest", "--query", "quantization", env=env)
+    assert [line.split() for line in second.output.splitlines()[2:]] == [["quantization", "1", "0", "0", "1", "ok"]]
+    assert (tmp_path / "db" / "papers.db").exists()
+    status = run_cli("status")
+    assert "binarization" in status.output and "5" in status.output and "never" not in status.output
+
+
+def test_cli_failed_query_exits_1_and_others_run(run_cli, replay, tmp_path):
+    server = replay([binary(1)])
+    write_queries(tmp_path / "queries.yaml", BASIC_QUERIES)
+    result = run_cli("harvest", env={"PAPERTRACK_ARXIV_URL": server.url.replace("/api/query", "/nope")})
+    assert result.exit_code == 1
+    assert result.output.count("failed") == 2
+    status = run_cli("status")
+    assert status.output.count("FAILED") == 2
+
+
+def test_killed_process_resumes_without_duplicates(tmp_path, replay):
+    """A real SIGKILL between pages: the rerun finishes the job, nothing lost or doubled."""
+    server = replay([binary(i) for i in range(1, 13)])
+    write_queries(tmp_path / "queries.yaml", BASIC_QUERIES)
+    env = {**os.environ, "PAPERTRACK_ARXIV_URL": server.url, "PAPERTRACK_ARXIV_DELAY": "0.6",
+           "PAPERTRACK_ARXIV_PAGE_SIZE": "4"}
+    cmd = [sys.executable, "-m", "papertrack", "harvest", "--query", "binarization"]
+    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 20
+    while len(server.log) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    db = open_db(tmp_path / "db" / "papers.db")
+    assert 4 <= db["papers"].count < 12
+    done = subprocess.run(cmd, cwd=tmp_path, env={**env, "PAPERTRACK_ARXIV_DELAY": "0"}, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert db["papers"].count == 12 and db["papers_queries"].count == 12
+    assert db.execute("select count(*) from papers_authors").fetchone()[0] == 24
+    assert [r[0] for r in db.execute("select status from harvest_runs order by id")] == ["interrupted", "ok"]
