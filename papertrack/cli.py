@@ -110,6 +110,21 @@ def demo(config: Config, db_path: str) -> None:
     click.echo(f"\nDemo database: {db_path}. Browse it with:  datasette {db_path}")
 
 
+# ---------------------------------------------------------------- tags, notes, picks, digest (issue 4)
+
+
+# ---------------------------------------------------------------- bibtex (issue 5)
+
+
+# ---------------------------------------------------------------- datasette: serve (issue 3)
+
+
+# ---------------------------------------------------------------- snapshot import, match (issue 7)
+
+
+# ---------------------------------------------------------------- output helpers
+
+
 class ProgressBars:
     """One click progress bar per query, on a terminal only."""
 

@@ -115,14 +115,15 @@ def harvest_arxiv(
             continue
         keep = [p for p in page.papers if floor is None or (p.updated or "") >= floor]
         end = start + len(page.papers)
+        if len(keep) < len(page.papers) or end >= min(page.total, PAGING_LIMIT) or not page.papers:
+            state["windows"].pop(0)
+            state["start"] = 0
+        else:
+            state["start"] = end
+        state["newest"] = max([state["newest"] or "", *(p.updated or "" for p in keep)]) or None
+        # storing happens inside the politeness delay: the session waits from the last response
         with transaction(db):
             saved = save_papers(db, keep, query_id, taxonomy)
-            state["newest"] = max([state["newest"] or "", *(p.updated or "" for p in keep)]) or None
-            if len(keep) < len(page.papers) or end >= min(page.total, PAGING_LIMIT) or not page.papers:
-                state["windows"].pop(0)
-                state["start"] = 0
-            else:
-                state["start"] = end
             if state["windows"]:
                 set_progress(db, query_id, state)
             else:

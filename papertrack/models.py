@@ -39,6 +39,9 @@ class Paper:
     url: str | None = None
     pdf_url: str | None = None
     venue: str | None = None
+    venue_type: str | None = None
+    volume: str | None = None
+    pages: str | None = None
     year: int | None = None
     dblp_key: str | None = None
 

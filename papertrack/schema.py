@@ -34,6 +34,9 @@ TABLES: dict[str, dict] = {
             "pdf_url": (str, "PDF"),
             "venue": (str, "Where it was published or accepted (CVPR 2020), null until known"),
             "venue_source": (str, "Where the venue came from: arxiv (comment/journal-ref), bibtex or dblp"),
+            "venue_type": (str, "conference, journal or workshop, when the venue is known"),
+            "volume": (str, "Journal volume, when known"),
+            "pages": (str, "Pages or article number, when known"),
             "year": (int, "Year of publication (venue year when known, else year of v1)"),
             "summary": (str, "One- or two-sentence TL;DR: the editor's if given, else extracted from the abstract"),
             "code_url": (str, "Code repository: the editor's if given, else the first GitHub/GitLab link in abstract or comment"),
@@ -176,6 +179,8 @@ def open_db(path: str | Path, create: bool = True) -> sqlite_utils.Database:
     db.execute("PRAGMA busy_timeout = 30000")
     if db.journal_mode != "wal":
         db.enable_wal()
+    # WAL + NORMAL: a killed process loses nothing committed; only a power cut may lose the last commits
+    db.execute("PRAGMA synchronous = NORMAL")
     ensure_schema(db)
     return db
 
@@ -234,3 +239,23 @@ def _fts_current(db: sqlite_utils.Database) -> bool:
 def describe() -> dict[str, dict[str, str]]:
     """table -> column -> description, for metadata.json and the README."""
     return {name: {col: doc for col, (_, doc) in spec["columns"].items()} for name, spec in TABLES.items()}
+
+
+def schema_markdown() -> str:
+    """The schema as README markdown (`python -m papertrack.schema`); a test keeps the README in step."""
+    out = []
+    for name, spec in TABLES.items():
+        pk = spec["pk"] if isinstance(spec["pk"], str) else ", ".join(spec["pk"])
+        out.append(f"**`{name}`** — {spec['doc']} Primary key: `{pk}`.\n")
+        out.append("| column | type | description |\n|---|---|---|")
+        for col, (kind, doc) in spec["columns"].items():
+            out.append(f"| `{col}` | {'INTEGER' if kind is int else 'TEXT'} | {doc} |")
+        out.append("")
+    for table, cols in FTS.items():
+        out.append(f"**`{table}_fts`** — FTS5 index over `{table}`: {', '.join(f'`{c}`' for c in cols)}; "
+                   "kept in sync by triggers.\n")
+    return "\n".join(out).rstrip() + "\n"
+
+
+if __name__ == "__main__":
+    print(schema_markdown(), end="")

@@ -12,7 +12,9 @@ _REPO = re.compile(
 def code_url(*texts: str | None) -> str | None:
     """The first GitHub or GitLab repository URL in `texts`, trailing punctuation removed."""
     for text in texts:
-        m = _REPO.search(text or "")
+        if not text or "git" not in text.lower():  # cheap test first: most texts have no link
+            continue
+        m = _REPO.search(text)
         if m:
             return re.sub(r"(\.git)?[.,;:)]*$", "", m.group(0))
     return None

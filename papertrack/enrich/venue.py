@@ -14,13 +14,18 @@ _VENUE = re.compile(r"\b(" + "|".join(VENUES) + r")[\s'’]*((?:19|20)\d\d)\b", 
 _CANON = {v.lower(): v for v in VENUES} | {"nips": "NeurIPS"}
 
 
-def venue_from(comment: str | None, journal_ref: str | None = None) -> str | None:
-    """`'Accepted by CVPR 2020'` -> `'CVPR 2020'`; None when no publication is stated."""
+JOURNALS = {"TPAMI", "TNNLS", "IJCV"}
+
+
+def venue_from(comment: str | None, journal_ref: str | None = None) -> tuple[str | None, str | None]:
+    """`'Accepted by CVPR 2020'` -> `('CVPR 2020', 'conference')`; (None, None) when no
+    publication is stated."""
     for text in (journal_ref, comment):
         if not text:
             continue
         for clause in re.split(r"[;]|\.\s", text):
             m = _VENUE.search(clause)
             if m and not _NEGATIVE.search(clause[: m.start()]):
-                return f"{_CANON[m.group(1).lower()]} {m.group(2)}"
-    return None
+                name = _CANON[m.group(1).lower()]
+                return f"{name} {m.group(2)}", "journal" if name in JOURNALS else "conference"
+    return None, None
