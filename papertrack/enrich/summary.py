@@ -5,7 +5,9 @@ import bisect
 import re
 
 MAX_CHARS = 300
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z(\[])")
+# End of a sentence: punctuation, space, then what starts a sentence. `end()` is where the
+# next sentence begins. Matched against text whose whitespace is already collapsed.
+_BOUNDARY = re.compile(r"[.!?] (?=[A-Z(\[])")
 # Matched against the lower-cased abstract. Leading literals (no \b, no IGNORECASE) let
 # the regex engine skip ahead quickly: summaries are computed for every harvested paper.
 _CONTRIBUTION = re.compile(
@@ -19,7 +21,10 @@ _RESULTS = (
 
 
 def sentences(text: str) -> list[str]:
-    return [s for s in _SENTENCE_END.split(" ".join((text or "").split())) if s]
+    """The sentences of `text` (whitespace collapsed)."""
+    text = " ".join((text or "").split())
+    starts = [0, *(m.end() for m in _BOUNDARY.finditer(text))]
+    return [text[a:b].strip() for a, b in zip(starts, [*starts[1:], len(text)]) if text[a:b].strip()]
 
 
 def summarize(abstract: str, limit: int = MAX_CHARS) -> str:
@@ -29,24 +34,23 @@ def summarize(abstract: str, limit: int = MAX_CHARS) -> str:
     or else the first sentence, followed by the next sentence with a headline result
     (a number with %, x or times; "state-of-the-art"; "outperforms") when both fit.
     """
-    text = " ".join((abstract or "").split())
-    parts = [s for s in _SENTENCE_END.split(text) if s]
-    if not parts:
+    text = abstract or ""
+    if "\n" in text or "  " in text or text[:1].isspace() or text[-1:].isspace():
+        text = " ".join(text.split())
+    if not text:
         return ""
-    starts, pos = [], 0
-    for part in parts:  # offsets of each sentence in `text` (separators are single spaces)
-        starts.append(pos)
-        pos += len(part) + 1
+    starts = [0, *(m.end() for m in _BOUNDARY.finditer(text))]
+    ends = [*starts[1:], len(text)]
     lower = text.lower()
     m = _CONTRIBUTION.search(lower)
     i = bisect.bisect_right(starts, m.start()) - 1 if m else 0
-    chosen = parts[i]
-    after = starts[i] + len(parts[i])
-    found = [m.start() for m in (p.search(lower, after) for p in _RESULTS) if m]
+    chosen = text[starts[i] : ends[i]].rstrip()
+    found = [r.start() for r in (p.search(lower, ends[i]) for p in _RESULTS) if r]
     if found:
         j = bisect.bisect_right(starts, min(found)) - 1
-        if len(chosen) + 1 + len(parts[j]) <= limit:
-            chosen = f"{chosen} {parts[j]}"
+        result = text[starts[j] : ends[j]].rstrip()
+        if len(chosen) + 1 + len(result) <= limit:
+            chosen = f"{chosen} {result}"
     if len(chosen) > limit:
         chosen = chosen[: limit - 1].rsplit(" ", 1)[0].rstrip(",;:") + "…"
     return chosen
