@@ -162,7 +162,9 @@ def _shorten(text: str, width: int) -> str:
 
 def _print_reports(reports: list[RunReport]) -> None:
     click.echo(tabulate(disable_numparse=True, tabular_data=
-        [(r.query, r.requests, r.new, r.updated, r.total, r.status if r.status == "ok" else f"{r.status}: {r.error}")
-         for r in reports],
+        [(r.query, r.requests, r.new, r.updated, r.total, r.status) for r in reports],
         headers=["query", "requests", "new", "updated", "total", "status"],
     ))
+    for r in reports:
+        if r.error:
+            click.secho(f"{r.query}: {r.error}", fg="red", err=True)

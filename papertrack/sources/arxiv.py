@@ -56,7 +56,7 @@ class ArxivClient:
         delay: float | None = None,
         page_size: int | None = None,
         retries: int = 5,
-        content_retries: int = 4,
+        content_retries: int = 6,
     ):
         self.base_url = base_url or os.environ.get("PAPERTRACK_ARXIV_URL") or ARXIV_URL
         delay = env_float("PAPERTRACK_ARXIV_DELAY", 3.0) if delay is None else delay
