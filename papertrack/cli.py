@@ -101,7 +101,8 @@ def status(db_path: str, config: Config, stale_days: float) -> None:
 @with_config
 @click.option("--db", "db_path", default="db/demo.db", show_default=True, type=click.Path(dir_okay=False))
 @click.option("--no-serve", is_flag=True, help="Build the database and stop (do not start Datasette)")
-def demo(config: Config, db_path: str, no_serve: bool) -> None:
+@click.option("--port", default=8001, show_default=True, type=click.IntRange(0, 65535), help="Port to serve on")
+def demo(config: Config, db_path: str, no_serve: bool, port: int) -> None:
     """Offline demo: harvest the bundled sample papers from a local arXiv stand-in, then serve them."""
     from .demo import build_demo
     from .serve import serve
@@ -111,7 +112,7 @@ def demo(config: Config, db_path: str, no_serve: bool) -> None:
     _print_reports(reports)
     click.echo(f"\nDemo database: {db_path}")
     if not no_serve:
-        serve(db_path, announce=click.echo)
+        serve(db_path, port=port, announce=click.echo)
 
 
 # ---------------------------------------------------------------- tags, notes, picks, digest (issue 4)
