@@ -23,6 +23,7 @@ from datasette import hookimpl
 from datasette.database import QueryInterrupted
 from datasette.facets import Facet
 from datasette.utils import (
+    escape_sqlite,
     path_with_added_args,
     path_with_removed_args,
     sqlite_timelimit,
@@ -31,7 +32,7 @@ from datasette.utils import (
 )
 from datasette.utils.asgi import Response
 from jinja2 import ChoiceLoader, FileSystemLoader
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from .bibtex import export_ids
 from .publish import DATABASE
@@ -40,6 +41,7 @@ BIB_CAP = 10_000
 TEMPLATES = Path(__file__).parent / "templates"
 LINK_TEXT = {"url": "abs", "pdf_url": "pdf", "code_url": "code"}
 DATES = ("published", "updated", "first_seen", "last_seen")
+CELL_COLUMNS = {*LINK_TEXT, *DATES, "id", "authors", "categories"}
 _papertrack_dbs: WeakKeyDictionary = WeakKeyDictionary()  # Datasette -> {database name: has papers}
 
 
@@ -50,6 +52,14 @@ def papertrack_databases(datasette) -> set[str]:
         if name not in known:
             known[name] = _has_papers(db)
     return {name for name, yes in known.items() if yes}
+
+
+def is_papertrack(datasette, database: str | None) -> bool:
+    """Whether `database` holds papertrack's papers (cheap: called for every cell)."""
+    known = _papertrack_dbs.get(datasette) or {}
+    if database not in known:
+        return database in papertrack_databases(datasette)
+    return known[database]
 
 
 def _has_papers(db) -> bool:
@@ -119,11 +129,13 @@ class ManyToManyFacet(Facet):
                 continue
             through, our_column, our_pk, other_column, other_pk = link
             label = await db.label_column_for_table(other) or other_pk
+            # Unfiltered (the landing page): count the link table alone, 10x faster on 100k papers.
+            unfiltered = self.sql.rstrip().endswith(f"from {escape_sqlite(self.table)}")
             sql = (
                 f"select o.[{other_pk}] as value, o.[{label}] as label, count(*) as count "
                 f"from [{through}] l join [{other}] o on o.[{other_pk}] = l.[{other_column}] "
-                f"where l.[{our_column}] in (select [{our_pk}] from ({self.sql})) "
-                f"group by o.[{other_pk}] order by count desc, label limit {size + 1}"
+                + ("" if unfiltered else f"where l.[{our_column}] in (select [{our_pk}] from ({self.sql})) ")
+                + f"group by o.[{other_pk}] order by count desc, label limit {size + 1}"
             )
             try:
                 rows = (await self.ds.execute(self.database, sql, self.params, truncate=False,
@@ -178,7 +190,7 @@ def _id_column(columns: list[str], table: str | None) -> str | None:
 
 
 def can_render_bib(datasette, columns, table, database, view_name):
-    return (view_name in ("table", "row", "database") and database in papertrack_databases(datasette)
+    return (view_name in ("table", "row", "database") and is_papertrack(datasette, database)
             and _id_column(columns, table) is not None)
 
 
@@ -281,13 +293,20 @@ def register_output_renderer(datasette):
 
 @hookimpl
 def render_cell(value, column, table, database, datasette):
-    if table not in (None, "papers") or not isinstance(value, str) or database not in papertrack_databases(datasette):
+    if column not in CELL_COLUMNS or table not in (None, "papers") or not isinstance(value, str) \
+            or not is_papertrack(datasette, database):
         return None
-    if column in LINK_TEXT and value.startswith(("https://", "http://")):
-        return Markup('<a href="{}">{}</a>').format(value, LINK_TEXT[column])
-    if column in DATES and len(value) > 10 and value[4:5] == "-":
-        return Markup('<span title="{}" style="white-space: nowrap">{}</span>').format(value, value[:10])
-    if column in ("authors", "categories") and value.startswith("["):
+    if column in LINK_TEXT:
+        if value.startswith(("https://", "http://")):
+            return Markup(f'<a href="{escape(value)}">{LINK_TEXT[column]}</a>')
+    elif column in DATES:
+        if len(value) > 10 and value[4:5] == "-":
+            return Markup(f'<span title="{escape(value)}" style="white-space: nowrap">{escape(value[:10])}</span>')
+    elif column == "id":
+        if table is None:
+            url = datasette.urls.row(database, "papers", tilde_encode(value))
+            return Markup(f'<a href="{escape(url)}">{escape(value)}</a>')
+    elif value.startswith("["):  # authors, categories: JSON lists
         try:
             names = [str(n) for n in json.loads(value)]
         except ValueError:
@@ -295,21 +314,19 @@ def render_cell(value, column, table, database, datasette):
         if column == "authors" and len(names) > 4:
             return f"{', '.join(names[:3])} … ({len(names)} authors)"
         return ", ".join(names)
-    if table is None and column == "id":
-        return Markup('<a href="{}">{}</a>').format(datasette.urls.row(database, "papers", tilde_encode(value)), value)
     return None
 
 
 @hookimpl
 def extra_template_vars(view_name, table, database, request, datasette):
-    if database is None or table is None or database not in papertrack_databases(datasette):
+    if database is None or table is None or not is_papertrack(datasette, database):
         return {}
     order = (datasette.plugin_config("papertrack", database=database, table=table) or {}).get("column_order") or []
     facets = [f if isinstance(f, str) else next(iter(f.values()))
               for f in datasette.table_metadata(database, table).get("facets", [])]
     extra = {
         "papertrack": True,
-        "papertrack_order": (lambda columns: _column_order(columns, order)) if order else None,
+        "papertrack_reorder": (lambda columns, rows: _reorder(columns, rows, order)) if order else None,
         "papertrack_facets": lambda results: sorted(
             results, key=lambda f: facets.index(f["name"]) if f["name"] in facets else len(facets)),
     }
@@ -323,11 +340,12 @@ def extra_template_vars(view_name, table, database, request, datasette):
     return with_paper
 
 
-def _column_order(columns: list[dict], order: list[str]) -> list[int]:
-    """Indexes of `columns` (Datasette's display columns): the configured ones first, in order."""
+def _reorder(columns: list[dict], rows: list, order: list[str]) -> tuple[list[dict], list[list[dict]]]:
+    """Datasette's display columns and rows with the configured columns first, in order."""
     names = [c["name"] for c in columns]
     first = [names.index(n) for n in order if n in names]
-    return first + [i for i in range(len(names)) if i not in first]
+    index = first + [i for i in range(len(names)) if i not in first]
+    return [columns[i] for i in index], [[row.cells[i] for i in index] for row in rows]
 
 
 async def _paper(datasette, database: str, paper_id: str) -> dict | None:
