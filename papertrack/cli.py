@@ -100,14 +100,19 @@ def status(db_path: str, config: Config, stale_days: float) -> None:
 @cli.command()
 @with_config
 @click.option("--db", "db_path", default="db/demo.db", show_default=True, type=click.Path(dir_okay=False))
-def demo(config: Config, db_path: str) -> None:
-    """Offline demo: harvest the bundled sample papers from a local arXiv stand-in."""
+@click.option("--no-serve", is_flag=True, help="Build the database and stop (do not start Datasette)")
+@click.option("--port", default=8001, show_default=True, type=click.IntRange(0, 65535), help="Port to serve on")
+def demo(config: Config, db_path: str, no_serve: bool, port: int) -> None:
+    """Offline demo: harvest the bundled sample papers from a local arXiv stand-in, then serve them."""
     from .demo import build_demo
+    from .serve import serve
 
     with ProgressBars() as bars:
         reports = build_demo(config, db_path, on_page=bars.update)
     _print_reports(reports)
-    click.echo(f"\nDemo database: {db_path}. Browse it with:  datasette {db_path}")
+    click.echo(f"\nDemo database: {db_path}")
+    if not no_serve:
+        serve(db_path, port=port, announce=click.echo)
 
 
 # ---------------------------------------------------------------- tags, notes, picks, digest (issue 4)
@@ -117,6 +122,19 @@ def demo(config: Config, db_path: str) -> None:
 
 
 # ---------------------------------------------------------------- datasette: serve (issue 3)
+
+
+@cli.command(name="serve")
+@db_option
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on (loopback by default)")
+@click.option("--port", default=8001, show_default=True, type=click.IntRange(0, 65535), help="Port; 0 picks a free one")
+@click.option("--metadata", "metadata_path", type=click.Path(dir_okay=False),
+              help="Datasette metadata [default: ./metadata.json, else the built-in copy]")
+def serve_command(db_path: str, host: str, port: int, metadata_path: str | None) -> None:
+    """Browse the database in Datasette (read-only), with papertrack's metadata and plugin."""
+    from .serve import serve
+
+    serve(db_path, host, port, metadata_path, announce=click.echo)
 
 
 # ---------------------------------------------------------------- snapshot import, match (issue 7)

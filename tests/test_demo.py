@@ -36,6 +36,6 @@ def test_demo_builds_a_database_through_the_harvest(tmp_path):
 
 def test_demo_command(run_cli, tmp_path):
     (tmp_path / "queries.yaml").write_text((ROOT / "queries.yaml").read_text())
-    result = run_cli("demo")
+    result = run_cli("demo", "--no-serve")
     assert result.exit_code == 0, result.output
     assert "binarization" in result.output and (tmp_path / "db" / "demo.db").exists()
