@@ -97,20 +97,24 @@ def find_by_title(
 
     `exclude` skips these ids, `exclude_prefix` every id starting with it (`'dblp:'`).
     """
+    skip = set(exclude)
+    return best_match(title, authors, (
+        c for c in fts_candidates(db, title)
+        if c[0] not in skip and not (exclude_prefix and c[0].startswith(exclude_prefix))
+    ), threshold)
+
+
+def fts_candidates(db: sqlite_utils.Database, title: str, limit: int = CANDIDATES) -> list[Candidate]:
+    """The stored papers whose titles share the most words with `title` (full-text rank)."""
     words = [w for w in normalize_title(title).split() if len(w) > 2]
     if not words:
-        return None
+        return []
     match = "title: (" + " OR ".join(f'"{w}"' for w in dict.fromkeys(words)) + ")"
-    skip = set(exclude)
-    rows = db.query(
+    return [(r["id"], r["title"], json.loads(r["authors"] or "[]")) for r in db.query(
         "select p.id, p.title, p.authors from papers_fts join papers p on p.rowid = papers_fts.rowid "
         "where papers_fts match ? order by rank limit ?",
-        [match, CANDIDATES],
-    )
-    return best_match(title, authors, (
-        (r["id"], r["title"], json.loads(r["authors"] or "[]")) for r in rows
-        if r["id"] not in skip and not (exclude_prefix and r["id"].startswith(exclude_prefix))
-    ), threshold)
+        [match, limit],
+    )]
 
 
 class TitleIndex:
