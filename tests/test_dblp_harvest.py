@@ -265,3 +265,12 @@ def test_cli_bad_dblp_delay_is_one_line(run_cli, tmp_path):
     result = run_cli("harvest", env={"PAPERTRACK_DBLP_DELAY": "soon"})
     assert result.exit_code == 2
     assert result.output.strip() == "Error: PAPERTRACK_DBLP_DELAY must be a number of seconds, got 'soon'"
+
+
+def test_shipped_queries_have_venue_queries():
+    from pathlib import Path
+
+    from papertrack.config import load_config
+
+    venue = [q for q in load_config(Path(__file__).resolve().parents[1] / "queries.yaml").queries if q.source == "dblp"]
+    assert any(q.name == "cvpr2020-efficient" and q.query == TOC and q.title_filter for q in venue)
