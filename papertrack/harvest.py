@@ -9,6 +9,7 @@ committed with every page: a killed run resumes where it stopped.
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Callable, Iterable
@@ -168,12 +169,14 @@ def harvest_dblp(
         state = {"full": full, "first": 0}
     fresh = state["first"] == 0
     for page in dblp.fetch_pages(query.query, state["first"]):
-        done = page.first + page.sent >= page.total or (fresh and not full and watermark == str(page.total))
+        # a changed title_filter changes the mark too: the records it now admits are read
+        mark = json.dumps({"hits": page.total, "title_filter": query.title_filter})
+        done = page.first + page.sent >= page.total or (fresh and not full and watermark == mark)
         plan = plan_page(db, page, query, arxiv_client, lookup_known=state["full"])
         with transaction(db):
             saved = save_plan(db, plan, query_id, taxonomy)
             if done:
-                set_progress(db, query_id, None, watermark=str(page.total))
+                set_progress(db, query_id, None, watermark=mark)
             else:
                 set_progress(db, query_id, {**state, "first": page.first + page.sent})
             _count(db, run_id, report, saved, requests() if requests else dblp.requests)

@@ -179,7 +179,8 @@ def test_a_rerun_with_nothing_new_costs_one_request(db, dblp, replay):
     assert (first.new, first.requests, len(server.log)) == (5, 6, 3)  # 3 DBLP pages + a batched look-up each
     [second] = run(db, server, arxiv, page_size=2)
     assert (second.new, second.updated, second.requests, len(server.log)) == (0, 0, 1, 4)
-    assert db.execute("select watermark, progress from queries where name = 'cvpr2020-efficient'").fetchone() == ("5", None)
+    mark, progress = db.execute("select watermark, progress from queries where name = 'cvpr2020-efficient'").fetchone()
+    assert json.loads(mark)["hits"] == 5 and progress is None
     server.records[TOC] = [*hits, info("conf/cvpr/P9", "Efficient network number 9", ["Author 9"])]
     before = len(arxiv.log)
     [third] = run(db, server, arxiv, page_size=2)
@@ -274,3 +275,38 @@ def test_shipped_queries_have_venue_queries():
 
     venue = [q for q in load_config(Path(__file__).resolve().parents[1] / "queries.yaml").queries if q.source == "dblp"]
     assert any(q.name == "cvpr2020-efficient" and q.query == TOC and q.title_filter for q in venue)
+
+
+def test_a_changed_title_filter_reads_the_pages_again(db, dblp, replay):
+    from dataclasses import replace
+
+    server, arxiv = dblp([info("conf/cvpr/A20", "Efficient Everything", ["Ada Lovelace"]),
+                          info("conf/cvpr/B20", "Graph Matching", ["Grace Hopper"])]), replay([])
+    run(db, server, arxiv, page_size=1)
+    assert db["papers"].count == 1
+    wider = replace(CONFIG, queries=(replace(CONFIG.queries[1], title_filter="efficient|graph"),))
+    [report] = harvest(db, wider, arxiv_client=ArxivClient(arxiv.url, delay=0), dblp_client=DblpClient(server.url, delay=0, page_size=1))
+    assert report.new == 1 and db["papers"].count == 2  # the second page was read again
+
+
+def test_links_by_the_arxiv_id_dblp_names_and_by_doi(db, dblp, replay):
+    renamed = preprint(9, "An Early Title About Binary Codes", ["Ada Lovelace"])  # the venue retitled it
+    with_doi = preprint(10, "Some arXiv Title", ["Grace Hopper"], doi="10.1109/CVPR42600.2020.00777")
+    arxiv = replay([renamed, with_doi])
+    run(db, dblp([]), arxiv, names=("binarization",))
+    arxiv.set_papers([renamed, with_doi, preprint(11, "Efficient Hashing Explained", ["Alan Turing"])])
+    server = dblp([
+        info("conf/cvpr/Lovelace20", "Efficient Binary Hashing", ["Ada Lovelace"],
+             ee=["https://doi.org/10.1109/CVPR.2020.1", "https://arxiv.org/abs/2003.00009v3"]),
+        info("conf/cvpr/Hopper20", "A Completely Different Efficient Title", ["Grace Hopper"],
+             doi="10.1109/CVPR42600.2020.00777"),
+        info("conf/cvpr/Turing20", "Lightweight Hashing", ["Alan Turing"], ee="https://arxiv.org/abs/2003.00011"),
+    ])
+    [report] = run(db, server, arxiv)
+    assert (report.new, report.updated) == (1, 2)
+    assert db["papers"].get(renamed.id)["dblp_key"] == "conf/cvpr/Lovelace20"
+    assert db["papers"].get(with_doi.id)["dblp_key"] == "conf/cvpr/Hopper20"
+    fetched = db["papers"].get("2003.00011")  # not stored before: fetched by id, not by title
+    assert (fetched["title"], fetched["venue"]) == ("Efficient Hashing Explained", "CVPR 2020")
+    assert [r["args"]["id_list"] for r in arxiv.log.requests if r["args"].get("id_list")] == ["2003.00011"]
+    assert not arxiv_lookups(arxiv)
