@@ -19,8 +19,9 @@ threshold + word check + shared author):
      author surnames, and the same abstract or the same normalised title).
   4. The 502 ICLR 2019 records of a real DBLP BibTeX export: none of them is in the
      corpus, so every hit is false.
-Then a sweep over thresholds, with and without the word check, on sets 1-4, and the
-title-only view of the curated lists (titles written by list authors next to arXiv ids).
+Then a sweep over thresholds, with and without the word check, on sets 1-4, the
+title-only view of the curated lists (titles written by list authors next to arXiv ids),
+and what the merge step costs an arXiv harvest page (medians of 5).
 """
 from __future__ import annotations
 
@@ -199,6 +200,29 @@ def title_only(data: Path, corpus_titles: dict[str, str]) -> None:
         print(f"   {t:>9}   {row[0]:>17}   {row[1]:>16}   {row[2]:>19}   {row[3]:>18}")
 
 
+def merge_cost(records: list[dict]) -> None:
+    """ms that `merge_preprints` adds to a 2,000-paper arXiv page, by number of dblp: rows."""
+    import statistics
+
+    from papertrack.linking import merge_preprints
+    from papertrack.models import Paper
+
+    papers = [record_to_paper(r) for r in records]
+    page = papers[-2000:]
+    print("\n6. merge step on a 2,000-paper arXiv page (no row matches; medians of 5):")
+    for rows in (0, 100, 1500, 5000):
+        db = memory_db()
+        with transaction(db):  # real titles reversed: realistic lengths and words, no match
+            save_papers(db, [Paper(id=f"dblp:x/{p.id}", title=" ".join(reversed(p.title.split())), authors=p.authors)
+                             for p in papers[:rows]], venue_source="dblp")
+        times = []
+        for _ in range(5):
+            started = time.perf_counter()
+            merge_preprints(db, page)
+            times.append(time.perf_counter() - started)
+        print(f"   {rows:>5} dblp: rows: {1000 * statistics.median(times):7.1f} ms")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--shared", help="the shared folder (default ../shared)")
@@ -271,6 +295,7 @@ def main() -> None:
             cells.append(f"{false} / {missed}")
         print(f"   {t:>9}   {cells[0]:>15}   {cells[1]:>18}   {cells[2]:>31}")
     title_only(data, corpus_titles)
+    merge_cost(records)
     print(f"\n({time.perf_counter() - started:.1f} s)")
 
 
