@@ -81,6 +81,8 @@ def harvest(
                 harvest_arxiv(db, client, q, ids[q.name], taxonomy, full, report, run_id, on_page, lookback)
             elif dblp is not None:
                 harvest_dblp(db, dblp, client, q, ids[q.name], taxonomy, full, report, run_id, on_page, requests)
+            else:  # config.SOURCES admits no other
+                raise SourceError(f"source {q.source!r} is not supported")
         except PapertrackError as e:
             report.status, report.error = "failed", str(e)
         except BaseException:
@@ -159,10 +161,10 @@ def harvest_dblp(
     """Page one DBLP search into the database, linking each record to its arXiv paper.
 
     DBLP can neither sort nor filter by date, but a venue's table of contents is a closed
-    set that only grows: the watermark is the hit count of the last complete run. A run
-    reads the first page; if the count is unchanged it stops there (one request), else it
-    reads every page again, where records already stored cost no look-ups. `full` reads
-    every page and looks up the preprints of unlinked records again.
+    set that only grows: the watermark is the hit count of the last complete run and the
+    title filter it ran with. A run reads the first page; if neither changed it stops
+    there (one request), else it reads every page again, where records already stored
+    cost no look-ups. `full` reads every page and looks up unlinked preprints again.
     """
     watermark, state = query_state(db, query_id)
     if state is None or (full and not state.get("full")):

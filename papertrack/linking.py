@@ -145,13 +145,17 @@ def save_plan(db: sqlite_utils.Database, plan: Plan, query_id: int, taxonomy: Ta
         db.conn.executemany("update papers set dblp_key = ? where id = ? and dblp_key is not ?",
                             [(r.dblp_key, r.id, r.dblp_key) for r in plan.rows])
     touched = set(result.new) | set(result.updated)
+    merged = []
     for pid, record in [*plan.matches, *((paper.id, record) for paper, record in plan.found)]:
-        merge_row(db, record.id, pid)  # the record's own dblp: row, if an earlier run made one
-        if apply_venue(db, pid, record) and pid not in touched:
+        had_row = merge_row(db, record.id, pid)  # the record's own dblp: row, if an earlier run made one
+        if had_row:
+            merged.append(pid)
+        changed = apply_venue(db, pid, record)
+        if (had_row or changed) and pid not in touched:
             result.updated.append(pid)
             touched.add(pid)
     linked = link_query(db, query_id, dict.fromkeys([*(pid for pid, _ in plan.matches), *plan.preprints]))
-    refresh_tags(db, linked)
+    refresh_tags(db, list(dict.fromkeys([*linked, *merged])))
     return result
 
 
@@ -198,13 +202,14 @@ def merge_preprints(db: sqlite_utils.Database, papers: Sequence[Paper]) -> list[
     return merged
 
 
-def merge_row(db: sqlite_utils.Database, source: str, target: str) -> None:
+def merge_row(db: sqlite_utils.Database, source: str, target: str) -> bool:
     """Move `source` (a dblp: row) onto `target` and delete it: DBLP's venue data, the
-    citation key, and every row of every table that points at papers.id."""
+    citation key, and every row of every table that points at papers.id. False when
+    there is no such row. The caller refreshes the target's tags."""
     old = db.execute(f"select citation_key, dblp_key, doi, venue_source, {', '.join(VENUE_COLUMNS)} "
                      "from papers where id = ?", [source]).fetchone()
     if old is None:
-        return
+        return False
     citation_key, dblp_key, doi, venue_source, *venue = old
     db.execute("update papers set citation_key = null where id = ?", [source])  # unique: free it first
     db.execute(
@@ -223,6 +228,7 @@ def merge_row(db: sqlite_utils.Database, source: str, target: str) -> None:
                    "code_url = coalesce((select code_url from notes where papers_id = ?), code_url) where id = ?",
                    [target, target, target])
     db.execute("delete from papers where id = ?", [source])
+    return True
 
 
 def _paper_references(db: sqlite_utils.Database) -> list[tuple[str, str]]:

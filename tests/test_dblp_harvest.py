@@ -310,3 +310,19 @@ def test_links_by_the_arxiv_id_dblp_names_and_by_doi(db, dblp, replay):
     assert (fetched["title"], fetched["venue"]) == ("Efficient Hashing Explained", "CVPR 2020")
     assert [r["args"]["id_list"] for r in arxiv.log.requests if r["args"].get("id_list")] == ["2003.00011"]
     assert not arxiv_lookups(arxiv)
+
+
+def test_a_row_linked_later_by_doi_is_merged_with_its_tags(db, dblp, replay):
+    record = info("conf/cvpr/Hopper20", "Compressing Compilers", ["Grace Hopper"], doi="10.1109/CVPR.2020.99")
+    arxiv = replay([])
+    run(db, dblp([record]), arxiv)
+    db.execute("insert into tag_edits (papers_id, tag, action, at) values ('dblp:conf/cvpr/Hopper20', 'must-read', 'add', 'x')")
+    refresh_tags(db, ["dblp:conf/cvpr/Hopper20"])
+    # its preprint arrives under another title, so the arXiv harvest cannot tell it is the same paper
+    save_papers(db, [preprint(12, "COBOL for Neural Networks", ["Grace Hopper"], doi="10.1109/CVPR.2020.99")])
+    db.conn.commit()
+    [report] = run(db, dblp([record]), arxiv, full=True)
+    assert report.updated == 1
+    assert db.execute("select count(*) from papers where id like 'dblp:%'").fetchone()[0] == 0
+    assert db["papers"].get("2003.00012")["venue"] == "CVPR 2020"
+    assert tags(db, "2003.00012") == ["cvpr2020", "must-read"]
