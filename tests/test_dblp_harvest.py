@@ -326,3 +326,21 @@ def test_a_row_linked_later_by_doi_is_merged_with_its_tags(db, dblp, replay):
     assert db.execute("select count(*) from papers where id like 'dblp:%'").fetchone()[0] == 0
     assert db["papers"].get("2003.00012")["venue"] == "CVPR 2020"
     assert tags(db, "2003.00012") == ["cvpr2020", "must-read"]
+
+
+def test_a_real_dblp_answer_end_to_end(db, scripted_server, replay):
+    from .conftest import requires_shared
+
+    body = (requires_shared("data", "dblp") / "mike-turintech_search_publ_author_27hits.json").read_bytes()
+    server = scripted_server([(200, body, {"Content-Type": "application/json"})])
+    config = parse_config(QUERIES.replace(f"query: '{TOC}'", "query: 'Michail* Basios*'").replace(
+        "    title_filter: 'quantiz|binar|prun|distill|compress|architecture search|efficient|lightweight'\n", ""))
+    arxiv = replay([])
+    [report] = harvest(db, config, ["cvpr2020-efficient"], arxiv_client=ArxivClient(arxiv.url, delay=0),
+                       dblp_client=DblpClient(server.url, delay=0))
+    assert report.status == "ok" and report.new == 15  # 27 hits, 12 of them CoRR copies arXiv did not know
+    venues = dict(db.execute("select dblp_key, venue from papers"))
+    assert venues["conf/sigsoft/BasiosLWKB18"] == "ESEC/SIGSOFT FSE 2018"
+    assert venues["journals/tai/AshigaJWVDBGWGBK26"] == "IEEE Trans. Artif. Intell. 2026"
+    assert venues["phd/ethos/Basios19"] is None
+    assert len(server.requests) == 1 and len(arxiv.log) == 2  # one id look-up for the CoRR ids, one title batch
