@@ -1,13 +1,15 @@
 """Harvest saved queries: for each query, page -> save -> progress, one transaction a page.
 
-Incremental by a watermark: results come newest-updated first, and paging stops at the
-first paper updated before the previous complete run's newest one, so a run with
-nothing new costs one request. New versions move a paper to the top of that order, so
-they are picked up too. The state of an unfinished run (which date window, which
-offset) is committed with every page: a killed run resumes where it stopped.
+arXiv queries are incremental by a watermark: results come newest-updated first, and
+paging stops at the first paper updated before the previous complete run's newest one,
+so a run with nothing new costs one request. New versions move a paper to the top of
+that order, so they are picked up too. DBLP queries (see `harvest_dblp`) remember their
+hit count instead. The state of an unfinished run (which date window, which offset) is
+committed with every page: a killed run resumes where it stopped.
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Callable, Iterable
@@ -17,9 +19,11 @@ import sqlite_utils
 from .config import Config, SavedQuery
 from .enrich.tags import Taxonomy
 from .errors import PapertrackError, SourceError
+from .linking import plan_page, save_plan
 from .models import now_iso
 from .schema import transaction
 from .sources.arxiv import PAGING_LIMIT, ArxivClient, Page
+from .sources.dblp import DblpClient
 from .store import SaveResult, query_state, record_run, save_papers, set_progress, start_run, sync_queries
 
 ARXIV_EPOCH = "199101010000"  # before arXiv's first submission
@@ -56,28 +60,36 @@ def harvest(
     arxiv_client: ArxivClient | None = None,
     on_page: OnPage | None = None,
     lookback: timedelta = LOOKBACK,
+    dblp_client: DblpClient | None = None,
 ) -> list[RunReport]:
     """Run the named saved queries (all by default). A failed query does not stop the rest."""
     queries = config.select(list(names))
     ids = sync_queries(db, queries)
     taxonomy = Taxonomy(config.taxonomy)
     client = arxiv_client or ArxivClient()
+    dblp = dblp_client or (DblpClient() if any(q.source == "dblp" for q in queries) else None)
+
+    def requests() -> int:  # a DBLP query also asks arXiv for preprints
+        return client.requests + (dblp.requests if dblp else 0)
+
     reports = []
     for q in queries:
-        report = RunReport(q.name, base_requests=client.requests)
+        report = RunReport(q.name, base_requests=requests())
         run_id = start_run(db, q.name)
         try:
             if q.source == "arxiv":
                 harvest_arxiv(db, client, q, ids[q.name], taxonomy, full, report, run_id, on_page, lookback)
-            else:
-                raise SourceError(f"source {q.source!r} is not supported yet")
+            elif dblp is not None:
+                harvest_dblp(db, dblp, client, q, ids[q.name], taxonomy, full, report, run_id, on_page, requests)
+            else:  # config.SOURCES admits no other
+                raise SourceError(f"source {q.source!r} is not supported")
         except PapertrackError as e:
             report.status, report.error = "failed", str(e)
         except BaseException:
             report.status, report.error = "interrupted", "stopped by the user"
             raise
         finally:
-            report.requests = client.requests - report.base_requests
+            report.requests = requests() - report.base_requests
             report.total = db.execute("select count(*) from papers_queries where queries_id = ?", [ids[q.name]]).fetchone()[0]
             record_run(db, run_id, finished=now_iso(), status=report.status, error=report.error,
                        requests=report.requests, new=report.new, updated=report.updated)
@@ -128,20 +140,64 @@ def harvest_arxiv(
                 set_progress(db, query_id, state)
             else:
                 set_progress(db, query_id, None, watermark=max(state["newest"] or "", watermark or "") or None)
-            _count(report, saved, client.requests)
-            db.execute(
-                "update harvest_runs set requests = ?, new = ?, updated = ? where id = ?",
-                [report.requests, report.new, report.updated, run_id],
-            )
+            _count(db, run_id, report, saved, client.requests)
         if on_page:
             on_page(report, page)
 
 
-def _count(report: RunReport, saved: SaveResult, requests: int) -> None:
+def harvest_dblp(
+    db: sqlite_utils.Database,
+    dblp: DblpClient,
+    arxiv_client: ArxivClient,
+    query: SavedQuery,
+    query_id: int,
+    taxonomy: Taxonomy,
+    full: bool,
+    report: RunReport,
+    run_id: int,
+    on_page: OnPage | None = None,
+    requests: Callable[[], int] | None = None,
+) -> None:
+    """Page one DBLP search into the database, linking each record to its arXiv paper.
+
+    DBLP can neither sort nor filter by date, but a venue's table of contents is a closed
+    set that only grows: the watermark is the hit count of the last complete run and the
+    title filter it ran with. A run reads the first page; if neither changed it stops
+    there (one request), else it reads every page again, where records already stored
+    cost no look-ups. `full` reads every page and looks up unlinked preprints again.
+    """
+    watermark, state = query_state(db, query_id)
+    if state is None or (full and not state.get("full")):
+        state = {"full": full, "first": 0}
+    fresh = state["first"] == 0
+    for page in dblp.fetch_pages(query.query, state["first"]):
+        # a changed title_filter changes the mark too: the records it now admits are read
+        mark = json.dumps({"hits": page.total, "title_filter": query.title_filter})
+        done = page.first + page.sent >= page.total or (fresh and not full and watermark == mark)
+        plan = plan_page(db, page, query, arxiv_client, lookup_known=state["full"])
+        with transaction(db):
+            saved = save_plan(db, plan, query_id, taxonomy)
+            if done:
+                set_progress(db, query_id, None, watermark=mark)
+            else:
+                set_progress(db, query_id, {**state, "first": page.first + page.sent})
+            _count(db, run_id, report, saved, requests() if requests else dblp.requests)
+        if on_page:
+            on_page(report, page)  # type: ignore[arg-type]
+        if done:
+            break
+
+
+def _count(db: sqlite_utils.Database, run_id: int, report: RunReport, saved: SaveResult, requests: int) -> None:
+    """Add a page's counts to the report and to its harvest_runs row (in the page's transaction)."""
     report.new += len(saved.new)
     report.updated += len(saved.updated)
     report.new_ids += saved.new
     report.requests = requests - report.base_requests
+    db.execute(
+        "update harvest_runs set requests = ?, new = ?, updated = ? where id = ?",
+        [report.requests, report.new, report.updated, run_id],
+    )
 
 
 def _shift(iso: str, delta: timedelta) -> str:

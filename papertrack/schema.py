@@ -122,7 +122,7 @@ TABLES: dict[str, dict] = {
             "query": (str, "Query text"),
             "tags": (str, "JSON array of the tags the query gives"),
             "since": (str, "Oldest submission date a backfill reaches"),
-            "watermark": (str, "Newest 'updated' date of the last complete harvest; the next one stops there"),
+            "watermark": (str, "Where the next harvest stops: arXiv, the newest 'updated' date of the last complete harvest; DBLP, its hit count and title filter (JSON)"),
             "progress": (str, "JSON state of an unfinished harvest, so a rerun resumes it"),
             "last_success": (str, "When the last harvest finished without error"),
         },

@@ -79,6 +79,8 @@ def save_papers(
     for paper in papers:
         row = _row(paper)
         old = existing.get(paper.id)
+        if old is not None and not row["doi"]:
+            row["doi"] = old["doi"]  # a source that knows no DOI (arXiv, mostly) keeps DBLP's
         if old is not None and all(old[f] == row[f] for f in SOURCE_FIELDS):
             result.unchanged += 1
             continue
@@ -106,6 +108,11 @@ def save_papers(
             result.updated.append(paper.id)
     _write_rows(db, inserts, updates)
     save_authors(db, {p.id: p.authors for p in papers if p.id in tag_hits})
+    if result.new:
+        from .linking import merge_preprints  # linking builds on this module
+
+        new = set(result.new)
+        merge_preprints(db, [p for p in papers if p.id in new])  # a venue-only dblp: row may be one of them
     linked = link_query(db, query_id, [p.id for p in papers]) if query_id is not None else []
     refresh_tags(db, list(dict.fromkeys([*tag_hits, *linked])), tag_hits)
     return result
