@@ -13,6 +13,7 @@ from typing import Iterable, Sequence
 
 import sqlite_utils
 
+from .citekeys import assign_keys
 from .config import SavedQuery
 from .enrich import derive
 from .enrich.tags import Taxonomy
@@ -55,9 +56,11 @@ def save_papers(
     taxonomy: Taxonomy | None = None,
     venue_source: str = "arxiv",
     now: str | None = None,
+    citation_keys: dict[str, str] | None = None,
 ) -> SaveResult:
     """Insert new papers and update changed ones, with authors, derived fields and tags;
-    link them all to the saved query `query_id` when given.
+    link them all to the saved query `query_id` when given. New papers get their citation
+    key (`citation_keys` gives wished-for ones, such as an imported entry's own key).
 
     Derived values follow precedence: the editor's note beats everything, a venue from a
     higher-ranked source (dblp > bibtex > arxiv) is never replaced by a lower one.
@@ -89,7 +92,7 @@ def save_papers(
         venue = {"venue": paper.venue, "venue_type": paper.venue_type, "volume": paper.volume, "pages": paper.pages}
         if not paper.venue and derived.venue:
             venue.update(venue=derived.venue, venue_type=derived.venue_type)
-        venue["venue_source"] = venue_source if venue["venue"] else None
+        venue["venue_source"] = (venue_source if paper.venue else "arxiv") if venue["venue"] else None
         if old is not None and VENUE_RANK.get(old["venue_source"], 0) > VENUE_RANK.get(venue["venue_source"], 0):
             venue = {k: old[k] for k in venue}
         row.update(
@@ -107,6 +110,7 @@ def save_papers(
             updates.append(row)
             result.updated.append(paper.id)
     _write_rows(db, inserts, updates)
+    assign_keys(db, result.new, citation_keys)
     save_authors(db, {p.id: p.authors for p in papers if p.id in tag_hits})
     if result.new:
         from .linking import merge_preprints  # linking builds on this module
