@@ -21,7 +21,7 @@ from rapidfuzz import fuzz, process
 from .bibread import BibFile, BibRecord, read_bibtex
 from .errors import QueryRejected, SourceError
 from .matching import TITLE_THRESHOLD, authors_overlap, find_by_title, title_score
-from .models import Paper, abs_url, normalize_doi, normalize_title, now_iso, pdf_url
+from .models import Paper, abs_url, arxiv_id, normalize_doi, normalize_title, now_iso, pdf_url
 from .schema import transaction
 from .sources.arxiv import ID_BATCH, ArxivClient
 from .store import VENUE_RANK, refresh_tags, save_authors, save_papers
@@ -75,6 +75,8 @@ class Matcher:
         self.db = db
         self.stored_dois = {normalize_doi(d): pid for pid, d in db.execute("select id, doi from papers where doi is not null")}
         self.stored_dois.pop(None, None)
+        self.stored_keys = {k.lower(): pid for pid, k in db.execute("select id, citation_key from papers "
+                                                                    "where citation_key is not null")}
         self.groups: list[Group] = []
         self._by_paper: dict[str, Group] = {}
         self._by_arxiv: dict[str, Group] = {}
@@ -107,14 +109,18 @@ class Matcher:
             return record.arxiv_id
         if normalize_doi(record.doi) in self.stored_dois:
             return self.stored_dois[normalize_doi(record.doi)]
-        found = find_by_title(db, record.title, record.authors)
-        if found and _close_years(record.year, db.execute("select year from papers where id = ?", [found]).fetchone()[0]):
-            return found
+        rejected: list[str] = []
+        while len(rejected) < 3 and (found := find_by_title(db, record.title, record.authors, exclude=rejected)):
+            year, doi = db.execute("select year, doi from papers where id = ?", [found]).fetchone()
+            if _compatible(record, found if arxiv_id(found) == found else None, normalize_doi(doi), year):
+                return found
+            rejected.append(found)
         # exported or imported before under this key (also catches entries without authors)
-        for pid, title in db.execute("select id, title from papers where lower(citation_key) = lower(?) or id = ?",
-                                     [record.key, f"bib:{record.key}"]):
+        keyed = self.stored_keys.get(record.key.lower())
+        if keyed:
+            title = db.execute("select title from papers where id = ?", [keyed]).fetchone()[0]
             if title_score(record.title, title) >= TITLE_THRESHOLD:
-                return pid
+                return keyed
         return None
 
     def pending(self, record: BibRecord) -> Group | None:
@@ -124,14 +130,24 @@ class Matcher:
             return group
         hits = process.extract(normalize_title(record.title), self._titles, scorer=fuzz.ratio,
                                score_cutoff=TITLE_THRESHOLD, limit=None)
-        return next((self.groups[i] for _, _, i in hits if authors_overlap(record.authors, self.groups[i].authors)
-                     and _close_years(record.year, self.groups[i].first("year"))), None)
+        for _, _, i in hits:
+            group = self.groups[i]
+            if authors_overlap(record.authors, group.authors) and _compatible(
+                    record, group.first("arxiv_id"), normalize_doi(group.first("doi")), group.first("year")):
+                return group
+        return None
 
 
-def _close_years(a: int | None, b: int | None) -> bool:
-    """Same title and authors years apart is another work (Bellman's 1957 book and 1966
-    article are both "Dynamic Programming"); a preprint and its venue are rarely far apart."""
-    return a is None or b is None or abs(a - b) <= MAX_YEAR_GAP
+def _compatible(record: BibRecord, arxiv: str | None, doi: str | None, year: int | None) -> bool:
+    """Can a title match be right? Not when the arXiv ids or DOIs differ, nor when the
+    years are far apart: same title and authors years apart is another work (Bellman's
+    1957 book and 1966 article are both "Dynamic Programming"), while a preprint and its
+    venue are rarely more than `MAX_YEAR_GAP` years apart."""
+    if record.arxiv_id and arxiv and record.arxiv_id != arxiv:
+        return False
+    if record.doi and doi and normalize_doi(record.doi) != doi:
+        return False
+    return record.year is None or year is None or abs(record.year - year) <= MAX_YEAR_GAP
 
 
 def import_bibtex(

@@ -9,17 +9,20 @@ from __future__ import annotations
 
 import re
 
-from pylatexenc import latex2text
+from pylatexenc import latex2text, latexwalker
 
 # $...$ not preceded by a backslash on either dollar
 _MATH = re.compile(r"(?<!\\)\$[^$]+?(?<!\\)\$")
 _BRACED_MATH = re.compile(r"\{(\$[^$]+\$)\}")
+_TEX = re.compile(r"[\\{$]")
 _BARE_SPECIAL = re.compile(r"(?<!\\)([%&#])")
 # \$ survives decoding as this placeholder, so that it can be told apart from math
 _DOLLAR = "\uE000"
 _ESCAPES = str.maketrans({c: "\\" + c for c in "&%$#_{}"} | {"\\": r"\textbackslash{}"})
 _WORD = re.compile(r"(?<![\\\w])[^\W_]+")
 
+# built once: pylatexenc would rebuild its default parsing context for every string
+_WALKER_CONTEXT = latexwalker.get_default_latex_context_db()
 _decoder = latex2text.LatexNodes2Text(
     latex_context=latex2text.get_default_latex_context_db().filter_context(exclude_categories=["nonascii-specials"]),
     math_mode="verbatim",
@@ -43,7 +46,7 @@ def _latex_to_text(text: str) -> str:
     # a bare % would start a TeX comment, a bare & or # would be read as table or macro syntax
     text = _BARE_SPECIAL.sub(r"\\\1", text)
     try:
-        return _decoder.latex_to_text(text)
+        return _decoder.latex_to_text(text, latex_context=_WALKER_CONTEXT)
     except Exception:  # pylatexenc gives up on badly unbalanced input; keep the text as it came
         return text
 
@@ -70,8 +73,12 @@ def title(text: str | None) -> str:
 
 
 def _render(text: str, protect: bool) -> list[str]:
+    text = " ".join(text.split())
+    if not _TEX.search(text):  # the common case: nothing to decode, nothing math
+        text = text.translate(_ESCAPES)
+        return [_WORD.sub(_protect_word, text) if protect else text]
     out = []
-    for math, part in split_math(_BRACED_MATH.sub(r"\1", " ".join(text.split()))):
+    for math, part in split_math(_BRACED_MATH.sub(r"\1", text)):
         if math:
             out.append("{" + part + "}" if protect else part)
             continue
@@ -84,7 +91,7 @@ def _render(text: str, protect: bool) -> list[str]:
 
 def _protect_word(m: re.Match) -> str:
     word = m.group()
-    return "{" + word + "}" if any(c.isupper() for c in word[1:]) else word
+    return "{" + word + "}" if word[1:] != word[1:].lower() else word
 
 
 def plain(text: str | None) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 from bibtexparser.middlewares.names import NameParts, parse_single_name_into_parts
 
@@ -42,6 +43,7 @@ def _parse(name: str) -> NameParts:
         return NameParts(last=[name.strip(" ,")])
 
 
+@lru_cache(maxsize=65536)  # an export names the same prolific authors over and over
 def last_first(name: str) -> str:
     """`'Laurens van der Maaten'` -> `'van der Maaten, Laurens'` (BibTeX's comma form)."""
     return name_parts(name).merge_last_name_first
