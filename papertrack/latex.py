@@ -14,6 +14,7 @@ from pylatexenc import latex2text, latexwalker
 # $...$ not preceded by a backslash on either dollar
 _MATH = re.compile(r"(?<!\\)\$[^$]+?(?<!\\)\$")
 _BRACED_MATH = re.compile(r"\{(\$[^$]+\$)\}")
+_BRACE = re.compile(r"[{}]")
 _TEX = re.compile(r"[\\{$]")
 _BARE_SPECIAL = re.compile(r"(?<!\\)([%&#])")
 # \$ survives decoding as this placeholder, so that it can be told apart from math
@@ -62,14 +63,37 @@ def decode(text: str | None) -> str:
 
 def escape(text: str | None) -> str:
     """Stored text to a BibTeX value: `& % $ # _ { }` escaped outside math, UTF-8 kept."""
-    return "".join(_render(text or "", protect=False))
+    return _pair_braces("".join(_render(text or "", protect=False)))
 
 
 def title(text: str | None) -> str:
     """Like `escape`, and capitals that matter protected from BibTeX styles' lowercasing:
     words with a capital after their first letter (BERT, CNNs, GhostNet, MobileNetV2, 3D)
     and math (`{$O(N)$}`)."""
-    return "".join(_render(text or "", protect=True))
+    return _pair_braces("".join(_render(text or "", protect=True)))
+
+
+def _pair_braces(value: str) -> str:
+    """BibTeX counts every brace, escaped or not, so an unpaired `\\{` or `\\}` (a literal
+    brace without its partner) would end the value early or swallow the rest of the file:
+    those become `\\textbraceleft{}` / `\\textbraceright{}`."""
+    opened, unpaired = [], []
+    for m in _BRACE.finditer(value):
+        if m.group() == "{":
+            opened.append(m.start())
+        elif opened:
+            opened.pop()
+        else:
+            unpaired.append(m.start())
+    unpaired += opened
+    if not unpaired:
+        return value
+    out, pos = [], 0
+    for i in sorted(unpaired):  # in practice escaped ones: ours and verbatim math's pair up
+        out.append(value[pos : i - 1 if i and value[i - 1] == "\\" else i])
+        out.append(r"\textbraceleft{}" if value[i] == "{" else r"\textbraceright{}")
+        pos = i + 1
+    return "".join(out) + value[pos:]
 
 
 def _render(text: str, protect: bool) -> list[str]:
@@ -79,7 +103,7 @@ def _render(text: str, protect: bool) -> list[str]:
         return [_WORD.sub(_protect_word, text) if protect else text]
     out = []
     for math, part in split_math(_BRACED_MATH.sub(r"\1", text)):
-        if math:
+        if math and _balanced(part):
             out.append("{" + part + "}" if protect else part)
             continue
         if "\\" in part or "{" in part:  # outside math every dollar is a literal one
@@ -87,6 +111,17 @@ def _render(text: str, protect: bool) -> list[str]:
         part = part.translate(_ESCAPES)
         out.append(_WORD.sub(_protect_word, part) if protect else part)
     return out
+
+
+def _balanced(math: str) -> bool:
+    """Can this math go out verbatim? Only if its braces pair up (and nothing escapes the
+    closing dollar), or the BibTeX value around it would not parse."""
+    depth = 0
+    for m in _BRACE.finditer(math):
+        depth += 1 if m.group() == "{" else -1
+        if depth < 0:
+            return False
+    return depth == 0
 
 
 def _protect_word(m: re.Match) -> str:

@@ -119,6 +119,16 @@ def test_titles_survive_bibtex_and_decoding(tokens):
     pybtex.database.parse_string("@misc{k, title = {" + value + "}}", "bibtex")
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="aZé {}$\\%&#_^~'\"", max_size=30))
+def test_any_title_gives_a_value_both_parsers_read(title):
+    """Broken TeX in a stored title (unbalanced braces or dollars) must not break the file."""
+    text = "@misc{k, title = {" + latex.title(title) + "}, note = {after}}\n"
+    [entry] = bibtexparser.parse_string(text).entries
+    assert entry["note"] == "after"
+    assert pybtex.database.parse_string(text, "bibtex").entries["k"].fields["note"] == "after"
+
+
 @pytest.mark.parametrize("authors, year, title, key", [
     (["Zhaohui Yang"], 2020, "CARS: Continuous Evolution", "yang2020cars"),
     (["Laurens van der Maaten"], 2008, "Visualizing Data using t-SNE", "vandermaaten2008visualizing"),
