@@ -197,17 +197,19 @@ def fetch(client: ArxivClient | None, ids: list[str], report: ImportReport) -> t
     batches are not tried."""
     client = client or ArxivClient()
     found: dict[str, Paper] = {}
+    rejected: set[str] = set()
     for i in range(0, len(ids), ID_BATCH):
         chunk = ids[i : i + ID_BATCH]
         try:
             found.update((p.id, p) for p in client.fetch_ids(chunk))
         except QueryRejected as e:
+            rejected.update(chunk)
             report.problems.append(f"{e.message}: {len(chunk)} entries kept from their BibTeX fields")
         except SourceError as e:
             left = len(ids) - i
             report.problems.append(f"{e.message}: {left} entries with arXiv ids kept from their BibTeX fields")
             return found, True
-    missing = [pid for pid in ids if pid not in found]
+    missing = [pid for pid in ids if pid not in found and pid not in rejected]
     if missing:
         report.problems.append(f"arXiv has no paper {', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}: "
                                "kept from BibTeX fields")

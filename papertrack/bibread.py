@@ -131,10 +131,11 @@ def read_bibtex(path: str | Path) -> BibFile:
     skipped = duplicates = 0
     entries: list[Entry] = []
     for block in library.blocks:
-        if isinstance(block, DuplicateBlockKeyBlock) and isinstance(block.ignore_error_block, Entry):
-            # imported all the same: the importer decides whether it is the same paper
-            duplicates += 1
-            entries.append(block.ignore_error_block)
+        if isinstance(block, DuplicateBlockKeyBlock):
+            if isinstance(block.ignore_error_block, Entry):
+                # imported all the same: the importer decides whether it is the same paper
+                duplicates += 1
+                entries.append(block.ignore_error_block)
             problems.append((_line(block), f"duplicate key '{block.key}'"))
         elif isinstance(block, ParsingFailedBlock):
             skipped += 1

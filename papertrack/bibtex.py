@@ -1,7 +1,8 @@
 """BibTeX export through bibtexparser v2: one `Library` per export, written by its writer.
 
-`export_ids` is the single entry point shared by `papertrack bibtex` (through `export`)
-and the Datasette `.bib` renderer.
+`export_ids` is the single entry point shared by `papertrack bibtex` (through `export`,
+which sorts by key) and the Datasette `.bib` renderer; `select_ids` picks papers by tag,
+saved query, id and date.
 
 Entry types follow the venue columns, whoever set them (arXiv comment, BibTeX import,
 DBLP): a journal gives `@article` (journal, volume, pages), a conference or workshop
@@ -37,16 +38,10 @@ def export_ids(db: sqlite_utils.Database, ids: Iterable[str]) -> str:
     return write(_rows(db, list(dict.fromkeys(ids))))
 
 
-def export(
-    db: sqlite_utils.Database,
-    tags: Sequence[str] = (),
-    queries: Sequence[str] = (),
-    ids: Sequence[str] = (),
-    date_from: str | None = None,
-    date_to: str | None = None,
-) -> tuple[str, int]:
-    """BibTeX for a selection (see `select_ids`), sorted by citation key; (text, entries)."""
-    rows = sorted(_rows(db, select_ids(db, tags, queries, ids, date_from, date_to)),
+def export(db: sqlite_utils.Database, ids: Iterable[str] | None = None) -> tuple[str, int]:
+    """BibTeX for these papers (default: all, see `select_ids`), sorted by citation key;
+    returns (text, number of entries)."""
+    rows = sorted(_rows(db, list(dict.fromkeys(select_ids(db) if ids is None else ids))),
                   key=lambda r: (r["citation_key"].lower(), r["id"]))
     return write(rows), len(rows)
 
@@ -114,21 +109,28 @@ def entry(row: dict) -> Entry:
     """One paper row (with its `citation_key`) as a BibTeX entry."""
     eprint = row["id"] if arxiv_id(row["id"]) == row["id"] else None
     entry_type = ENTRY_TYPES.get(row["venue_type"] or "", "misc") if row["venue"] else "misc"
-    venue_field = {"article": "journal", "inproceedings": "booktitle"}.get(entry_type)
+    # a venue of unknown type still says where the paper appeared
+    venue_field = {"article": "journal", "inproceedings": "booktitle"}.get(entry_type, "howpublished")
     fields = {
         "title": latex.title(row["title"]),
         "author": " and ".join(latex.escape(last_first(a)) for a in json.loads(row["authors"] or "[]") if is_person(a)),
-        venue_field or "": latex.escape(row["venue"]) if venue_field else None,
-        "volume": row["volume"] if entry_type == "article" else None,
-        "pages": _pages(row["pages"]) if venue_field else None,
+        venue_field: latex.escape(row["venue"]),
+        "volume": latex.escape(row["volume"]) if entry_type == "article" else None,
+        "pages": latex.escape(_pages(row["pages"])) if entry_type != "misc" else None,
         "year": str(row["year"] or (row["published"] or "")[:4]),
         "eprint": eprint,
         "archivePrefix": "arXiv" if eprint else None,
         "primaryClass": row["primary_category"] if eprint else None,
-        "doi": row["doi"],
-        "url": abs_url(eprint) if eprint else row["url"],
+        "doi": _verbatim(row["doi"]),
+        "url": abs_url(eprint) if eprint else _verbatim(row["url"]),
     }
-    return Entry(entry_type, row["citation_key"], [Field(k, v) for k, v in fields.items() if k and v])
+    return Entry(entry_type, row["citation_key"], [Field(k, v) for k, v in fields.items() if v])
+
+
+def _verbatim(value: str | None) -> str | None:
+    """A URL or DOI as written, but with braces percent-encoded (as URLs want them anyway),
+    since an unpaired brace would end the BibTeX value."""
+    return value.replace("{", "%7B").replace("}", "%7D") if value else None
 
 
 def _pages(pages: str | None) -> str | None:

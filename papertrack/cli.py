@@ -144,10 +144,11 @@ def _stored_db(db_path: str):
 def bibtex_command(db_path: str, tags: tuple[str, ...], names: tuple[str, ...], ids: tuple[str, ...],
                    date_from, date_to, output: str | None) -> None:
     """Export papers as BibTeX (UTF-8): all of them, or those matching every filter given."""
-    from .bibtex import export
+    from .bibtex import export, select_ids
 
+    db = _stored_db(db_path)
     day = lambda d: d.date().isoformat() if d else None  # noqa: E731
-    text, count = export(_stored_db(db_path), tags, names, ids, day(date_from), day(date_to))
+    text, count = export(db, select_ids(db, tags, names, ids, day(date_from), day(date_to)))
     if output:
         Path(output).write_text(text, encoding="utf-8")
         click.echo(f"{count} entries written to {output}", err=True)

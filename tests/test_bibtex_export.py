@@ -66,6 +66,11 @@ def test_entry_types_follow_the_venue_columns(db):
     journal = entries["lovelace2020journal"]
     assert (journal["type"], journal["journal"], journal["volume"], journal["pages"]) == ("article", "IEEE TPAMI", "44", "1--12")
     assert entries["lovelace2020workshop"]["type"] == "inproceedings"
+    save_papers(db, [make_paper(4, title="Untyped venue", venue="Some Symposium", url="https://x.org/{a}")],
+                venue_source="bibtex")
+    db.execute("update papers set venue_type = null where id = '2001.00004'")
+    untyped = parse(export_ids(db, ["2001.00004"]))["lovelace2020untyped"]
+    assert (untyped["type"], untyped["howpublished"]) == ("misc", "Some Symposium")
 
 
 def test_paper_not_on_arxiv_has_no_arxiv_fields(db):
