@@ -57,30 +57,39 @@ def valid_key(key: str) -> bool:
     return bool(_VALID_KEY.match(key))
 
 
-def assign_keys(db: sqlite_utils.Database, ids: Iterable[str], preferred: dict[str, str] | None = None) -> dict[str, str]:
-    """Give the papers among `ids` that have no key one, and store it; returns {id: new key}.
+def assign_keys(db: sqlite_utils.Database, ids: Iterable[str]) -> dict[str, str]:
+    """Give the papers among `ids` that have no key one, and store it; returns {id: new key}."""
+    keys = compute_keys(db, ids)
+    if keys:
+        # one UPDATE statement: the FTS triggers then flush once, not once per row
+        db.execute("update papers set citation_key = k.value from json_each(?) k where papers.id = k.key",
+                   [json.dumps(keys)])
+    return keys
+
+
+def compute_keys(db: sqlite_utils.Database, ids: Iterable[str]) -> dict[str, str]:
+    """The keys `assign_keys` would store, without storing them."""
+    rows = list(db.query(
+        "select id, title, authors, year, published from papers where citation_key is null "
+        "and id in (select value from json_each(?))",
+        [json.dumps(list(ids))],
+    ))
+    return keys_for(db, rows)
+
+
+def keys_for(db: sqlite_utils.Database, rows: list[dict], preferred: dict[str, str] | None = None) -> dict[str, str]:
+    """New keys for papers given as rows (`id`, `title`, `authors` as JSON, `year`,
+    `published`), unique against the stored keys and each other.
 
     `preferred` keys (an imported entry's own key) are used when free and valid. Older
     papers (by v1 date) are served first, so within one batch the earliest gets the bare key.
     """
-    keys = compute_keys(db, ids, preferred)
-    db.conn.executemany("update papers set citation_key = ? where id = ?", [(k, i) for i, k in keys.items()])
-    return keys
-
-
-def compute_keys(db: sqlite_utils.Database, ids: Iterable[str], preferred: dict[str, str] | None = None) -> dict[str, str]:
-    """The keys `assign_keys` would store, without storing them."""
-    rows = list(db.query(
-        "select id, title, authors, year, published from papers where citation_key is null "
-        "and id in (select value from json_each(?)) order by published, id",
-        [json.dumps(list(ids))],
-    ))
     if not rows:
         return {}
     taken = {k.lower() for (k,) in db.execute("select citation_key from papers where citation_key is not null")}
     keys: dict[str, str] = {}
     rest = []
-    for row in rows:
+    for row in sorted(rows, key=lambda r: (r["published"] or "", r["id"])):
         wish = (preferred or {}).get(row["id"])
         if wish and valid_key(wish) and wish.lower() not in taken:
             keys[row["id"]] = wish

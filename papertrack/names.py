@@ -54,6 +54,7 @@ def first_last(parts: NameParts) -> str:
     return parts.merge_first_name_first
 
 
+@lru_cache(maxsize=65536)
 def surname_key(name: str) -> str:
     """The surname (with particles) as ASCII lowercase letters, for citation keys:
     `'Laurens van der Maaten'` -> `'vandermaaten'`, `'Felix Neumärker'` -> `'neumarker'`."""

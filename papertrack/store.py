@@ -13,7 +13,7 @@ from typing import Iterable, Sequence
 
 import sqlite_utils
 
-from .citekeys import assign_keys
+from .citekeys import keys_for
 from .config import SavedQuery
 from .enrich import derive
 from .enrich.tags import Taxonomy
@@ -27,7 +27,7 @@ SOURCE_FIELDS = (
 )
 DERIVED_FIELDS = ("venue", "venue_source", "venue_type", "volume", "pages", "year", "summary", "code_url")
 VENUE_RANK = {None: 0, "arxiv": 1, "bibtex": 2, "dblp": 3}
-_INSERT_COLUMNS = ("id", *SOURCE_FIELDS, *DERIVED_FIELDS, "first_seen", "last_seen")
+_INSERT_COLUMNS = ("id", *SOURCE_FIELDS, *DERIVED_FIELDS, "citation_key", "first_seen", "last_seen")
 
 
 @dataclass
@@ -109,8 +109,10 @@ def save_papers(
         else:
             updates.append(row)
             result.updated.append(paper.id)
+    keys = keys_for(db, inserts, citation_keys)
+    for row in inserts:
+        row["citation_key"] = keys[row["id"]]
     _write_rows(db, inserts, updates)
-    assign_keys(db, result.new, citation_keys)
     save_authors(db, {p.id: p.authors for p in papers if p.id in tag_hits})
     if result.new:
         from .linking import merge_preprints  # linking builds on this module
@@ -133,13 +135,14 @@ def _write_rows(db: sqlite_utils.Database, inserts: list[dict], updates: list[di
     db.execute(f"create temp table if not exists staging_papers as select {cols} from papers where 0")
     for rows, sql in (
         (inserts, f"insert into papers ({cols}) select {cols} from temp.staging_papers"),
-        (updates, "update papers set " + ", ".join(f"{c} = s.{c}" for c in _INSERT_COLUMNS if c not in ("id", "first_seen"))
+        (updates, "update papers set " + ", ".join(f"{c} = s.{c}" for c in _INSERT_COLUMNS
+                                                   if c not in ("id", "first_seen", "citation_key"))
          + " from temp.staging_papers s where papers.id = s.id"),
     ):
         if rows:
             db.conn.executemany(
                 f"insert into temp.staging_papers ({cols}) values ({', '.join('?' * len(_INSERT_COLUMNS))})",
-                [tuple(r[c] for c in _INSERT_COLUMNS) for r in rows],
+                [tuple(r.get(c) for c in _INSERT_COLUMNS) for r in rows],
             )
             db.execute(sql)
             db.execute("delete from temp.staging_papers")
