@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing as mp
 import random
-import shutil
+import sqlite3
 import statistics
 import sys
 import tempfile
@@ -134,7 +134,8 @@ def main() -> None:
         times, report = [], None
         for i in range(max(3, runs // 2)):
             copy = tmp / f"copy{i}.db"
-            shutil.copy(base, copy)
+            with sqlite3.connect(copy) as target:  # the backup API also copies what is still in the WAL
+                db.conn.backup(target)
             client = ArxivClient("http://127.0.0.1:9/unused", delay=0)
             started = time.perf_counter()
             report = import_bibtex(open_db(copy), bib, client=client)
