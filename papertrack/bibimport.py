@@ -165,7 +165,11 @@ def import_bibtex(
     groups = matcher.groups
     new = [g for g in groups if g.paper_id is None]
     report.matched = len(groups) - len(new)
-    wanted = list(dict.fromkeys(g.first("arxiv_id") for g in new if g.first("arxiv_id")))
+    # stored papers on arXiv that an earlier import had to keep from BibTeX (never fetched)
+    incomplete = [r[0] for r in db.execute(
+        "select id from papers where updated is null and id in (select value from json_each(?))",
+        [json.dumps([g.paper_id for g in groups if g.paper_id])]) if arxiv_id(r[0]) == r[0]]
+    wanted = list(dict.fromkeys([*(g.first("arxiv_id") for g in new if g.first("arxiv_id")), *incomplete]))
     fetched, unreachable = fetch(client, wanted, report) if wanted else ({}, False)
     with transaction(db):
         used: set[str] = set()
@@ -177,7 +181,8 @@ def import_bibtex(
                 g.paper_id, g.source = _new_id(db, g, arxiv if unreachable else None, used), "bibtex"
             used.add(g.paper_id)
         keys = {g.paper_id: g.records[0].key for g in new}
-        save_papers(db, [fetched[g.paper_id] for g in new if g.source == "arxiv"], citation_keys=keys)
+        save_papers(db, [fetched[g.paper_id] for g in new if g.source == "arxiv"]
+                    + [fetched[pid] for pid in incomplete if pid in fetched], citation_keys=keys)
         save_papers(db, [to_paper(g) for g in new if g.source == "bibtex"], venue_source="bibtex", citation_keys=keys)
         for g in groups:
             if g.source != "bibtex":

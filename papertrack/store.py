@@ -93,11 +93,13 @@ def save_papers(
         if not paper.venue and derived.venue:
             venue.update(venue=derived.venue, venue_type=derived.venue_type)
         venue["venue_source"] = (venue_source if paper.venue else "arxiv") if venue["venue"] else None
-        if old is not None and VENUE_RANK.get(old["venue_source"], 0) > VENUE_RANK.get(venue["venue_source"], 0):
+        kept = old is not None and VENUE_RANK.get(old["venue_source"], 0) > VENUE_RANK.get(venue["venue_source"], 0)
+        if kept:
             venue = {k: old[k] for k in venue}
         row.update(
             **venue,
-            year=_venue_year(venue["venue"]) or paper.year or _year(paper.published),
+            # a kept venue keeps its year too (a journal name carries none to read it from)
+            year=(old["year"] if kept else None) or _venue_year(venue["venue"]) or paper.year or _year(paper.published),
             summary=(old and old["note_summary"]) or derived.summary,
             code_url=(old and old["note_code_url"]) or derived.code_url,
             first_seen=old["first_seen"] if old else now,

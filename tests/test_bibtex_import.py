@@ -13,6 +13,7 @@ import pytest
 from papertrack.bibimport import import_bibtex
 from papertrack.bibread import read_bibtex
 from papertrack.bibtex import export
+from papertrack.matching import TITLE_THRESHOLD, title_score
 from papertrack.schema import open_db, transaction
 from papertrack.sources.arxiv import ArxivClient
 from papertrack.store import refresh_tags, save_papers
@@ -105,6 +106,34 @@ def test_import_with_arxiv_down_keeps_entries_from_their_fields(db):
     hinton = row(db, "1503.02531")  # still under its arXiv id, so a harvest completes it later
     assert hinton["title"] == "Distilling the Knowledge in a Neural Network" and hinton["url"] == "https://arxiv.org/abs/1503.02531"
     assert row(db, "1606.06160")["primary_category"] == "cs.NE"
+
+
+def test_papers_kept_from_bibtex_are_completed_by_a_later_import(db, replay):
+    import_bibtex(db, MESSY, client=offline())
+    assert row(db, "1503.02531")["abstract"] == ""
+    server = replay([HINTON, DOREFA])
+    report = import_bibtex(db, MESSY, client=ArxivClient(server.url, delay=0))
+    assert (report.matched, report.added, report.fetched) == (8, 0, 0)
+    assert server.log.requests[0]["args"]["id_list"] == "1503.02531,1606.06160"
+    hinton, dorefa = row(db, "1503.02531"), row(db, "1606.06160")
+    assert hinton["abstract"] == HINTON.abstract and hinton["citation_key"] == "hinton2015distilling"
+    assert (dorefa["version"], dorefa["venue_source"], dorefa["volume"], dorefa["year"]) == (3, "bibtex", "40", 2018)
+    with transaction(db):  # a harvest that sees it again keeps the venue and its year
+        save_papers(db, [DOREFA.__class__(**{**DOREFA.as_dict(), "version": 4, "updated": "2019-01-01T00:00:00Z"})])
+    assert (row(db, "1606.06160")["version"], row(db, "1606.06160")["year"]) == (4, 2018)
+
+
+@pytest.mark.parametrize("a, b, same", [
+    ("BERT: Pre-training of Deep Bidirectional Transformers", "BERT: Pretraining of deep bidirectional transformers.", True),
+    ("Learning both Weights and Connections for Efficient Neural Networks",
+     "Learning both weights and connections for efficient neural network", True),
+    ("Deep Compression", "Deep Compression: Compressing Deep Neural Networks with Pruning", False),
+    ("Network Slimming: Learning Efficient Convolutional Networks",
+     "Learning Efficient Convolutional Networks: Network Slimming", False),
+])
+def test_title_threshold(a, b, same):
+    """92: punctuation, case, hyphens, a plural pass; a subtitle or a reordering does not."""
+    assert (title_score(a, b) >= TITLE_THRESHOLD) is same
 
 
 def test_matching_merges_without_clobbering(db):
