@@ -68,6 +68,8 @@ def select_ids(
     values); no filters selects every paper. Dates (YYYY-MM-DD, both inclusive) apply to
     the v1 submission date, so papers without one fall outside any date window. Unknown
     tags, query names and ids are errors, so a typo does not export an empty file."""
+    if date_from and date_to and date_from > date_to:
+        raise UsageError(f"--from {date_from} is after --to {date_to}")
     where, params = [], []
     for label, values, table, sql in (
         ("tag", tags, "tags", "select pt.papers_id from papers_tags pt join tags t on t.id = pt.tags_id "

@@ -135,11 +135,13 @@ def _stored_db(db_path: str):
 
 @cli.command(name="bibtex")
 @db_option
-@click.option("--tag", "tags", multiple=True, help="Papers with this tag (repeatable: any of them)")
-@click.option("--query", "names", multiple=True, help="Papers found by this saved query (repeatable)")
-@click.option("--id", "ids", multiple=True, help="This paper (repeatable)")
-@click.option("--from", "date_from", type=click.DateTime(["%Y-%m-%d"]), help="Submitted on or after this day")
-@click.option("--to", "date_to", type=click.DateTime(["%Y-%m-%d"]), help="Submitted on or before this day")
+@click.option("--tag", "tags", multiple=True, metavar="TAG", help="Papers with this tag (repeatable: any of them)")
+@click.option("--query", "names", multiple=True, metavar="NAME", help="Papers found by this saved query (repeatable)")
+@click.option("--id", "ids", multiple=True, metavar="ID", help="This paper (repeatable)")
+@click.option("--from", "date_from", type=click.DateTime(["%Y-%m-%d"]), metavar="DATE",
+              help="Submitted (v1) on or after this day, YYYY-MM-DD")
+@click.option("--to", "date_to", type=click.DateTime(["%Y-%m-%d"]), metavar="DATE",
+              help="Submitted (v1) on or before this day, YYYY-MM-DD")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to this file instead of stdout")
 def bibtex_command(db_path: str, tags: tuple[str, ...], names: tuple[str, ...], ids: tuple[str, ...],
                    date_from, date_to, output: str | None) -> None:
@@ -159,7 +161,7 @@ def bibtex_command(db_path: str, tags: tuple[str, ...], names: tuple[str, ...], 
 @cli.command(name="import-bibtex")
 @db_option
 @click.argument("file", type=click.Path(dir_okay=False))
-@click.option("--tag", "tags", multiple=True, help="Tag every imported or matched paper (repeatable)")
+@click.option("--tag", "tags", multiple=True, metavar="TAG", help="Tag every imported or matched paper (repeatable)")
 def import_bibtex_command(db_path: str, file: str, tags: tuple[str, ...]) -> None:
     """Import a .bib file: match entries to stored papers, fetch new arXiv ones, add the rest."""
     from .bibimport import import_bibtex

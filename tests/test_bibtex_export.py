@@ -193,7 +193,8 @@ def test_selection_by_tag_query_id_and_dates(db):
     assert select_ids(db, queries=["binarization"], date_from="2020-02-15", date_to="2020-03-15") == ["2001.00002", "2001.00003"]
     assert select_ids(db, ids=["2001.00005", "2001.00001"], tags=["binarization"]) == ["2001.00001"]
     assert select_ids(db, date_to="2020-01-15") == ["2001.00001"]  # the end day is included
-    for kw, culprit in ((dict(tags=["nope"]), "unknown tag 'nope'"), (dict(queries=["nope"]), "unknown query 'nope'"),
+    for kw, culprit in ((dict(date_from="2020-03-01", date_to="2020-02-01"), "--from 2020-03-01 is after --to"),
+                        (dict(tags=["nope"]), "unknown tag 'nope'"), (dict(queries=["nope"]), "unknown query 'nope'"),
                         (dict(ids=["1234.56789"]), "unknown paper id '1234.56789'")):
         with pytest.raises(UsageError, match=culprit):
             select_ids(db, **kw)
