@@ -2,9 +2,10 @@
 merge, tag.
 
 An entry denotes a stored paper when (in this order) its arXiv id is a stored paper's
-id, its DOI is a stored paper's DOI, its title matches with an author in common
-(`matching.find_by_title`: rapidfuzz ratio >= `TITLE_THRESHOLD` on normalised titles),
-or its key is the paper's citation key and the titles match. Entries of the same file
+id, its DOI is a stored paper's DOI, its title is the same title with an author in common
+(`matching`'s rule, shared with DBLP linking: rapidfuzz ratio >= `TITLE_THRESHOLD` on
+normalised titles and every word matched), or its key is the paper's citation key and
+the titles match. Entries of the same file
 that denote one paper are merged and counted as duplicated. Network first, then one
 write transaction, so a failure never leaves half an import.
 """
@@ -16,12 +17,11 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 import sqlite_utils
-from rapidfuzz import fuzz, process
 
 from .bibread import BibFile, BibRecord, read_bibtex
 from .errors import QueryRejected, SourceError
-from .matching import TITLE_THRESHOLD, authors_overlap, find_by_title, title_score
-from .models import Paper, abs_url, arxiv_id, normalize_doi, normalize_title, now_iso, pdf_url
+from .matching import TITLE_THRESHOLD, TitleIndex, title_score
+from .models import Paper, abs_url, arxiv_id, normalize_doi, now_iso, pdf_url
 from .schema import transaction
 from .sources.arxiv import ID_BATCH, ArxivClient
 from .store import VENUE_RANK, refresh_tags, save_authors, save_papers
@@ -69,19 +69,24 @@ class Group:
 
 
 class Matcher:
-    """Sorts a file's records into groups, each a stored paper or a new one."""
+    """Sorts a file's records into groups, each a stored paper or a new one.
+
+    Stored titles are matched in memory (`matching.TitleIndex`, built on the first title
+    lookup): one query per entry would rank every title sharing a common word."""
 
     def __init__(self, db: sqlite_utils.Database):
         self.db = db
+        self.groups: list[Group] = []
+        self._stored: TitleIndex | None = None
+        self._facts: dict[str, tuple[str | None, str | None, int | None]] = {}  # id -> (arXiv id, DOI, year)
+        self._pending = TitleIndex(())  # new papers of this file, by group number
+        self._by_paper: dict[str, Group] = {}
+        self._by_arxiv: dict[str, Group] = {}
+        self._by_doi: dict[str, Group] = {}
         self.stored_dois = {normalize_doi(d): pid for pid, d in db.execute("select id, doi from papers where doi is not null")}
         self.stored_dois.pop(None, None)
         self.stored_keys = {k.lower(): pid for pid, k in db.execute("select id, citation_key from papers "
                                                                     "where citation_key is not null")}
-        self.groups: list[Group] = []
-        self._by_paper: dict[str, Group] = {}
-        self._by_arxiv: dict[str, Group] = {}
-        self._by_doi: dict[str, Group] = {}
-        self._titles: dict[int, str] = {}  # index in self.groups -> normalised title, new papers only
 
     def add(self, record: BibRecord) -> bool:
         """File the record in its group; True when an earlier record already denoted that paper."""
@@ -94,7 +99,7 @@ class Matcher:
             if paper_id:
                 self._by_paper[paper_id] = group
             else:
-                self._titles[len(self.groups) - 1] = normalize_title(record.title)
+                self._pending.add(str(len(self.groups) - 1), record.title, record.authors)
         group.records.append(record)
         if record.arxiv_id:
             self._by_arxiv.setdefault(record.arxiv_id, group)
@@ -109,12 +114,10 @@ class Matcher:
             return record.arxiv_id
         if normalize_doi(record.doi) in self.stored_dois:
             return self.stored_dois[normalize_doi(record.doi)]
-        rejected: list[str] = []
-        while len(rejected) < 3 and (found := find_by_title(db, record.title, record.authors, exclude=rejected)):
-            year, doi = db.execute("select year, doi from papers where id = ?", [found]).fetchone()
-            if _compatible(record, found if arxiv_id(found) == found else None, normalize_doi(doi), year):
-                return found
-            rejected.append(found)
+        found = self.stored_titles().find(record.title, record.authors,
+                                          accept=lambda pid: _compatible(record, *self._facts[pid]))
+        if found:
+            return found
         # exported or imported before under this key (also catches entries without authors)
         keyed = self.stored_keys.get(record.key.lower())
         if keyed:
@@ -123,19 +126,23 @@ class Matcher:
                 return keyed
         return None
 
+    def stored_titles(self) -> TitleIndex:
+        if self._stored is None:
+            self._stored = TitleIndex(())
+            for pid, title, authors, doi, year in self.db.execute("select id, title, authors, doi, year from papers"):
+                self._stored.add(pid, title or "", json.loads(authors or "[]"))
+                self._facts[pid] = (pid if arxiv_id(pid) == pid else None, normalize_doi(doi), year)
+        return self._stored
+
     def pending(self, record: BibRecord) -> Group | None:
         """The group of an earlier record of this file that denotes the same new paper."""
         group = self._by_arxiv.get(record.arxiv_id or "") or self._by_doi.get(normalize_doi(record.doi) or "")
         if group is not None:
             return group
-        hits = process.extract(normalize_title(record.title), self._titles, scorer=fuzz.ratio,
-                               score_cutoff=TITLE_THRESHOLD, limit=None)
-        for _, _, i in hits:
-            group = self.groups[i]
-            if authors_overlap(record.authors, group.authors) and _compatible(
-                    record, group.first("arxiv_id"), normalize_doi(group.first("doi")), group.first("year")):
-                return group
-        return None
+        found = self._pending.find(record.title, record.authors, accept=lambda n: _compatible(
+            record, self.groups[int(n)].first("arxiv_id"), normalize_doi(self.groups[int(n)].first("doi")),
+            self.groups[int(n)].first("year")))
+        return self.groups[int(found)] if found else None
 
 
 def _compatible(record: BibRecord, arxiv: str | None, doi: str | None, year: int | None) -> bool:
