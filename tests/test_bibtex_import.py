@@ -124,6 +124,17 @@ def test_papers_kept_from_bibtex_are_completed_by_a_later_import(db, replay):
     assert (row(db, "1606.06160")["version"], row(db, "1606.06160")["year"]) == (4, 2018)
 
 
+@pytest.mark.parametrize("tex, text", [
+    ("Time-changed L\\'evy noise", "Time-changed Lévy noise"),
+    ("Schr\\\"{o}dinger bridges", "Schrödinger bridges"),
+    ("G\\'omez-Rodr\\'{\\i}guez and \\v{C}ech", "Gómez-Rodríguez and Čech"),
+    ("It\\^o drift", "Itô drift"),
+])
+def test_tex_accents_in_arxiv_titles_match_decoded_ones(tex, text):
+    """arXiv titles keep TeX accents; an imported entry's title is decoded to Unicode."""
+    assert normalize_title(tex) == normalize_title(text)
+
+
 @pytest.mark.parametrize("a, b, same", [
     ("BERT: Pre-training of Deep Bidirectional Transformers", "{BERT}: Pre-Training of deep bidirectional transformers.", True),
     ("Learning both Weights and Connections for Efficient Neural Networks",
