@@ -120,6 +120,75 @@ def demo(config: Config, db_path: str, no_serve: bool, port: int) -> None:
 
 # ---------------------------------------------------------------- bibtex (issue 5)
 
+from pathlib import Path  # noqa: E402  (kept in this section so that parallel branches merge cleanly)
+
+from .errors import UsageError  # noqa: E402
+from .schema import transaction  # noqa: E402
+
+
+def _stored_db(db_path: str):
+    """Open a database that must already exist (reading commands)."""
+    if not Path(db_path).is_file():
+        raise UsageError(f"no database at {db_path} (harvest or import papers first, or pass --db)")
+    return open_db(db_path)
+
+
+@cli.command(name="bibtex")
+@db_option
+@click.option("--tag", "tags", multiple=True, metavar="TAG", help="Papers with this tag (repeatable: any of them)")
+@click.option("--query", "names", multiple=True, metavar="NAME", help="Papers found by this saved query (repeatable)")
+@click.option("--id", "ids", multiple=True, metavar="ID", help="This paper (repeatable)")
+@click.option("--from", "date_from", type=click.DateTime(["%Y-%m-%d"]), metavar="DATE",
+              help="Submitted (v1) on or after this day, YYYY-MM-DD")
+@click.option("--to", "date_to", type=click.DateTime(["%Y-%m-%d"]), metavar="DATE",
+              help="Submitted (v1) on or before this day, YYYY-MM-DD")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to this file instead of stdout")
+def bibtex_command(db_path: str, tags: tuple[str, ...], names: tuple[str, ...], ids: tuple[str, ...],
+                   date_from, date_to, output: str | None) -> None:
+    """Export papers as BibTeX (UTF-8): all of them, or those matching every filter given."""
+    from .bibtex import export, select_ids
+
+    db = _stored_db(db_path)
+    day = lambda d: d.date().isoformat() if d else None  # noqa: E731
+    text, count = export(db, select_ids(db, tags, names, ids, day(date_from), day(date_to)))
+    if output:
+        Path(output).write_text(text, encoding="utf-8")
+        click.echo(f"{count} entries written to {output}", err=True)
+    else:
+        click.echo(text.encode("utf-8"), nl=False)  # bytes: UTF-8 whatever the terminal's locale
+
+
+@cli.command(name="import-bibtex")
+@db_option
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--tag", "tags", multiple=True, metavar="TAG", help="Tag every imported or matched paper (repeatable)")
+def import_bibtex_command(db_path: str, file: str, tags: tuple[str, ...]) -> None:
+    """Import a .bib file: match entries to stored papers, fetch new arXiv ones, add the rest."""
+    from .bibimport import import_bibtex
+    from .bibread import read_bibtex
+
+    bib = read_bibtex(file)  # before opening the database: a missing file creates nothing
+    report = import_bibtex(open_db(db_path), bib, tags)
+    for problem in report.problems:
+        click.echo(problem, err=True)
+    click.echo(report.summary())
+    if report.skipped:
+        sys.exit(1)
+
+
+@cli.command(name="key")
+@db_option
+@click.argument("paper_id")
+@click.argument("new_key")
+def key_command(db_path: str, paper_id: str, new_key: str) -> None:
+    """Set a paper's citation key; exports use it from then on."""
+    from .citekeys import set_key
+
+    db = _stored_db(db_path)
+    with transaction(db):
+        old = set_key(db, paper_id, new_key)
+    click.echo(f"{paper_id}: {old or '(none)'} -> {new_key}")
+
 
 # ---------------------------------------------------------------- datasette: serve (issue 3)
 

@@ -212,9 +212,10 @@ def merge_row(db: sqlite_utils.Database, source: str, target: str) -> bool:
         return False
     citation_key, dblp_key, doi, venue_source, *venue = old
     db.execute("update papers set citation_key = null where id = ?", [source])  # unique: free it first
+    # the row's key wins: it was the paper's first (the arXiv paper got one moments ago, on insert)
     db.execute(
         f"update papers set {', '.join(f'{c} = ?' for c in VENUE_COLUMNS)}, venue_source = ?, dblp_key = ?, "
-        "doi = coalesce(doi, ?), citation_key = coalesce(citation_key, ?) where id = ?",
+        "doi = coalesce(doi, ?), citation_key = coalesce(?, citation_key) where id = ?",
         [*venue, venue_source, dblp_key, doi, citation_key, target],
     )
     for table, column in _paper_references(db):

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import sqlite_utils
 from rapidfuzz import fuzz
@@ -129,9 +129,12 @@ class TitleIndex:
         self.authors: dict[str, list[str]] = {}
         self.by_word: dict[str, set[str]] = {}
         for pid, title, authors in candidates:
-            self.titles[pid], self.authors[pid] = normalize_title(title), list(authors)
-            for word in set(self.titles[pid].split()) - STOPWORDS:
-                self.by_word.setdefault(word, set()).add(pid)
+            self.add(pid, title, authors)
+
+    def add(self, pid: str, title: str, authors: Sequence[str]) -> None:
+        self.titles[pid], self.authors[pid] = normalize_title(title), list(authors)
+        for word in set(self.titles[pid].split()) - STOPWORDS:
+            self.by_word.setdefault(word, set()).add(pid)
 
     def __len__(self) -> int:
         return len(self.titles)
@@ -141,10 +144,13 @@ class TitleIndex:
             self.by_word.get(word, set()).discard(pid)
         self.authors.pop(pid, None)
 
-    def find(self, title: str, authors: Sequence[str]) -> str | None:
-        """The best candidate for this title and author list, or None."""
+    def find(self, title: str, authors: Sequence[str], accept: Callable[[str], bool] | None = None) -> str | None:
+        """The best candidate for this title and author list, or None; `accept` can veto
+        candidates (the BibTeX importer refuses one with another arXiv id or DOI)."""
         key = normalize_title(title)
         postings = sorted((self.by_word[w] for w in set(key.split()) - STOPWORDS if self.by_word.get(w)), key=len)
         pool = set().union(*postings[:2])
+        if accept:
+            pool = {pid for pid in pool if accept(pid)}
         return best_match(title, authors, ((pid, self.titles[pid], self.authors[pid]) for pid in pool), self.threshold) \
             if pool else None

@@ -92,13 +92,18 @@ def clean_text(text: str | None) -> str:
     return " ".join((text or "").split())
 
 
+# A TeX accent and its letter (\'e, \"{o}, \v{c}, {\'\i}): the letter, as for "é" after NFKD
+_TEX_ACCENT = re.compile(r"\\(?:['\"^`~=.]|[vuHcdbkrt](?![a-zA-Z]))\s*\{?\s*\\?([a-zA-Z])(?:\s*\})?")
+
+
 def normalize_title(title: str) -> str:
     """A key for comparing titles across sources: ASCII, lowercase, letters and digits only.
 
     Strips LaTeX braces/commands and accents, so `{BERT}-of-{T}heseus.` and
-    `BERT-of-Theseus` compare equal.
+    `BERT-of-Theseus` compare equal, and so do `L\\'evy` (arXiv) and `Lévy` (BibTeX).
     """
-    text = re.sub(r"\\[a-zA-Z]+\s*|[{}]", "", title or "")
+    text = _TEX_ACCENT.sub(r"\1", title or "")
+    text = re.sub(r"\\[a-zA-Z]+\s*|[{}]", "", text)
     text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
     return " ".join(re.findall(r"[a-z0-9]+", text.lower()))
 

@@ -13,6 +13,7 @@ from typing import Iterable, Sequence
 
 import sqlite_utils
 
+from .citekeys import keys_for
 from .config import SavedQuery
 from .enrich import derive
 from .enrich.tags import Taxonomy
@@ -26,7 +27,7 @@ SOURCE_FIELDS = (
 )
 DERIVED_FIELDS = ("venue", "venue_source", "venue_type", "volume", "pages", "year", "summary", "code_url")
 VENUE_RANK = {None: 0, "arxiv": 1, "bibtex": 2, "dblp": 3}
-_INSERT_COLUMNS = ("id", *SOURCE_FIELDS, *DERIVED_FIELDS, "first_seen", "last_seen")
+_INSERT_COLUMNS = ("id", *SOURCE_FIELDS, *DERIVED_FIELDS, "citation_key", "first_seen", "last_seen")
 
 
 @dataclass
@@ -55,9 +56,11 @@ def save_papers(
     taxonomy: Taxonomy | None = None,
     venue_source: str = "arxiv",
     now: str | None = None,
+    citation_keys: dict[str, str] | None = None,
 ) -> SaveResult:
     """Insert new papers and update changed ones, with authors, derived fields and tags;
-    link them all to the saved query `query_id` when given.
+    link them all to the saved query `query_id` when given. New papers get their citation
+    key (`citation_keys` gives wished-for ones, such as an imported entry's own key).
 
     Derived values follow precedence: the editor's note beats everything, a venue from a
     higher-ranked source (dblp > bibtex > arxiv) is never replaced by a lower one.
@@ -89,12 +92,14 @@ def save_papers(
         venue = {"venue": paper.venue, "venue_type": paper.venue_type, "volume": paper.volume, "pages": paper.pages}
         if not paper.venue and derived.venue:
             venue.update(venue=derived.venue, venue_type=derived.venue_type)
-        venue["venue_source"] = venue_source if venue["venue"] else None
-        if old is not None and VENUE_RANK.get(old["venue_source"], 0) > VENUE_RANK.get(venue["venue_source"], 0):
+        venue["venue_source"] = (venue_source if paper.venue else "arxiv") if venue["venue"] else None
+        kept = old is not None and VENUE_RANK.get(old["venue_source"], 0) > VENUE_RANK.get(venue["venue_source"], 0)
+        if kept:
             venue = {k: old[k] for k in venue}
         row.update(
             **venue,
-            year=_venue_year(venue["venue"]) or paper.year or _year(paper.published),
+            # a kept venue keeps its year too (a journal name carries none to read it from)
+            year=(old["year"] if kept else None) or _venue_year(venue["venue"]) or paper.year or _year(paper.published),
             summary=(old and old["note_summary"]) or derived.summary,
             code_url=(old and old["note_code_url"]) or derived.code_url,
             first_seen=old["first_seen"] if old else now,
@@ -106,6 +111,9 @@ def save_papers(
         else:
             updates.append(row)
             result.updated.append(paper.id)
+    keys = keys_for(db, inserts, citation_keys)
+    for row in inserts:
+        row["citation_key"] = keys[row["id"]]
     _write_rows(db, inserts, updates)
     save_authors(db, {p.id: p.authors for p in papers if p.id in tag_hits})
     if result.new:
@@ -129,13 +137,14 @@ def _write_rows(db: sqlite_utils.Database, inserts: list[dict], updates: list[di
     db.execute(f"create temp table if not exists staging_papers as select {cols} from papers where 0")
     for rows, sql in (
         (inserts, f"insert into papers ({cols}) select {cols} from temp.staging_papers"),
-        (updates, "update papers set " + ", ".join(f"{c} = s.{c}" for c in _INSERT_COLUMNS if c not in ("id", "first_seen"))
+        (updates, "update papers set " + ", ".join(f"{c} = s.{c}" for c in _INSERT_COLUMNS
+                                                   if c not in ("id", "first_seen", "citation_key"))
          + " from temp.staging_papers s where papers.id = s.id"),
     ):
         if rows:
             db.conn.executemany(
                 f"insert into temp.staging_papers ({cols}) values ({', '.join('?' * len(_INSERT_COLUMNS))})",
-                [tuple(r[c] for c in _INSERT_COLUMNS) for r in rows],
+                [tuple(r.get(c) for c in _INSERT_COLUMNS) for r in rows],
             )
             db.execute(sql)
             db.execute("delete from temp.staging_papers")

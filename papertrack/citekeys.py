@@ -1,0 +1,135 @@
+"""Citation keys: `{firstauthorsurname}{year}{firstmeaningfultitleword}`, assigned once.
+
+A key is stored in `papers.citation_key` the first time a paper is saved, so it never
+changes when other papers arrive. When the base key is taken (case-insensitively, as
+BibTeX compares keys) the paper gets the first free suffix `a`, `b`, ... `z`, `aa`, ...;
+the paper that had the base key keeps it. `set_key` is the user's override.
+"""
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from itertools import count, product
+from string import ascii_lowercase
+from typing import Iterable, Iterator
+
+import sqlite_utils
+
+from .errors import UsageError
+from .latex import plain
+from .names import ascii_fold, is_person, surname_key
+
+# Words a title may start with that say nothing about the paper.
+STOPWORDS = frozenset("""
+a an the on of in for to and or with without via from by at as into onto over under
+towards toward beyond through using about is are be being do does can could should
+what when where which who why how we our you your it its this that these those not no
+""".split())
+# What BibTeX and LaTeX accept in a key (no spaces, braces, commas, quotes, #, %, ~, \).
+_VALID_KEY = re.compile(r"^[^\s,{}()\"#%'=\\~]+$")
+
+
+def base_key(authors: list[str], year: int | str | None, title: str | None) -> str:
+    """`(['Zhaohui Yang', ...], 2020, 'CARS: Continuous Evolution ...')` -> `'yang2020cars'`."""
+    people = [a for a in authors if is_person(a)]
+    surname = surname_key(people[0]) if people else ""
+    return f"{surname or 'anon'}{year or ''}{title_word(title)}"
+
+
+def title_word(title: str | None) -> str:
+    """The first title word that is not a stopword or a single character, ASCII lowercase."""
+    for word in re.findall(r"[a-z0-9]+", ascii_fold(plain(title))):
+        if len(word) > 1 and word not in STOPWORDS:
+            return word
+    return ""
+
+
+def suffixes() -> Iterator[str]:
+    """'', 'a', ..., 'z', 'aa', 'ab', ..."""
+    yield ""
+    for n in count(1):
+        for letters in product(ascii_lowercase, repeat=n):
+            yield "".join(letters)
+
+
+def valid_key(key: str) -> bool:
+    return bool(_VALID_KEY.match(key))
+
+
+def assign_keys(db: sqlite_utils.Database, ids: Iterable[str]) -> dict[str, str]:
+    """Give the papers among `ids` that have no key one, and store it; returns {id: new key}."""
+    keys = compute_keys(db, ids)
+    if keys:
+        # one UPDATE statement: the FTS triggers then flush once, not once per row
+        db.execute("update papers set citation_key = k.value from json_each(?) k where papers.id = k.key",
+                   [json.dumps(keys)])
+    return keys
+
+
+def compute_keys(db: sqlite_utils.Database, ids: Iterable[str]) -> dict[str, str]:
+    """The keys `assign_keys` would store, without storing them."""
+    rows = list(db.query(
+        "select id, title, authors, year, published from papers where citation_key is null "
+        "and id in (select value from json_each(?))",
+        [json.dumps(list(ids))],
+    ))
+    return keys_for(db, rows)
+
+
+def keys_for(db: sqlite_utils.Database, rows: list[dict], preferred: dict[str, str] | None = None) -> dict[str, str]:
+    """New keys for papers given as rows (`id`, `title`, `authors` as JSON, `year`,
+    `published`), unique against the stored keys and each other.
+
+    `preferred` keys (an imported entry's own key) are used when free and valid. Older
+    papers (by v1 date) are served first, so within one batch the earliest gets the bare key.
+    """
+    if not rows:
+        return {}
+    taken = {k.lower() for (k,) in db.execute("select citation_key from papers where citation_key is not null")}
+    keys: dict[str, str] = {}
+    rest = []
+    for row in sorted(rows, key=lambda r: (r["published"] or "", r["id"])):
+        wish = (preferred or {}).get(row["id"])
+        if wish and valid_key(wish) and wish.lower() not in taken:
+            keys[row["id"]] = wish
+            taken.add(wish.lower())
+        else:
+            rest.append(row)
+    for row in rest:
+        base = base_key(json.loads(row["authors"] or "[]"), row["year"], row["title"])
+        key = next(base + s for s in suffixes() if base + s not in taken)
+        keys[row["id"]] = key
+        taken.add(key)
+    return keys
+
+
+def ensure_keys(db: sqlite_utils.Database, ids: Iterable[str]) -> dict[str, str]:
+    """Keys for papers saved before keys were assigned at save time: stored when the
+    database is writable, computed only (and so not yet final) when it is read-only."""
+    ids = list(ids)
+    try:
+        if db.conn.in_transaction:
+            return assign_keys(db, ids)
+        with db.conn:
+            return assign_keys(db, ids)
+    except sqlite3.OperationalError as e:
+        if "readonly" not in str(e):
+            raise
+        return compute_keys(db, ids)
+
+
+def set_key(db: sqlite_utils.Database, paper_id: str, key: str) -> str | None:
+    """The user's own key for a paper; returns the key it replaces."""
+    if not valid_key(key):
+        raise UsageError(f"invalid citation key {key!r}: no spaces or any of , {{ }} ( ) \" # % ' = \\ ~")
+    row = db.execute("select citation_key from papers where id = ?", [paper_id]).fetchone()
+    if row is None:
+        raise UsageError(f"no paper with id {paper_id!r}")
+    holder = db.execute(
+        "select id from papers where lower(citation_key) = lower(?) and id != ?", [key, paper_id]
+    ).fetchone()
+    if holder:
+        raise UsageError(f"citation key {key!r} is already used by paper {holder[0]}")
+    db.execute("update papers set citation_key = ? where id = ?", [key, paper_id])
+    return row[0]
