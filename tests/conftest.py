@@ -1,7 +1,6 @@
 """Shared fixtures: tiny in-memory databases, paper factories, a local arXiv stand-in."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest

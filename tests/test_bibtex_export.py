@@ -1,7 +1,6 @@
 """BibTeX export: entry types, names, titles, citation keys, selection, validity."""
 from __future__ import annotations
 
-import io
 import sqlite3
 
 import bibtexparser
@@ -17,7 +16,7 @@ from papertrack.citekeys import base_key, set_key
 from papertrack.errors import UsageError
 from papertrack.names import last_first
 from papertrack.schema import open_db, transaction
-from papertrack.store import link_query, save_papers, sync_queries
+from papertrack.store import save_papers, sync_queries
 
 from .conftest import BASIC_QUERIES, make_paper
 from papertrack.config import parse_config

@@ -11,9 +11,7 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 import urllib.parse
-from pathlib import Path
 
 from papertrack.schema import open_db, transaction
 from papertrack.store import save_papers

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import os
-import time
 from dataclasses import dataclass
 from typing import Iterable, Iterator
 
@@ -21,7 +20,7 @@ from lxml import etree
 
 from ..errors import QueryRejected, SourceError
 from ..models import Paper, abs_url, clean_text, iso_utc, pdf_url, split_arxiv_id
-from .http import PoliteSession, env_float
+from .http import BadContent, PoliteSession, env_float
 
 ARXIV_URL = "https://export.arxiv.org/api/query"
 PAGE_SIZE = 2000  # the most arXiv serves per request
@@ -87,30 +86,21 @@ class ArxivClient:
             "start": str(start),
             "max_results": str(size or self.page_size),
         }
-        url = requests.Request("GET", self.base_url, params=params).prepare().url or self.base_url
-        problem = ""
-        for attempt in range(self.content_retries + 1):
-            if attempt:
-                time.sleep(min(self.http.delay * 2**attempt, 60))
-            try:
-                response = self.http.get(self.base_url, params)
-            except requests.RequestException as e:
-                raise SourceError(f"arXiv unreachable after retries: {_reason(e)}", url) from None
+
+        def read(response: requests.Response) -> Page:
             body = response.content
             rejection = _error_feed_message(response.status_code, body)
             if rejection:
-                raise QueryRejected(f"arXiv rejected the query: {rejection}", url)
+                raise QueryRejected(f"arXiv rejected the query: {rejection}", response.url)
             if response.status_code != 200:
-                raise SourceError(f"arXiv answered HTTP {response.status_code} after retries", url)
-            feed, problem = _parse(body)
-            if feed is None:
-                continue
+                raise SourceError(f"arXiv answered HTTP {response.status_code} after retries", response.url)
+            feed = _parse(body)
             total = feed.header.total_results
             if not feed.results and start > 0 and total > start:
-                problem = f"an empty page at start={start} of {total}"
-                continue
-            return Page(start, total, [to_paper(r) for r in feed.results], url)
-        raise SourceError(f"arXiv kept sending {problem}", url)
+                raise BadContent(f"an empty page at start={start} of {total}")
+            return Page(start, total, [to_paper(r) for r in feed.results], response.url)
+
+        return self.http.fetch("arXiv", self.base_url, params, read, self.content_retries)
 
     def fetch_ids(self, ids: Iterable[str], batch: int = ID_BATCH) -> Iterator[Paper]:
         """Look papers up by arXiv id, `batch` ids per request; unknown ids are skipped."""
@@ -144,18 +134,18 @@ def to_paper(result: arxiv.Result) -> Paper:
     )
 
 
-def _parse(body: bytes) -> tuple[_feed.ParsedFeed | None, str]:
+def _parse(body: bytes) -> _feed.ParsedFeed:
     # The parser runs in lxml's recover mode, so a cut-off body parses "fine" into a
     # short page: the closing tag is the only reliable sign that the page is whole.
     if not body.rstrip().endswith(b"</feed>"):
-        return None, "a truncated page"
+        raise BadContent("a truncated page")
     try:
         feed = _feed.parse(body)
     except ValueError as e:
-        return None, f"an unparseable page ({e})"
+        raise BadContent(f"an unparseable page ({e})") from None
     if feed.malformed:
-        return None, f"an unparseable page ({feed.error})"
-    return feed, ""
+        raise BadContent(f"an unparseable page ({feed.error})")
+    return feed
 
 
 def _error_feed_message(status: int, body: bytes) -> str | None:
@@ -170,9 +160,3 @@ def _error_feed_message(status: int, body: bytes) -> str | None:
     if entry is None or (entry.findtext("atom:title", "", _ATOM) or "").strip() != "Error":
         return f"HTTP {status}" if status == 400 else None
     return clean_text(entry.findtext("atom:summary", "", _ATOM)) or "unknown error"
-
-
-def _reason(error: Exception) -> str:
-    reason = getattr(error, "args", [None])[0]
-    inner = getattr(reason, "reason", None)
-    return str(inner or reason or error.__class__.__name__).split(":")[-1].strip() or error.__class__.__name__

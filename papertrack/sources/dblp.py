@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import time
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
@@ -21,7 +20,7 @@ import requests
 
 from ..errors import QueryRejected, SourceError
 from ..models import Paper, arxiv_id, clean_text, normalize_doi
-from .http import PoliteSession, env_float
+from .http import BadContent, PoliteSession, env_float
 
 DBLP_URL = "https://dblp.org/search/publ/api"
 PAGE_SIZE = 1000  # DBLP caps `h` at 1000
@@ -105,24 +104,17 @@ class DblpClient:
     def page(self, query: str, first: int = 0, size: int | None = None) -> DblpPage:
         """Fetch hits `first` .. `first + size` of a DBLP publication search."""
         params = {"q": query, "format": "json", "h": str(size or self.page_size), "f": str(first), "c": "0"}
-        url = requests.Request("GET", self.base_url, params=params).prepare().url or self.base_url
-        problem = ""
-        for attempt in range(self.content_retries + 1):
-            if attempt:
-                time.sleep(min(self.http.delay * 2**attempt, 60))
-            try:
-                response = self.http.get(self.base_url, params)
-            except requests.RequestException as e:
-                raise SourceError(f"DBLP unreachable after retries: {e.__class__.__name__}", url) from None
+
+        def read(response: requests.Response) -> DblpPage:
             if response.status_code != 200:  # DBLP's 429 and 5xx pages are HTML: never parse them
-                raise SourceError(f"DBLP answered HTTP {response.status_code} after retries", url)
+                raise SourceError(f"DBLP answered HTTP {response.status_code} after retries", response.url)
             try:
                 result = json.loads(response.content)["result"]
             except (ValueError, KeyError, TypeError) as e:
-                problem = f"an unparseable page ({e.__class__.__name__})"
-                continue
-            return parse_result(result, first, url)
-        raise SourceError(f"DBLP kept sending {problem}", url)
+                raise BadContent(f"an unparseable page ({e.__class__.__name__})") from None
+            return parse_result(result, first, response.url)
+
+        return self.http.fetch("DBLP", self.base_url, params, read, self.content_retries)
 
     def fetch_pages(self, query: str, first: int = 0) -> Iterator[DblpPage]:
         """Every page of a search from hit `first` on; the caller may stop early."""

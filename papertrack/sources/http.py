@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -17,8 +17,13 @@ from urllib3.util.retry import Retry
 
 from .. import __version__
 
+T = TypeVar("T")
 USER_AGENT = f"papertrack/{__version__} (+https://github.com/papertrack/papertrack)"
 RETRY_STATUSES = (406, 429, 500, 502, 503, 504)
+
+
+class BadContent(Exception):
+    """Raised by a `fetch` reader: the body is incomplete or wrong, fetch it again."""
 
 
 class PoliteRetry(Retry):
@@ -88,6 +93,39 @@ class PoliteSession:
         # count the attempts urllib3 retried inside this call too
         self.requests += 1 + len(getattr(response.raw.retries, "history", ()) or ())
         return response
+
+
+    def fetch(self, service: str, url: str, params: dict, read: Callable[[requests.Response], T],
+              content_retries: int) -> T:
+        """GET `url` and return `read(response)`, retrying content faults.
+
+        Transport faults are retried inside `get`. `read` raises `BadContent` for a body
+        worth fetching again (truncated, unparseable, an unexpectedly empty page), or a
+        `PapertrackError` to stop; those retries back off from the politeness delay.
+        """
+        from ..errors import SourceError
+
+        shown = requests.Request("GET", url, params=params).prepare().url or url
+        problem = ""
+        for attempt in range(content_retries + 1):
+            if attempt:
+                time.sleep(min(self.delay * 2**attempt, 60))
+            try:
+                response = self.get(url, params)
+            except requests.RequestException as e:
+                raise SourceError(f"{service} unreachable after retries: {_reason(e)}", shown) from None
+            try:
+                return read(response)
+            except BadContent as e:
+                problem = str(e)
+        raise SourceError(f"{service} kept sending {problem}", shown)
+
+
+def _reason(error: Exception) -> str:
+    """The innermost readable cause of a requests error ("Connection refused")."""
+    reason = getattr(error, "args", [None])[0]
+    inner = getattr(reason, "reason", None)
+    return str(inner or reason or error.__class__.__name__).split(":")[-1].strip() or error.__class__.__name__
 
 
 def env_float(name: str, default: float) -> float:
