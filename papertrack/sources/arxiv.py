@@ -9,7 +9,6 @@ stored in one transaction with the query's progress, and paging stops early.
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass
 from typing import Iterable, Iterator
 
@@ -20,7 +19,7 @@ from lxml import etree
 
 from ..errors import QueryRejected, SourceError
 from ..models import Paper, abs_url, clean_text, iso_utc, pdf_url, split_arxiv_id
-from .http import BadContent, PoliteSession, env_float
+from .http import BadContent, ServiceClient, env_float
 
 ARXIV_URL = "https://export.arxiv.org/api/query"
 PAGE_SIZE = 2000  # the most arXiv serves per request
@@ -41,7 +40,7 @@ class Page:
     url: str
 
 
-class ArxivClient:
+class ArxivClient(ServiceClient):
     """The arXiv API at `PAPERTRACK_ARXIV_URL`, one request per `PAPERTRACK_ARXIV_DELAY` s.
 
     Transport faults are retried inside the session; content faults (a truncated or
@@ -49,25 +48,13 @@ class ArxivClient:
     because only the body tells them apart. arXiv's error feed is never retried.
     """
 
-    def __init__(
-        self,
-        base_url: str | None = None,
-        delay: float | None = None,
-        page_size: int | None = None,
-        retries: int = 5,
-        content_retries: int = 6,
-    ):
-        self.base_url = base_url or os.environ.get("PAPERTRACK_ARXIV_URL") or ARXIV_URL
-        delay = env_float("PAPERTRACK_ARXIV_DELAY", 3.0) if delay is None else delay
-        self.http = PoliteSession(delay, retries=retries, backoff=max(delay, 0.1))
+    service, default_url, url_env, delay_env = "arXiv", ARXIV_URL, "PAPERTRACK_ARXIV_URL", "PAPERTRACK_ARXIV_DELAY"
+
+    def __init__(self, base_url: str | None = None, delay: float | None = None, page_size: int | None = None,
+                 retries: int = 5, content_retries: int = 6):
+        super().__init__(base_url, delay, retries, content_retries)
         # PAPERTRACK_ARXIV_PAGE_SIZE exists for tests and debugging; the default is arXiv's maximum
         self.page_size = page_size or min(int(env_float("PAPERTRACK_ARXIV_PAGE_SIZE", PAGE_SIZE)), PAGE_SIZE)
-        self.content_retries = content_retries
-
-    @property
-    def requests(self) -> int:
-        """HTTP requests made so far, retries included."""
-        return self.http.requests
 
     def page(
         self,
@@ -100,7 +87,7 @@ class ArxivClient:
                 raise BadContent(f"an empty page at start={start} of {total}")
             return Page(start, total, [to_paper(r) for r in feed.results], response.url)
 
-        return self.http.fetch("arXiv", self.base_url, params, read, self.content_retries)
+        return self.fetch(params, read)
 
     def fetch_ids(self, ids: Iterable[str], batch: int = ID_BATCH) -> Iterator[Paper]:
         """Look papers up by arXiv id, `batch` ids per request; unknown ids are skipped."""

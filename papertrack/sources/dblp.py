@@ -11,7 +11,6 @@ parsed as JSON only after a 200.
 from __future__ import annotations
 
 import json
-import os
 import re
 from dataclasses import dataclass, field
 from typing import Any, Iterator
@@ -20,7 +19,7 @@ import requests
 
 from ..errors import QueryRejected, SourceError
 from ..models import Paper, arxiv_id, clean_text, normalize_doi
-from .http import BadContent, PoliteSession, env_float
+from .http import BadContent, ServiceClient
 
 DBLP_URL = "https://dblp.org/search/publ/api"
 PAGE_SIZE = 1000  # DBLP caps `h` at 1000
@@ -75,31 +74,19 @@ class DblpPage:
         return self.first
 
 
-class DblpClient:
+class DblpClient(ServiceClient):
     """DBLP at `PAPERTRACK_DBLP_URL`, one request per `PAPERTRACK_DBLP_DELAY` seconds.
 
     Transport faults (429 and 5xx with Retry-After, connection errors) are retried inside
     the session; a 200 whose body is not whole JSON is retried here.
     """
 
-    def __init__(
-        self,
-        base_url: str | None = None,
-        delay: float | None = None,
-        page_size: int | None = None,
-        retries: int = 5,
-        content_retries: int = 3,
-    ):
-        self.base_url = base_url or os.environ.get("PAPERTRACK_DBLP_URL") or DBLP_URL
-        delay = env_float("PAPERTRACK_DBLP_DELAY", 3.0) if delay is None else delay
-        self.http = PoliteSession(delay, retries=retries, backoff=max(delay, 0.1))
-        self.page_size = min(page_size or PAGE_SIZE, PAGE_SIZE)
-        self.content_retries = content_retries
+    service, default_url, url_env, delay_env = "DBLP", DBLP_URL, "PAPERTRACK_DBLP_URL", "PAPERTRACK_DBLP_DELAY"
 
-    @property
-    def requests(self) -> int:
-        """HTTP requests made so far, retries included."""
-        return self.http.requests
+    def __init__(self, base_url: str | None = None, delay: float | None = None, page_size: int | None = None,
+                 retries: int = 5, content_retries: int = 3):
+        super().__init__(base_url, delay, retries, content_retries)
+        self.page_size = min(page_size or PAGE_SIZE, PAGE_SIZE)
 
     def page(self, query: str, first: int = 0, size: int | None = None) -> DblpPage:
         """Fetch hits `first` .. `first + size` of a DBLP publication search."""
@@ -114,7 +101,7 @@ class DblpClient:
                 raise BadContent(f"an unparseable page ({e.__class__.__name__})") from None
             return parse_result(result, first, response.url)
 
-        return self.http.fetch("DBLP", self.base_url, params, read, self.content_retries)
+        return self.fetch(params, read)
 
     def fetch_pages(self, query: str, first: int = 0) -> Iterator[DblpPage]:
         """Every page of a search from hit `first` on; the caller may stop early."""

@@ -121,6 +121,33 @@ class PoliteSession:
         raise SourceError(f"{service} kept sending {problem}", shown)
 
 
+class ServiceClient:
+    """Base of the source clients: endpoint and delay from the environment, one polite session.
+
+    Subclasses name the `service` and its environment variables.
+    """
+
+    service = ""
+    default_url = ""
+    url_env = ""
+    delay_env = ""
+
+    def __init__(self, base_url: str | None = None, delay: float | None = None, retries: int = 5,
+                 content_retries: int = 6):
+        self.base_url = base_url or os.environ.get(self.url_env) or self.default_url
+        delay = env_float(self.delay_env, 3.0) if delay is None else delay
+        self.http = PoliteSession(delay, retries=retries, backoff=max(delay, 0.1))
+        self.content_retries = content_retries
+
+    @property
+    def requests(self) -> int:
+        """HTTP requests made so far, retries included."""
+        return self.http.requests
+
+    def fetch(self, params: dict, read: Callable[[requests.Response], T]) -> T:
+        return self.http.fetch(self.service, self.base_url, params, read, self.content_retries)
+
+
 def _reason(error: Exception) -> str:
     """The innermost readable cause of a requests error ("Connection refused")."""
     reason = getattr(error, "args", [None])[0]
