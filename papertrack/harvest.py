@@ -52,6 +52,33 @@ class RunReport:
 OnPage = Callable[[RunReport, Page], None]
 
 
+@dataclass
+class Run:
+    """One saved query being harvested: where to write, what to count, whom to tell."""
+
+    db: sqlite_utils.Database
+    query: SavedQuery
+    query_id: int
+    run_id: int
+    report: RunReport
+    taxonomy: Taxonomy
+    full: bool
+    requests: Callable[[], int]  # requests made so far by every client the run uses
+    on_page: OnPage | None = None
+
+    def count(self, saved: SaveResult) -> None:
+        """Add a page's counts to the report and its harvest_runs row (inside the page's transaction)."""
+        report = self.report
+        report.new += len(saved.new)
+        report.updated += len(saved.updated)
+        report.new_ids += saved.new
+        report.requests = self.requests() - report.base_requests
+        self.db.execute(
+            "update harvest_runs set requests = ?, new = ?, updated = ? where id = ?",
+            [report.requests, report.new, report.updated, self.run_id],
+        )
+
+
 def harvest(
     db: sqlite_utils.Database,
     config: Config,
@@ -76,11 +103,12 @@ def harvest(
     for q in queries:
         report = RunReport(q.name, base_requests=requests())
         run_id = start_run(db, q.name)
+        run = Run(db, q, ids[q.name], run_id, report, taxonomy, full, requests, on_page)
         try:
             if q.source == "arxiv":
-                harvest_arxiv(db, client, q, ids[q.name], taxonomy, full, report, run_id, on_page, lookback)
+                harvest_arxiv(run, client, lookback)
             elif dblp is not None:
-                harvest_dblp(db, dblp, client, q, ids[q.name], taxonomy, full, report, run_id, on_page, requests)
+                harvest_dblp(run, dblp, client)
             else:  # config.SOURCES admits no other
                 raise SourceError(f"source {q.source!r} is not supported")
         except PapertrackError as e:
@@ -97,19 +125,9 @@ def harvest(
     return reports
 
 
-def harvest_arxiv(
-    db: sqlite_utils.Database,
-    client: ArxivClient,
-    query: SavedQuery,
-    query_id: int,
-    taxonomy: Taxonomy,
-    full: bool,
-    report: RunReport,
-    run_id: int,
-    on_page: OnPage | None = None,
-    lookback: timedelta = LOOKBACK,
-) -> None:
+def harvest_arxiv(run: Run, client: ArxivClient, lookback: timedelta = LOOKBACK) -> None:
     """Page one arXiv query into the database, resuming any unfinished run."""
+    db, query, query_id, full = run.db, run.query, run.query_id, run.full
     watermark, state = query_state(db, query_id)
     if state is None or (full and not state.get("full")):
         since = query.since.strftime("%Y%m%d") + "0000" if query.since else None
@@ -135,29 +153,17 @@ def harvest_arxiv(
         state["newest"] = max([state["newest"] or "", *(p.updated or "" for p in keep)]) or None
         # storing happens inside the politeness delay: the session waits from the last response
         with transaction(db):
-            saved = save_papers(db, keep, query_id, taxonomy)
+            saved = save_papers(db, keep, query_id, run.taxonomy)
             if state["windows"]:
                 set_progress(db, query_id, state)
             else:
                 set_progress(db, query_id, None, watermark=max(state["newest"] or "", watermark or "") or None)
-            _count(db, run_id, report, saved, client.requests)
-        if on_page:
-            on_page(report, page)
+            run.count(saved)
+        if run.on_page:
+            run.on_page(run.report, page)
 
 
-def harvest_dblp(
-    db: sqlite_utils.Database,
-    dblp: DblpClient,
-    arxiv_client: ArxivClient,
-    query: SavedQuery,
-    query_id: int,
-    taxonomy: Taxonomy,
-    full: bool,
-    report: RunReport,
-    run_id: int,
-    on_page: OnPage | None = None,
-    requests: Callable[[], int] | None = None,
-) -> None:
+def harvest_dblp(run: Run, dblp: DblpClient, arxiv_client: ArxivClient) -> None:
     """Page one DBLP search into the database, linking each record to its arXiv paper.
 
     DBLP can neither sort nor filter by date, but a venue's table of contents is a closed
@@ -166,6 +172,7 @@ def harvest_dblp(
     there (one request), else it reads every page again, where records already stored
     cost no look-ups. `full` reads every page and looks up unlinked preprints again.
     """
+    db, query, query_id, full = run.db, run.query, run.query_id, run.full
     watermark, state = query_state(db, query_id)
     if state is None or (full and not state.get("full")):
         state = {"full": full, "first": 0}
@@ -176,28 +183,16 @@ def harvest_dblp(
         done = page.first + page.sent >= page.total or (fresh and not full and watermark == mark)
         plan = plan_page(db, page, query, arxiv_client, lookup_known=state["full"])
         with transaction(db):
-            saved = save_plan(db, plan, query_id, taxonomy)
+            saved = save_plan(db, plan, query_id, run.taxonomy)
             if done:
                 set_progress(db, query_id, None, watermark=mark)
             else:
                 set_progress(db, query_id, {**state, "first": page.first + page.sent})
-            _count(db, run_id, report, saved, requests() if requests else dblp.requests)
-        if on_page:
-            on_page(report, page)  # type: ignore[arg-type]
+            run.count(saved)
+        if run.on_page:
+            run.on_page(run.report, page)  # type: ignore[arg-type]
         if done:
             break
-
-
-def _count(db: sqlite_utils.Database, run_id: int, report: RunReport, saved: SaveResult, requests: int) -> None:
-    """Add a page's counts to the report and to its harvest_runs row (in the page's transaction)."""
-    report.new += len(saved.new)
-    report.updated += len(saved.updated)
-    report.new_ids += saved.new
-    report.requests = requests - report.base_requests
-    db.execute(
-        "update harvest_runs set requests = ?, new = ?, updated = ? where id = ?",
-        [report.requests, report.new, report.updated, run_id],
-    )
 
 
 def _shift(iso: str, delta: timedelta) -> str:
