@@ -114,14 +114,18 @@ def _render(text: str, protect: bool) -> list[str]:
 
 
 def _balanced(math: str) -> bool:
-    """Can this math go out verbatim? Only if its braces pair up (and nothing escapes the
-    closing dollar), or the BibTeX value around it would not parse."""
-    depth = 0
-    for m in _BRACE.finditer(math):
-        depth += 1 if m.group() == "{" else -1
-        if depth < 0:
+    """Can this math go out verbatim? Only if its braces pair up both as BibTeX counts them
+    (every brace) and as bibtexparser does (escaped ones skipped), or one of the two would
+    end the value in the wrong place."""
+    for braces in (_BRACE.finditer(math), re.finditer(r"(?<!\\)[{}]", math)):
+        depth = 0
+        for m in braces:
+            depth += 1 if m.group() == "{" else -1
+            if depth < 0:
+                return False
+        if depth:
             return False
-    return depth == 0
+    return True
 
 
 def _protect_word(m: re.Match) -> str:
