@@ -86,9 +86,12 @@ def save_papers(
         tag_hits[paper.id] = derived.tags
         venue = {"venue": paper.venue, "venue_type": paper.venue_type, "volume": paper.volume, "pages": paper.pages}
         if not paper.venue and derived.venue:
-            venue.update(venue=derived.venue, venue_type=derived.venue_type)
+            venue.update(venue=derived.venue, venue_type=derived.venue_type,
+                         volume=paper.volume or derived.volume, pages=paper.pages or derived.pages)
         venue["venue_source"] = venue_source if venue["venue"] else None
-        if old is not None and VENUE_RANK.get(old["venue_source"], 0) > VENUE_RANK.get(venue["venue_source"], 0):
+        # a higher-ranked source wins; a venue once stated stays when a new version names none
+        if old is not None and (VENUE_RANK.get(old["venue_source"], 0) > VENUE_RANK.get(venue["venue_source"], 0)
+                                or (old["venue"] and not venue["venue"])):
             venue = {k: old[k] for k in venue}
         row.update(
             **venue,
