@@ -171,11 +171,13 @@ def _ref_year(ref: str) -> str | None:
 
 def _from_journal_ref(ref: str) -> Venue:
     """A journal reference: a known venue, or a citation's name; volume and pages for journals."""
+    r = rules()
+    if r.not_published.search(ref) and not r.accepted.search(ref):
+        return NO_VENUE
     found = _from_clause(ref, published=True)
     if found is None:
         name = re.match(r"\s*([A-Z][A-Za-z.&:' \-]*?[A-Za-z.])(?:[\s,.]+(?i:vol(?:ume)?\.?|no\.))?[\s,]+\d", ref)
-        if (not name or re.match(r"(?:in|proc|proceedings)\b", name.group(1), re.IGNORECASE)
-                or len(name.group(1).split()) > 8 or re.search(r"submitted|in press|preprint", ref, re.IGNORECASE)):
+        if not name or re.match(r"(?:in|proc|proceedings)\b", name.group(1), re.IGNORECASE) or len(name.group(1).split()) > 8:
             return NO_VENUE
         year = _ref_year(ref)
         kind = "conference" if re.search(r"proceedings|conference|symposium|workshop", ref, re.IGNORECASE) else "journal"
