@@ -108,6 +108,9 @@ def demo(config: Config, db_path: str) -> None:
         reports = build_demo(config, db_path, on_page=bars.update)
     _print_reports(reports)
     click.echo(f"\nDemo database: {db_path}. Browse it with:  datasette {db_path}")
+    from .demo import build_demo_digest
+
+    click.echo(f"Digest example: {build_demo_digest(db_path)}  (papertrack digest --db {db_path} --issue 2020-03-19)")
 
 
 # ---------------------------------------------------------------- tags, notes, picks, digest (issue 4)

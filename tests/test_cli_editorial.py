@@ -123,3 +123,16 @@ def test_import_digest(harvested, tmp_path):
     assert "- [IR-Net：信息保留的二值神经网络，落地性能和实用性俱佳 | 机器学习研究组](https://mp.weixin.qq.com/s/irnet)  " in result.output
     result = harvested("import-digest", "missing.md")
     assert (result.exit_code, result.output) == (2, "Error: missing.md: cannot read file: No such file or directory\n")
+
+
+def test_demo_writes_a_digest_example(tmp_path):
+    from papertrack.config import load_config
+    from papertrack.demo import DEMO_PICKS, build_demo, build_demo_digest
+
+    from .test_config import ROOT
+
+    build_demo(load_config(ROOT / "queries.yaml"), tmp_path / "demo.db")
+    text = build_demo_digest(tmp_path / "demo.db").read_text(encoding="utf-8")
+    assert text.startswith("## 论文\n\n- [MLSys2020] [SLIDE : In Defense of Smart Algorithms")
+    assert text.count("\n- [") == len(DEMO_PICKS)
+    assert "- [Pattern Recognition 2020] [Binary Neural Networks: A Survey | arXiv]" in text

@@ -80,3 +80,25 @@ def test_rule_table_is_data_in_the_package():
     assert r.words["MICRO"] == ("MICRO", "conference") and "micro" not in r.words
     assert r.words["tpami"] == ("TPAMI", "journal")
     assert len({label for label, _ in r.words.values()}) >= 70
+
+
+def test_a_venue_found_later_updates_the_paper(db):
+    from papertrack.schema import transaction
+    from papertrack.store import save_papers
+
+    from .conftest import make_paper
+
+    def save(paper, **kw):
+        with transaction(db):
+            save_papers(db, [paper], **kw)
+
+    save(make_paper(1, comment="Submitted to CVPR 2020"))
+    assert db["papers"].get("2001.00001")["venue"] is None
+    save(make_paper(1, comment="Accepted by CVPR 2020", version=2, updated="2020-03-01T00:00:00Z"))
+    row = db["papers"].get("2001.00001")
+    assert (row["venue"], row["venue_type"], row["venue_source"], row["year"]) == ("CVPR 2020", "conference", "arxiv", 2020)
+    save(make_paper(1, comment="Code released", version=3, updated="2020-04-01T00:00:00Z"))
+    assert db["papers"].get("2001.00001")["venue"] == "CVPR 2020"  # a venue once stated stays
+    save(make_paper(1, venue="CVPR 2020", venue_type="conference"), venue_source="dblp")
+    save(make_paper(1, comment="Accepted by ECCV 2020", version=4, updated="2020-05-01T00:00:00Z"))
+    assert db["papers"].get("2001.00001")["venue_source"] == "dblp"  # a higher-ranked source wins
