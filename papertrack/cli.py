@@ -116,26 +116,28 @@ def demo(config: Config, db_path: str) -> None:
 # ---------------------------------------------------------------- tags, notes, picks, digest (issue 4)
 
 
+def paper_tags_arguments(fn: Callable) -> Callable:
+    """--db, a paper id and one or more tags."""
+    fn = click.argument("tags", nargs=-1, required=True)(fn)
+    return db_option(click.argument("paper")(fn))
+
+
 @cli.command(name="tag")
-@db_option
-@click.argument("paper")
-@click.argument("tags", nargs=-1, required=True)
+@paper_tags_arguments
 def tag_command(db_path: str, paper: str, tags: tuple[str, ...]) -> None:
     """Add manual tags to a paper (kept through harvests and retags)."""
-    from . import tags as tagging
+    from .tags import tag
 
-    click.echo(f"{paper}: {', '.join(tagging.tag(open_db(db_path), paper, tags))}")
+    click.echo(f"{paper}: {', '.join(tag(open_db(db_path), paper, tags))}")
 
 
 @cli.command(name="untag")
-@db_option
-@click.argument("paper")
-@click.argument("tags", nargs=-1, required=True)
+@paper_tags_arguments
 def untag_command(db_path: str, paper: str, tags: tuple[str, ...]) -> None:
     """Remove tags from a paper for good: queries and taxonomy will not add them back."""
-    from . import tags as tagging
+    from .tags import untag
 
-    click.echo(f"{paper}: {', '.join(tagging.untag(open_db(db_path), paper, tags)) or '(no tags)'}")
+    click.echo(f"{paper}: {', '.join(untag(open_db(db_path), paper, tags)) or '(no tags)'}")
 
 
 @cli.command()
@@ -168,14 +170,14 @@ def note(db_path: str, paper: str, **fields: str | None) -> None:
             click.echo(f"{key}: {stored[key]}")
 
 
-def issue_option(fn: Callable) -> Callable:
-    return click.option("--issue", required=True, metavar="YYYY-MM-DD", help="Newsletter issue date")(fn)
+def picks_arguments(fn: Callable) -> Callable:
+    """--db, paper ids and --issue."""
+    fn = click.option("--issue", required=True, metavar="YYYY-MM-DD", help="Newsletter issue date")(fn)
+    return db_option(click.argument("papers", nargs=-1, required=True)(fn))
 
 
 @cli.command()
-@db_option
-@click.argument("papers", nargs=-1, required=True)
-@issue_option
+@picks_arguments
 def pick(db_path: str, papers: tuple[str, ...], issue: str) -> None:
     """Pick papers for a newsletter issue."""
     from .editorial import pick as run_pick
@@ -185,9 +187,7 @@ def pick(db_path: str, papers: tuple[str, ...], issue: str) -> None:
 
 
 @cli.command()
-@db_option
-@click.argument("papers", nargs=-1, required=True)
-@issue_option
+@picks_arguments
 def unpick(db_path: str, papers: tuple[str, ...], issue: str) -> None:
     """Take papers out of a newsletter issue."""
     from .editorial import unpick as run_unpick
