@@ -72,10 +72,11 @@ def main() -> None:
 
 
 def _regex_ran(taxonomy: Taxonomy, paper) -> bool:
-    low_title, low_text = paper.title.lower(), f"{paper.title}\n{paper.abstract}".lower()
-    in_text, in_title = taxonomy._text_probe.present(low_text), taxonomy._title_probe.present(low_title)
+    low_title = paper.title.lower()
+    low_text = f" {low_title}\n{paper.abstract.lower()}"
+    present = taxonomy._probe.present(low_text)
     return any(
-        (r.include and r.include.may_match(low_text, in_text)) or (r.title and r.title.may_match(low_title, in_title))
+        (r.include and r.include.may_match(low_text, present)) or (r.title and r.title.may_match(low_title, present))
         for r in taxonomy.rules
     )
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from re._parser import parse as _parse_pattern
 
 from .errors import ConfigError
 from .query import QuerySyntaxError
@@ -195,6 +196,8 @@ def _patterns(value: Any, path: str, line: int | None, tag: str) -> tuple[str, .
         raise ConfigError(path, line, f"taxonomy {tag!r}: patterns must be a list of strings")
     for pattern in value:
         _compile(pattern, path, line, f"taxonomy {tag!r}")
+        if _parse_pattern(pattern).getwidth()[0] == 0:
+            raise ConfigError(path, line, f"taxonomy {tag!r}: pattern {pattern!r} matches empty text")
     return tuple(value)
 
 

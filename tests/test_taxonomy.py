@@ -119,6 +119,7 @@ def test_a_pattern_without_literals_always_runs():
     ("includes: [prun]", "unknown key 'includes'"),
     ("exclude: [tree]", "no include patterns"),
     ("include: [[prun]]", "patterns must be a list of strings"),
+    ("include: ['(?:prun)?']", "pattern '(?:prun)?' matches empty text"),
 ])
 def test_taxonomy_errors_name_file_and_line(rule_yaml, problem):
     text = f"queries:\n  - {{name: q, source: arxiv, query: 'ti:x'}}\ntaxonomy:\n  pruning:\n    {rule_yaml}\n"
@@ -130,3 +131,42 @@ def test_title_only_rule_is_valid():
     config = parse_config("queries:\n  - {name: q, source: arxiv, query: 'ti:x'}\n"
                           "taxonomy:\n  nets:\n    title: [mobilenet]\n")
     assert config.taxonomy[0].title == ("mobilenet",) and config.taxonomy[0].include == ()
+
+
+# Random small taxonomies over a small vocabulary: the gates (literal clauses, word-start
+# scan, shared roots) must never change which tags match.
+ATOMS = ["prun", "quantiz", "bit", "net", "deep", "spars", "e", "ing", "ed", "Net", "BIT"]
+SEPARATORS = ["", " ", "-", "[- ]", r"\W+", r"\s", "(?:e|ed|ing)?", r"\w*", "[sz]", r"\b", "(?<!-)", "^"]
+
+
+def matches_something(pattern: str) -> bool:
+    from re._parser import parse
+
+    return parse(pattern).getwidth()[0] > 0
+
+
+@st.composite
+def patterns(draw):
+    parts = []
+    for _ in range(draw(st.integers(1, 4))):
+        atom = draw(st.sampled_from(ATOMS))
+        if draw(st.booleans()):
+            atom = f"(?:{atom}|{draw(st.sampled_from(ATOMS))})"
+        if draw(st.integers(0, 4)) == 0:
+            atom = f"(?:{atom})?"
+        parts.append(atom)
+        parts.append(draw(st.sampled_from(SEPARATORS)))
+    pattern = "".join(parts)
+    return pattern if matches_something(pattern) else pattern + "x"
+
+
+TEXT = st.lists(st.sampled_from(ATOMS + ["de", "non-", "un", "4-", "(", ")", " ", "-", "é", "_", "Quantiz", "BIT"]),
+                max_size=30).map("".join)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.tuples(st.lists(patterns(), min_size=1, max_size=3), st.lists(patterns(), max_size=2)),
+                min_size=1, max_size=4), TEXT, TEXT)
+def test_gates_never_change_the_result_for_random_taxonomies(specs, title, abstract):
+    rules = [rule(f"t{i}", include, title=titles) for i, (include, titles) in enumerate(specs)]
+    assert set(Taxonomy(rules).match(title, abstract)) == set(reference(rules, title, abstract))

@@ -25,7 +25,7 @@ def derive(paper: Paper, taxonomy: Taxonomy | None = None) -> Derived:
     """Everything computed from the paper's text at save time (pure, no I/O)."""
     venue = venue_from(paper.comment, paper.journal_ref)
     return Derived(
-        summary=summarize(paper.abstract) or None,
+        summary=summarize(paper.abstract, collapsed=True) or None,
         venue=venue.label,
         venue_type=venue.type,
         code_url=code_url(paper.abstract, paper.comment),

@@ -1,7 +1,6 @@
 """An offline TL;DR: the contribution sentence plus, if any, the headline-result sentence."""
 from __future__ import annotations
 
-import bisect
 import re
 
 MAX_CHARS = 300
@@ -43,7 +42,7 @@ def sentences(text: str) -> list[str]:
     return [text[a:b].strip() for a, b in zip(starts, [*starts[1:], len(text)]) if text[a:b].strip()]
 
 
-def summarize(abstract: str, limit: int = MAX_CHARS) -> str:
+def summarize(abstract: str, limit: int = MAX_CHARS, collapsed: bool = False) -> str:
     """1-2 sentences, at most `limit` characters, taken verbatim from the abstract.
 
     The contribution sentence: the first that says "we propose/present/introduce ...", else
@@ -51,44 +50,64 @@ def summarize(abstract: str, limit: int = MAX_CHARS) -> str:
     else the first sentence. Then, when both fit, the later sentence that best states a
     result: a number with %, x, times or fold (alone or with "reduces", "achieves", ...),
     or a claim (outperforms, state-of-the-art, without loss); earliest of the best.
+    Sentence boundaries are looked up only around these matches: this runs on every paper.
+    `collapsed` says the whitespace is collapsed already (as in `Paper.abstract`); only a
+    line break is still looked for, which costs little.
     """
     text = abstract or ""
-    if "\n" in text or "  " in text or text[:1].isspace() or text[-1:].isspace():
+    if "\n" in text or (not collapsed and ("  " in text or text[:1].isspace() or text[-1:].isspace())):
         text = " ".join(text.split())
     if not text:
         return ""
-    starts = [0, *(m.end() for m in _BOUNDARY.finditer(text))]
-    ends = [*starts[1:], len(text)]
     lower = text.lower()
-    i = 0
+    at = 0
     for tier in _CONTRIBUTION:
         found = [m.start() for m in (p.search(lower) for p in tier) if m]
         if found:
-            i = bisect.bisect_right(starts, min(found)) - 1
+            at = min(found)
             break
-    chosen = text[starts[i] : ends[i]].rstrip()
-    j = _result_sentence(lower, starts, ends[i])
-    if j is not None:
-        result = text[starts[j] : ends[j]].rstrip()
-        if len(chosen) + 1 + len(result) <= limit:
-            chosen = f"{chosen} {result}"
+    start, end = _sentence_start(text, at), _sentence_end(text, at)
+    chosen = text[start:end].rstrip()
+    result = _result_sentence(text, lower, end)
+    if result is not None:
+        extra = text[result[0] : result[1]].rstrip()
+        if len(chosen) + 1 + len(extra) <= limit:
+            chosen = f"{chosen} {extra}"
     if len(chosen) > limit:
         chosen = chosen[: limit - 1].rsplit(" ", 1)[0].rstrip(",;:") + "…"
     return chosen
 
 
-def _result_sentence(lower: str, starts: list[int], after: int) -> int | None:
-    """Index of the best result sentence starting at or after offset `after` (earliest wins ties)."""
-    def hits(pattern: re.Pattern) -> set[int]:
-        return {bisect.bisect_right(starts, m.start()) - 1 for m in pattern.finditer(lower, after)}
+def _sentence_start(text: str, pos: int) -> int:
+    """Where the sentence holding offset `pos` starts (the end of the last `_BOUNDARY` before)."""
+    i = pos + 1
+    while True:
+        j = max(text.rfind(". ", 0, i), text.rfind("! ", 0, i), text.rfind("? ", 0, i))
+        if j < 0:
+            return 0
+        after = text[j + 2 : j + 3]
+        if j + 2 <= pos and after and ((after.isascii() and after.isupper()) or after in "(["):
+            return j + 2
+        i = j + 1
 
-    numbers = hits(_NUMBER)
-    claims = hits(_CLAIM) if any(lower.find(w, after) >= 0 for w in _CLAIM_WORDS) else set()
+
+def _sentence_end(text: str, pos: int) -> int:
+    m = _BOUNDARY.search(text, pos)
+    return m.end() if m else len(text)
+
+
+def _result_sentence(text: str, lower: str, after: int) -> tuple[int, int] | None:
+    """(start, end) of the best result sentence starting at or after `after`."""
+    def starts(pattern: re.Pattern) -> set[int]:
+        return {_sentence_start(text, m.start()) for m in pattern.finditer(lower, after)}
+
+    numbers = starts(_NUMBER)
+    claims = starts(_CLAIM) if any(lower.find(w, after) >= 0 for w in _CLAIM_WORDS) else set()
     if not numbers and not claims:
         return None
-    ends = [*starts[1:], len(lower)]
-    scores = {
-        k: 2 * (k in numbers) + (k in claims) + (k in numbers and bool(_SUPPORT.search(lower, starts[k], ends[k])))
-        for k in numbers | claims
-    }
-    return max(sorted(scores), key=lambda k: scores[k])
+    scores = {}
+    for k in numbers | claims:
+        supported = k in numbers and _SUPPORT.search(lower, k, _sentence_end(text, k)) is not None
+        scores[k] = 2 * (k in numbers) + (k in claims) + supported
+    best = max(sorted(scores), key=lambda k: scores[k])
+    return best, _sentence_end(text, best)

@@ -16,11 +16,20 @@ from typing import NamedTuple
 
 import yaml
 
+from ..config import TaxonomyRule
+from .tags import Taxonomy
+
 _YEAR = re.compile(r"(?<!\d)((?:19|20)\d\d)(?!\d)|['’`](\d\d)\b")
-_HAS_YEAR_OR_NAME = re.compile(r"(?:19|20)\d\d|['’`]\d\d\b|[A-Z]{2}|conference|journal|proceedings|transactions", re.IGNORECASE)
+# Cheap tests first: most comments ("12 pages, 5 figures") name no year; journal references
+# without a year, an acronym or a venue word name no venue either.
+_YEARISH = re.compile(r"(?:19|20)\d\d|['’`-]\d\d\b")
+_HAS_YEAR_OR_NAME = re.compile(r"(?:19|20)\d\d|['’`]\d\d\b|[A-Z]{2}|(?i:conference|journal|proceedings|transactions|symposium)")
 _SHORT_YEAR = re.compile(r"(?:[-'’`]| (?=\d\d(?:$|[\s,;)])))(\d\d)(?!\d)")  # right after the name
 _CLAUSE = re.compile(r"[;|\n]|\.\s+(?=[A-Z(\[])")
 _TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9&\-]*")
+_NAME_YEAR = re.compile(r"([A-Za-z]+)(?:19|20)\d\d$")
+_PART = re.compile(r"[A-Za-z0-9&]+")
+_NAME_BEFORE_YEAR = re.compile(r"[a-z]+(?=(?:19|20)\d\d)")
 
 
 class Venue(NamedTuple):
@@ -39,8 +48,8 @@ NO_VENUE = Venue()
 class _Rules:
     words: dict[str, tuple[str, str]]  # one-word alias (lower-cased unless exact) -> (label, type)
     exact: frozenset[str]
-    phrases: re.Pattern | None  # multi-word aliases, one group each
-    phrase_venues: tuple[tuple[str, str], ...]
+    lower_words: frozenset[str]  # the words that are not exact
+    phrases: Taxonomy  # multi-word aliases: one rule per venue, tagged "type:label"
     not_published: re.Pattern
     accepted: re.Pattern
     workshop: re.Pattern
@@ -49,7 +58,8 @@ class _Rules:
 @lru_cache(maxsize=1)
 def rules() -> _Rules:
     """The rule table from venues.yaml, compiled once."""
-    data = yaml.safe_load(resources.files("papertrack.enrich").joinpath("venues.yaml").read_text(encoding="utf-8"))
+    text = resources.files("papertrack.enrich").joinpath("venues.yaml").read_text(encoding="utf-8")
+    data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506 - a safe loader
     exact = frozenset(data.get("exact") or ())
     words: dict[str, tuple[str, str]] = {}
     phrases: list[tuple[str, tuple[str, str]]] = []
@@ -63,13 +73,16 @@ def rules() -> _Rules:
                     words[alias if alias in exact else alias.lower()] = (label, kind)
                 else:
                     phrases.append((alias.lower() if alias == label else alias, (label, kind)))
-    phrases.sort(key=lambda p: -len(p[0]))  # "pattern recognition letters" before "pattern recognition"
-    phrase_re = re.compile("|".join(f"\\b({p})\\b" for p, _ in phrases)) if phrases else None
+    by_venue: dict[tuple[str, str], list[str]] = {}
+    for alias, venue in phrases:
+        by_venue.setdefault(venue, []).append(alias)
+    # the taxonomy's machinery: gated by literal strings, so most clauses cost a few substring tests
+    phrase_rules = [TaxonomyRule(f"{kind}:{label}", tuple(aliases)) for (label, kind), aliases in by_venue.items()]
     return _Rules(
         words=words,
         exact=exact,
-        phrases=phrase_re,
-        phrase_venues=tuple(v for _, v in phrases),
+        lower_words=frozenset(w for w in words if w not in exact),
+        phrases=Taxonomy(phrase_rules),
         not_published=re.compile("|".join(data["not_published"]), re.IGNORECASE),
         accepted=re.compile("|".join(data["accepted"]), re.IGNORECASE),
         workshop=re.compile(data["workshop"], re.IGNORECASE),
@@ -83,9 +96,9 @@ def venue_from(comment: str | None, journal_ref: str | None = None) -> Venue:
         found = _from_journal_ref(journal_ref)
         if found.label:
             return found
-    if comment and _HAS_YEAR_OR_NAME.search(comment):
+    if comment and _YEARISH.search(comment):  # a comment names a venue with its year
         for clause in _CLAUSE.split(comment):
-            found = _from_clause(clause)
+            found = _from_clause(clause) if _YEARISH.search(clause) else None
             if found:
                 return found
     return NO_VENUE
@@ -120,28 +133,33 @@ def _find_venue(text: str) -> tuple[tuple[str, str], int, int] | None:
     """The first venue named in `text`: ((label, type), start, end)."""
     r = rules()
     found: list[tuple[int, int, tuple[str, str]]] = []
-    for m in _TOKEN.finditer(text):
+    parts = _PART.findall(text)  # a cheap set test before the word-by-word scan
+    if (r.lower_words.isdisjoint(map(str.lower, parts)) and r.exact.isdisjoint(parts)
+            and r.lower_words.isdisjoint(_NAME_BEFORE_YEAR.findall(text.lower()))):
+        parts = []
+    for m in _TOKEN.finditer(text) if parts else ():
         token, end = m.group(0), m.end()
         venue = r.words.get(token) if token in r.exact else r.words.get(token.lower())
         if venue is None and "-" in token:  # "CVPR-2020", "ACL-94"
             head = token.split("-", 1)[0]
             venue = r.words.get(head) if head in r.exact else r.words.get(head.lower())
             end = m.start() + len(head)
-        if venue is None:
-            year = re.match(r"([A-Za-z]+)(?:19|20)\d\d$", token)  # "CVPR2020"
+        if venue is None and token[-1].isdigit():
+            year = _NAME_YEAR.match(token)  # "CVPR2020"
             if year:
                 venue = r.words.get(year.group(1).lower())
         if venue is not None:
-            found.append((m.start(), end, venue))
+            found.append((m.start(), -end, venue))
             break
-    if r.phrases is not None:
-        m = r.phrases.search(text.lower())
-        if m is not None:
-            found.append((m.start(), m.end(), r.phrase_venues[m.lastindex - 1]))  # type: ignore[operator]
+    lower = text.lower()
+    for tag, evidence in r.phrases.match(text, "").items():
+        start = lower.find(evidence.lower())
+        kind, label = tag.split(":", 1)
+        found.append((start if start >= 0 else len(text), -(start + len(evidence)), (label, kind)))
     if not found:
         return None
-    start, end, venue = min(found)
-    return venue, start, end
+    start, end, venue = min(found)  # leftmost, then longest
+    return venue, start, -end
 
 
 def _year_near(text: str, start: int, end: int, short_years: bool = True) -> str | None:
