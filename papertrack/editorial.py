@@ -50,6 +50,8 @@ def set_note(db: sqlite_utils.Database, paper: str, note: Note) -> dict:
     """Write the given fields of `note` and update the paper's effective summary and code
     link at once; returns the stored note."""
     pid = paper_id(db, paper)
+    if not note.given():
+        raise UsageError("give at least one of --headline, --summary, --source, --source-url, --code-url")
     for name in ("source_url", "code_url"):
         value = getattr(note, name)
         if value and not _URL.match(value.strip()):

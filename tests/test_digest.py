@@ -138,9 +138,11 @@ def test_note_survives_reharvest_and_clearing_restores_derived(news):
     assert paper["summary"].startswith("We develop an efficient") and paper["code_url"] == "https://github.com/huawei-noah/CARS"
 
 
-def test_note_validates_urls(news):
+def test_note_validates_urls_and_wants_a_field(news):
     with pytest.raises(UsageError, match="--source-url 'mp.weixin.qq.com/x' is not an http"):
         set_note(news, "1909.04977", Note(source_url="mp.weixin.qq.com/x"))
+    with pytest.raises(UsageError, match="give at least one of --headline"):
+        set_note(news, "1909.04977", Note())
 
 
 def test_warns_about_papers_featured_before(news):
