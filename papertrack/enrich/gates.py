@@ -271,10 +271,11 @@ class Probe:
                 break
             probes |= shared
         self.roots = tuple(roots)
+        # root -> the longer probe strings holding it, with every offset it has in them
         self.dependents = {
-            r: tuple((s, tuple(o for o in roots if o in s)) for s in sorted(probes) if s != r and r in s) for r in roots
+            r: tuple((d, tuple(_offsets(r, d))) for d in sorted(probes) if d != r and r in d) for r in roots
         }
-        # roots that start a word wherever they occur -> one scan; the word chars of each
+        # roots that start a word wherever the gates hold them -> found by one scan
         scanned: dict[str, set[str]] = {}
         for r in roots:
             core = scannable(r)
@@ -282,8 +283,10 @@ class Probe:
                 scanned.setdefault(core, set()).add(r)
         self.tested = tuple(r for r in roots if not any(r in rs for rs in scanned.values()))
         cores = sorted(scanned, key=lambda c: (-len(c), c))
-        # the scan reports the shortest core at a place: longer ones it begins are checked with `in`
-        self.found_by = {c: frozenset(r for o in cores if o.startswith(c) for r in scanned[o]) for c in cores}
+        # the scan reports the shortest core at a place; longer cores it begins are checked there
+        self.found_by = {
+            c: tuple((r, o, r.find(o)) for o in cores if o.startswith(c) for r in sorted(scanned[o])) for c in cores
+        }
         self.scans: tuple[re.Pattern, ...] = ()
         if cores:
             words = _trie(cores)
@@ -296,13 +299,29 @@ class Probe:
             self.scans = (re.compile(" " + after.format(words)), re.compile("[^a-z0-9_ ]" + after.format(words)))
 
     def present(self, text: str) -> set[str]:
-        found: set[str] = set()
+        """The probe strings `text` holds where a gate could need them."""
+        at: dict[str, list[int]] = {}  # scanned root -> where it starts
         for scan in self.scans:
-            for core in set(scan.findall(text)):
-                found |= {r for r in self.found_by[core] if r == core or r in text}
-        found |= {r for r in self.tested if r in text}
-        for r in list(found):
-            for s, parts in self.dependents[r]:
-                if s not in found and found.issuperset(parts) and s in text:
-                    found.add(s)
+            for m in scan.finditer(text):
+                p = m.start(1)
+                for r, core, offset in self.found_by[m.group(1)]:
+                    if text.startswith(core, p) and (r == core or text.startswith(r, p - offset)):
+                        at.setdefault(r, []).append(p - offset)
+        found = set(at)
+        # dependents: checked where their root stands (a scanned root), else anywhere
+        for r in at:
+            for d, offsets in self.dependents[r]:
+                if d not in found and any(text.startswith(d, p - k) for p in at[r] for k in offsets):
+                    found.add(d)
+        for r in self.tested:
+            if r in text:
+                found.add(r)
+                found.update(d for d, _ in self.dependents[r] if d in text)
         return found
+
+
+def _offsets(part: str, s: str) -> Iterable[int]:
+    at = s.find(part)
+    while at >= 0:
+        yield at
+        at = s.find(part, at + 1)
