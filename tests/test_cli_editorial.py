@@ -136,3 +136,5 @@ def test_demo_writes_a_digest_example(tmp_path):
     assert text.startswith("## 论文\n\n- [MLSys2020] [SLIDE : In Defense of Smart Algorithms")
     assert text.count("\n- [") == len(DEMO_PICKS)
     assert "- [Pattern Recognition 2020] [Binary Neural Networks: A Survey | arXiv]" in text
+    survey = open_db(tmp_path / "demo.db")["papers"].get("2004.03333")
+    assert (survey["venue_type"], survey["volume"], survey["pages"]) == ("journal", "105", "107281")
