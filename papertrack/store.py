@@ -7,6 +7,7 @@ commit together.
 from __future__ import annotations
 
 import json
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
@@ -150,8 +151,9 @@ def _year(date: str | None) -> int | None:
 
 
 def _venue_year(venue: str | None) -> int | None:
-    tail = (venue or "")[-4:]
-    return int(tail) if tail.isdigit() and tail[:2] in ("19", "20") else None
+    """The year a venue label ends with or names last ("CVPR 2020", "ICLR 2015 Workshop")."""
+    years = re.findall(r"\b(?:19|20)\d\d\b", venue or "")
+    return int(years[-1]) if years else None
 
 
 def save_authors(db: sqlite_utils.Database, authors_by_paper: dict[str, list[str]]) -> None:

@@ -97,6 +97,8 @@ def test_a_venue_found_later_updates_the_paper(db):
     save(make_paper(1, comment="Accepted by CVPR 2020", version=2, updated="2020-03-01T00:00:00Z"))
     row = db["papers"].get("2001.00001")
     assert (row["venue"], row["venue_type"], row["venue_source"], row["year"]) == ("CVPR 2020", "conference", "arxiv", 2020)
+    save(make_paper(2, comment="workshop contribution at ICLR 2015"))
+    assert (db["papers"].get("2001.00002")["venue"], db["papers"].get("2001.00002")["year"]) == ("ICLR 2015 Workshop", 2015)
     save(make_paper(1, comment="Code released", version=3, updated="2020-04-01T00:00:00Z"))
     assert db["papers"].get("2001.00001")["venue"] == "CVPR 2020"  # a venue once stated stays
     save(make_paper(1, venue="CVPR 2020", venue_type="conference"), venue_source="dblp")
