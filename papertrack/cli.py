@@ -110,12 +110,140 @@ def demo(config: Config, db_path: str, no_serve: bool, port: int) -> None:
     with ProgressBars() as bars:
         reports = build_demo(config, db_path, on_page=bars.update)
     _print_reports(reports)
+    from .demo import build_demo_digest
+
     click.echo(f"\nDemo database: {db_path}")
+    click.echo(f"Digest example: {build_demo_digest(db_path)}  (papertrack digest --db {db_path} --issue 2020-03-19)")
     if not no_serve:
         serve(db_path, port=port, announce=click.echo)
 
 
 # ---------------------------------------------------------------- tags, notes, picks, digest (issue 4)
+
+
+def paper_tags_arguments(fn: Callable) -> Callable:
+    """--db, a paper id and one or more tags."""
+    fn = click.argument("tags", nargs=-1, required=True)(fn)
+    return db_option(click.argument("paper")(fn))
+
+
+@cli.command(name="tag")
+@paper_tags_arguments
+def tag_command(db_path: str, paper: str, tags: tuple[str, ...]) -> None:
+    """Add manual tags to a paper (kept through harvests and retags)."""
+    from .tags import tag
+
+    click.echo(f"{paper}: {', '.join(tag(open_db(db_path), paper, tags))}")
+
+
+@cli.command(name="untag")
+@paper_tags_arguments
+def untag_command(db_path: str, paper: str, tags: tuple[str, ...]) -> None:
+    """Remove tags from a paper for good: queries and taxonomy will not add them back."""
+    from .tags import untag
+
+    click.echo(f"{paper}: {', '.join(untag(open_db(db_path), paper, tags)) or '(no tags)'}")
+
+
+@cli.command()
+@db_option
+@with_config
+def retag(db_path: str, config: Config) -> None:
+    """Re-apply saved-query tags and the taxonomy to every paper (manual tags stay)."""
+    from .tags import retag as run_retag
+
+    report = run_retag(open_db(db_path), config)
+    click.echo(f"{report.papers} papers: {report.added} tag links added, {report.removed} removed")
+    click.echo(tabulate(list(report.per_tag.items()), headers=["tag", "papers"], disable_numparse=True))
+
+
+@cli.command()
+@db_option
+@click.argument("paper")
+@click.option("--headline", help="Headline for the digest, instead of the title")
+@click.option("--summary", help="Summary, instead of the automatic one ('' clears)")
+@click.option("--source", help="Name of the commentary source (a blog, a WeChat account)")
+@click.option("--source-url", help="Link to the commentary")
+@click.option("--code-url", help="Code repository, instead of the detected one")
+def note(db_path: str, paper: str, **fields: str | None) -> None:
+    """Store the editor's text for a paper; it wins over derived values everywhere."""
+    from .editorial import Note, set_note
+
+    stored = set_note(open_db(db_path), paper, Note(**fields))
+    for key in ("headline", "summary", "source", "source_url", "code_url"):
+        if stored.get(key):
+            click.echo(f"{key}: {stored[key]}")
+
+
+def picks_arguments(fn: Callable) -> Callable:
+    """--db, paper ids and --issue."""
+    fn = click.option("--issue", required=True, metavar="YYYY-MM-DD", help="Newsletter issue date")(fn)
+    return db_option(click.argument("papers", nargs=-1, required=True)(fn))
+
+
+@cli.command()
+@picks_arguments
+def pick(db_path: str, papers: tuple[str, ...], issue: str) -> None:
+    """Pick papers for a newsletter issue."""
+    from .editorial import pick as run_pick
+
+    fresh = run_pick(open_db(db_path), papers, issue)
+    click.echo(f"picked for {issue}: {', '.join(fresh) if fresh else 'nothing new'}")
+
+
+@cli.command()
+@picks_arguments
+def unpick(db_path: str, papers: tuple[str, ...], issue: str) -> None:
+    """Take papers out of a newsletter issue."""
+    from .editorial import unpick as run_unpick
+
+    removed = run_unpick(open_db(db_path), papers, issue)
+    click.echo(f"unpicked from {issue}: {', '.join(removed) if removed else 'none of them was picked'}")
+
+
+@cli.command()
+@db_option
+@with_config
+@click.option("--from", "date_from", metavar="DATE", help="First day of the window (YYYY-MM-DD)")
+@click.option("--to", "date_to", metavar="DATE", help="Last day of the window (YYYY-MM-DD)")
+@click.option("--issue", metavar="YYYY-MM-DD", help="Issue date: its picks, if any, are the digest")
+@click.option("--tag", "tags", multiple=True, help="Only papers with this tag (repeatable)")
+@click.option("--first-seen", is_flag=True, help="Select by when papertrack first saw a paper, not by publication")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), help="Write to FILE, not stdout")
+def digest(db_path: str, config: Config, date_from: str | None, date_to: str | None, issue: str | None,
+           tags: tuple[str, ...], first_seen: bool, lang: str, output: str | None) -> None:
+    """Write the newsletter's papers section (markdown) for a date window or an issue's picks."""
+    from .digest import render, select
+
+    result = select(open_db(db_path), date_from, date_to, issue, tags, first_seen, config.tag_order())
+    for warning in result.warnings:
+        click.secho(f"warning: {warning}", fg="yellow", err=True)
+    text = render(result, lang)
+    if output:
+        with open(output, "w", encoding="utf-8") as f:
+            f.write(text)
+    else:
+        click.echo(text, nl=False)
+    what = f"the picks for {issue}" if result.mode == "picks" else "papers in the window"
+    click.echo(f"{len(result.entries)} entries ({what}){f' -> {output}' if output else ''}", err=True)
+
+
+@cli.command(name="import-digest")
+@db_option
+@with_config
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+def import_digest(db_path: str, config: Config, files: tuple[str, ...]) -> None:
+    """Import past issues (markdown): featured papers become picks, the editor's text notes."""
+    from .enrich.tags import Taxonomy
+    from .history import import_issues
+
+    reports = import_issues(open_db(db_path), files, taxonomy=Taxonomy(config.taxonomy))
+    click.echo(tabulate([(r.path, r.issue, len(r.featured), len(r.skipped)) for r in reports],
+                        headers=["file", "issue", "featured", "skipped"], disable_numparse=True))
+    for r in reports:
+        for reason in r.skipped:
+            click.echo(f"skipped {r.path}: {reason}")
 
 
 # ---------------------------------------------------------------- bibtex (issue 5)

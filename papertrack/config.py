@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from re._parser import parse as _parse_pattern
 
 from .errors import ConfigError
 from .query import QuerySyntaxError
@@ -19,7 +20,7 @@ from .query import parse as parse_query
 SOURCES = ("arxiv", "dblp")
 NAME_RE = re.compile(r"^[a-z0-9-]+$")
 QUERY_KEYS = {"name", "source", "query", "tags", "since", "title_filter"}
-TAXONOMY_KEYS = {"include", "exclude"}
+TAXONOMY_KEYS = {"include", "title", "exclude"}
 
 
 @dataclass(frozen=True)
@@ -37,12 +38,14 @@ class SavedQuery:
 
 @dataclass(frozen=True)
 class TaxonomyRule:
-    """One entry of `taxonomy:`: a tag, the patterns that give it and those that veto it."""
+    """One entry of `taxonomy:`: a tag, the patterns that give it (in title or abstract, or
+    `title` ones in the title only) and those that veto it."""
 
     tag: str
     include: tuple[str, ...]
     exclude: tuple[str, ...] = ()
     line: int | None = None
+    title: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -179,15 +182,23 @@ def _taxonomy(section: Any, path: str) -> tuple[TaxonomyRule, ...]:
         extra = set(spec) - TAXONOMY_KEYS
         if extra:
             raise ConfigError(path, rule_line, f"taxonomy {tag!r}: unknown key {sorted(extra)[0]!r}")
-        include, exclude = spec.get("include") or [], spec.get("exclude") or []
-        for pattern in [*include, *exclude]:
-            if not isinstance(pattern, str):
-                raise ConfigError(path, rule_line, f"taxonomy {tag!r}: patterns must be strings")
-            _compile(pattern, path, rule_line, f"taxonomy {tag!r}")
-        if not include:
+        include, title, exclude = (_patterns(spec.get(key), path, rule_line, tag) for key in ("include", "title", "exclude"))
+        if not include and not title:
             raise ConfigError(path, rule_line, f"taxonomy {tag!r}: no include patterns")
-        rules.append(TaxonomyRule(str(tag), tuple(include), tuple(exclude), rule_line))
+        rules.append(TaxonomyRule(str(tag), include, exclude, rule_line, title))
     return tuple(rules)
+
+
+def _patterns(value: Any, path: str, line: int | None, tag: str) -> tuple[str, ...]:
+    """A list of regular expressions (a single string is a list of one), each checked."""
+    value = [value] if isinstance(value, str) else value or []
+    if not isinstance(value, list) or not all(isinstance(p, str) and p for p in value):
+        raise ConfigError(path, line, f"taxonomy {tag!r}: patterns must be a list of strings")
+    for pattern in value:
+        _compile(pattern, path, line, f"taxonomy {tag!r}")
+        if _parse_pattern(pattern).getwidth()[0] == 0:
+            raise ConfigError(path, line, f"taxonomy {tag!r}: pattern {pattern!r} matches empty text")
+    return tuple(value)
 
 
 def _compile(pattern: str, path: str, line: int | None, label: str) -> re.Pattern:

@@ -16,6 +16,9 @@ from .sources.arxiv import ArxivClient
 from .sources.snapshot import record_to_paper
 
 DEMO_DB = "db/demo.db"
+# The papers of the newsletter issue of 2020-03-19 (the seed issue), picked for the demo digest.
+DEMO_ISSUE = "2020-03-19"
+DEMO_PICKS = ("1903.03129", "2004.03333", "1909.04977", "2002.02925")
 
 
 def sample_papers() -> list[Paper]:
@@ -39,3 +42,19 @@ def build_demo(config: Config, db_path: str | Path = DEMO_DB, on_page: OnPage | 
         reports = harvest(db, arxiv_only, arxiv_client=client, on_page=on_page)
     db.close()
     return reports
+
+
+def build_demo_digest(db_path: str | Path = DEMO_DB, out: str | Path | None = None) -> Path:
+    """Pick the seed issue's papers in the demo database, give one the editor's headline,
+    and write that issue's papers section next to the database (db/demo-digest.md)."""
+    from .digest import render, select
+    from .editorial import Note, pick, set_note
+
+    db = open_db(db_path)
+    pick(db, DEMO_PICKS, DEMO_ISSUE)
+    set_note(db, "1909.04977", Note(headline="CARS：进化算法加权值共享的结构搜索，CIFAR-10 上单卡半天",
+                                    source="papertrack demo", source_url="https://arxiv.org/abs/1909.04977"))
+    out = Path(out or Path(db_path).with_name("demo-digest.md"))
+    out.write_text(render(select(db, issue=DEMO_ISSUE)), encoding="utf-8")
+    db.close()
+    return out

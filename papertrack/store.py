@@ -7,6 +7,7 @@ commit together.
 from __future__ import annotations
 
 import json
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
@@ -91,9 +92,12 @@ def save_papers(
         tag_hits[paper.id] = derived.tags
         venue = {"venue": paper.venue, "venue_type": paper.venue_type, "volume": paper.volume, "pages": paper.pages}
         if not paper.venue and derived.venue:
-            venue.update(venue=derived.venue, venue_type=derived.venue_type)
+            venue.update(venue=derived.venue, venue_type=derived.venue_type,
+                         volume=paper.volume or derived.volume, pages=paper.pages or derived.pages)
         venue["venue_source"] = (venue_source if paper.venue else "arxiv") if venue["venue"] else None
-        kept = old is not None and VENUE_RANK.get(old["venue_source"], 0) > VENUE_RANK.get(venue["venue_source"], 0)
+        # a higher-ranked source wins; a venue once stated stays when a new version names none
+        kept = old is not None and (VENUE_RANK.get(old["venue_source"], 0) > VENUE_RANK.get(venue["venue_source"], 0)
+                                    or bool(old["venue"] and not venue["venue"]))
         if kept:
             venue = {k: old[k] for k in venue}
         row.update(
@@ -163,8 +167,9 @@ def _year(date: str | None) -> int | None:
 
 
 def _venue_year(venue: str | None) -> int | None:
-    tail = (venue or "")[-4:]
-    return int(tail) if tail.isdigit() and tail[:2] in ("19", "20") else None
+    """The year a venue label ends with or names last ("CVPR 2020", "ICLR 2015 Workshop")."""
+    years = re.findall(r"\b(?:19|20)\d\d\b", venue or "")
+    return int(years[-1]) if years else None
 
 
 def save_authors(db: sqlite_utils.Database, authors_by_paper: dict[str, list[str]]) -> None:

@@ -88,7 +88,7 @@ def test_import_fetches_arxiv_entries_by_id_list(db, replay):
     assert request["args"]["id_list"] == "1503.02531,1606.06160"
     hinton = row(db, "1503.02531")
     assert hinton["abstract"] == HINTON.abstract and hinton["citation_key"] == "hinton2015distilling"
-    assert (hinton["venue"], hinton["venue_source"]) == ("NeurIPS 2014", "arxiv")  # the bib entries named no venue
+    assert (hinton["venue"], hinton["venue_source"]) == ("NeurIPS 2014 Workshop", "arxiv")  # the bib entries named no venue
     dorefa = row(db, "1606.06160")
     assert (dorefa["venue"], dorefa["venue_type"], dorefa["volume"], dorefa["venue_source"], dorefa["year"]) == (
         "IEEE Transactions on Pattern Analysis and Machine Intelligence (TPAMI)", "journal", "40", "bibtex", 2018)

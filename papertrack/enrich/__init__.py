@@ -17,15 +17,19 @@ class Derived:
     venue_type: str | None
     code_url: str | None
     tags: dict[str, str] = field(default_factory=dict)  # tag -> evidence
+    volume: str | None = None
+    pages: str | None = None
 
 
 def derive(paper: Paper, taxonomy: Taxonomy | None = None) -> Derived:
     """Everything computed from the paper's text at save time (pure, no I/O)."""
-    venue, venue_type = venue_from(paper.comment, paper.journal_ref)
+    venue = venue_from(paper.comment, paper.journal_ref)
     return Derived(
-        summary=summarize(paper.abstract) or None,
-        venue=venue,
-        venue_type=venue_type,
+        summary=summarize(paper.abstract, collapsed=True) or None,
+        venue=venue.label,
+        venue_type=venue.type,
         code_url=code_url(paper.abstract, paper.comment),
         tags=taxonomy.match(paper.title, paper.abstract) if taxonomy else {},
+        volume=venue.volume,
+        pages=venue.pages,
     )
