@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 import sys
+from pathlib import Path
 from typing import Callable
 
 import click
@@ -12,7 +13,7 @@ from . import __version__
 from .config import Config, load_config
 from .errors import PapertrackError
 from .harvest import RunReport, harvest, query_status
-from .schema import open_db
+from .schema import open_db, transaction
 from .sources.arxiv import Page
 
 DEFAULT_DB = "db/papers.db"
@@ -28,6 +29,11 @@ class Group(click.Group):
         except PapertrackError as e:
             click.secho(f"Error: {e}", fg="red", err=True)
             sys.exit(e.exit_code)
+
+
+def _stored_db(db_path: str):
+    """The database of a command that reads or edits stored papers: it must exist."""
+    return open_db(db_path, create=False)
 
 
 def db_option(fn: Callable) -> Callable:
@@ -89,7 +95,7 @@ def harvest_command(db_path: str, config: Config, names: tuple[str, ...], full: 
 @click.option("--stale-days", default=14.0, show_default=True, help="Flag queries not harvested for this long")
 def status(db_path: str, config: Config, stale_days: float) -> None:
     """Each query's last successful harvest and paper count; failed or stale ones flagged."""
-    rows = query_status(open_db(db_path), config, stale_days)
+    rows = query_status(_stored_db(db_path), config, stale_days)
     click.echo(tabulate(disable_numparse=True, tabular_data=
         [(s.query, s.source, s.papers, s.last_success or "never", s.flag.upper() if s.flag != "ok" else "ok",
           (s.last_error or "")[:80]) for s in rows],
@@ -104,14 +110,12 @@ def status(db_path: str, config: Config, stale_days: float) -> None:
 @click.option("--port", default=8001, show_default=True, type=click.IntRange(0, 65535), help="Port to serve on")
 def demo(config: Config, db_path: str, no_serve: bool, port: int) -> None:
     """Offline demo: harvest the bundled sample papers from a local arXiv stand-in, then serve them."""
-    from .demo import build_demo
+    from .demo import build_demo, build_demo_digest
     from .serve import serve
 
     with ProgressBars() as bars:
         reports = build_demo(config, db_path, on_page=bars.update)
     _print_reports(reports)
-    from .demo import build_demo_digest
-
     click.echo(f"\nDemo database: {db_path}")
     click.echo(f"Digest example: {build_demo_digest(db_path)}  (papertrack digest --db {db_path} --issue 2020-03-19)")
     if not no_serve:
@@ -133,7 +137,7 @@ def tag_command(db_path: str, paper: str, tags: tuple[str, ...]) -> None:
     """Add manual tags to a paper (kept through harvests and retags)."""
     from .tags import tag
 
-    click.echo(f"{paper}: {', '.join(tag(open_db(db_path), paper, tags))}")
+    click.echo(f"{paper}: {', '.join(tag(_stored_db(db_path), paper, tags))}")
 
 
 @cli.command(name="untag")
@@ -142,7 +146,7 @@ def untag_command(db_path: str, paper: str, tags: tuple[str, ...]) -> None:
     """Remove tags from a paper for good: queries and taxonomy will not add them back."""
     from .tags import untag
 
-    click.echo(f"{paper}: {', '.join(untag(open_db(db_path), paper, tags)) or '(no tags)'}")
+    click.echo(f"{paper}: {', '.join(untag(_stored_db(db_path), paper, tags)) or '(no tags)'}")
 
 
 @cli.command()
@@ -152,7 +156,7 @@ def retag(db_path: str, config: Config) -> None:
     """Re-apply saved-query tags and the taxonomy to every paper (manual tags stay)."""
     from .tags import retag as run_retag
 
-    report = run_retag(open_db(db_path), config)
+    report = run_retag(_stored_db(db_path), config)
     click.echo(f"{report.papers} papers: {report.added} tag links added, {report.removed} removed")
     click.echo(tabulate(list(report.per_tag.items()), headers=["tag", "papers"], disable_numparse=True))
 
@@ -169,7 +173,7 @@ def note(db_path: str, paper: str, **fields: str | None) -> None:
     """Store the editor's text for a paper; it wins over derived values everywhere."""
     from .editorial import Note, set_note
 
-    stored = set_note(open_db(db_path), paper, Note(**fields))
+    stored = set_note(_stored_db(db_path), paper, Note(**fields))
     for key in ("headline", "summary", "source", "source_url", "code_url"):
         if stored.get(key):
             click.echo(f"{key}: {stored[key]}")
@@ -187,7 +191,7 @@ def pick(db_path: str, papers: tuple[str, ...], issue: str) -> None:
     """Pick papers for a newsletter issue."""
     from .editorial import pick as run_pick
 
-    fresh = run_pick(open_db(db_path), papers, issue)
+    fresh = run_pick(_stored_db(db_path), papers, issue)
     click.echo(f"picked for {issue}: {', '.join(fresh) if fresh else 'nothing new'}")
 
 
@@ -197,7 +201,7 @@ def unpick(db_path: str, papers: tuple[str, ...], issue: str) -> None:
     """Take papers out of a newsletter issue."""
     from .editorial import unpick as run_unpick
 
-    removed = run_unpick(open_db(db_path), papers, issue)
+    removed = run_unpick(_stored_db(db_path), papers, issue)
     click.echo(f"unpicked from {issue}: {', '.join(removed) if removed else 'none of them was picked'}")
 
 
@@ -216,7 +220,7 @@ def digest(db_path: str, config: Config, date_from: str | None, date_to: str | N
     """Write the newsletter's papers section (markdown) for a date window or an issue's picks."""
     from .digest import render, select
 
-    result = select(open_db(db_path), date_from, date_to, issue, tags, first_seen, config.tag_order())
+    result = select(_stored_db(db_path), date_from, date_to, issue, tags, first_seen, config.tag_order())
     for warning in result.warnings:
         click.secho(f"warning: {warning}", fg="yellow", err=True)
     text = render(result, lang)
@@ -247,18 +251,6 @@ def import_digest(db_path: str, config: Config, files: tuple[str, ...]) -> None:
 
 
 # ---------------------------------------------------------------- bibtex (issue 5)
-
-from pathlib import Path  # noqa: E402  (kept in this section so that parallel branches merge cleanly)
-
-from .errors import UsageError  # noqa: E402
-from .schema import transaction  # noqa: E402
-
-
-def _stored_db(db_path: str):
-    """Open a database that must already exist (reading commands)."""
-    if not Path(db_path).is_file():
-        raise UsageError(f"no database at {db_path} (harvest or import papers first, or pass --db)")
-    return open_db(db_path)
 
 
 @cli.command(name="bibtex")

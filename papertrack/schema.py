@@ -6,6 +6,7 @@ descriptions and the README's schema section are checked against the same table
 """
 from __future__ import annotations
 
+import sqlite3
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -171,17 +172,28 @@ UNIQUE_INDEXES = [("authors", ["name"]), ("tags", ["name"]), ("queries", ["name"
 
 
 def open_db(path: str | Path, create: bool = True) -> sqlite_utils.Database:
-    """Open (and create or migrate) a papertrack database in WAL mode."""
+    """Open (and create or migrate) a papertrack database in WAL mode.
+
+    With `create=False` a missing file is a `UsageError` (commands that only read or edit
+    stored papers must not leave an empty database behind a typo).
+    """
+    from .errors import UsageError
+
     path = Path(path)
-    if create:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    if not create and not path.is_file():
+        raise UsageError(f"no database at {path} (harvest or import papers first, or pass --db)")
+    path.parent.mkdir(parents=True, exist_ok=True)
     db = sqlite_utils.Database(path)
-    db.execute("PRAGMA busy_timeout = 30000")
-    if db.journal_mode != "wal":
-        db.enable_wal()
-    # WAL + NORMAL: a killed process loses nothing committed; only a power cut may lose the last commits
-    db.execute("PRAGMA synchronous = NORMAL")
-    ensure_schema(db)
+    try:
+        db.execute("PRAGMA busy_timeout = 30000")
+        if db.journal_mode != "wal":
+            db.enable_wal()
+        # WAL + NORMAL: a killed process loses nothing committed; only a power cut may lose the last commits
+        db.execute("PRAGMA synchronous = NORMAL")
+        ensure_schema(db)
+    except sqlite3.DatabaseError as e:
+        db.close()
+        raise UsageError(f"{path}: not a papertrack database ({e})") from None
     return db
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import socket
-import sqlite3
 from pathlib import Path
 from typing import Callable
 
@@ -49,12 +48,7 @@ def datasette_for(db_path: str | Path, metadata: dict | None = None, settings: d
     from datasette.app import Datasette
 
     path = Path(db_path)
-    if not path.is_file():
-        raise UsageError(f"{db_path}: no such database (create it with `papertrack harvest` or `papertrack demo`)")
-    try:
-        open_db(path, create=False).close()
-    except sqlite3.DatabaseError as e:
-        raise UsageError(f"{db_path}: not a papertrack database ({e})")
+    open_db(path, create=False).close()
     return Datasette([str(path)], metadata=metadata if metadata is not None else load_metadata(),
                      settings={**SETTINGS, **(settings or {})})
 

@@ -232,3 +232,17 @@ def test_killed_process_resumes_without_duplicates(tmp_path, replay):
     assert db["papers"].count == 12 and db["papers_queries"].count == 12
     assert db.execute("select count(*) from papers_authors").fetchone()[0] == 24
     assert [r[0] for r in db.execute("select status from harvest_runs order by id")] == ["interrupted", "ok"]
+
+
+@pytest.mark.parametrize("command", [["harvest"], ["status"], ["digest", "--from", "2020-01-01", "--to", "2020-02-01"],
+                                     ["bibtex"], ["tag", "1909.04977", "x"], ["retag"]])
+def test_bad_database_file_is_one_line(run_cli, tmp_path, command):
+    write_queries(tmp_path / "queries.yaml", BASIC_QUERIES)
+    (tmp_path / "junk.db").write_text("not sqlite " * 100)
+    result = run_cli(*command, "--db", "junk.db")
+    assert result.exit_code == 2
+    assert result.output.strip() == "Error: junk.db: not a papertrack database (file is not a database)"
+    if command[0] != "harvest":  # commands that only read or edit never create a database
+        missing = run_cli(*command, "--db", "missing.db")
+        assert missing.exit_code == 2 and "no database at missing.db" in missing.output
+        assert not (tmp_path / "missing.db").exists()

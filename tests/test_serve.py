@@ -141,7 +141,7 @@ def test_plain_datasette_reads_the_same_metadata(tmp_path):
 def test_serve_errors_are_one_line(run_cli, tmp_path):
     result = run_cli("serve", "--db", "missing.db")
     assert result.exit_code == 2 and result.output.strip().count("\n") == 0
-    assert "missing.db: no such database" in result.output
+    assert "no database at missing.db" in result.output
     (tmp_path / "junk.db").write_text("not sqlite " * 100)
     result = run_cli("serve", "--db", "junk.db")
     assert result.exit_code == 2 and "junk.db: not a papertrack database" in result.output
