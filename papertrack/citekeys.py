@@ -27,6 +27,7 @@ towards toward beyond through using about is are be being do does can could shou
 what when where which who why how we our you your it its this that these those not no
 """.split())
 # What BibTeX and LaTeX accept in a key (no spaces, braces, commas, quotes, #, %, ~, \).
+_TEX_START = re.compile(r"[\\${}]")
 _VALID_KEY = re.compile(r"^[^\s,{}()\"#%'=\\~]+$")
 
 
@@ -39,10 +40,19 @@ def base_key(authors: list[str], year: int | str | None, title: str | None) -> s
 
 def title_word(title: str | None) -> str:
     """The first title word that is not a stopword or a single character, ASCII lowercase."""
-    for word in re.findall(r"[a-z0-9]+", ascii_fold(plain(title))):
-        if len(word) > 1 and word not in STOPWORDS:
-            return word
-    return ""
+    text = title or ""
+    # Decoding TeX takes a millisecond a title: skip it when the word comes before any TeX
+    tex = _TEX_START.search(text)
+    head = text[: tex.start()] if tex else text
+    words = re.findall(r"[a-z0-9]+", ascii_fold(head))
+    if tex and words and head[-1:].isalnum():
+        words.pop()  # cut in the middle by the TeX that follows
+    found = _meaningful(words)
+    return found if found or not tex else _meaningful(re.findall(r"[a-z0-9]+", ascii_fold(plain(text))))
+
+
+def _meaningful(words: list[str]) -> str:
+    return next((w for w in words if len(w) > 1 and w not in STOPWORDS), "")
 
 
 def suffixes() -> Iterator[str]:
