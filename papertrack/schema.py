@@ -148,6 +148,27 @@ TABLES: dict[str, dict] = {
             "error": (str, "Why it failed"),
         },
     },
+    "imports": {
+        "doc": "Snapshot imports (papertrack import-snapshot): each file's progress, so a killed import resumes.",
+        "pk": "id",
+        "columns": {
+            "id": (str, "The file's identity: its size and the SHA-1 of its first MiB"),
+            "path": (str, "The file as last given"),
+            "filter": (str, "JSON: the categories and since date the import keeps"),
+            "status": (str, "running (or killed: rerun to resume) or done"),
+            "started": (str, "Start of the first run, ISO-8601 UTC"),
+            "finished": (str, "End, ISO-8601 UTC"),
+            "line": (int, "Lines committed so far; a rerun continues after this line"),
+            "byte_offset": (int, "Byte offset (in the decompressed stream) just after that line"),
+            "read": (int, "Records read"),
+            "kept": (int, "Records matching the filter"),
+            "new": (int, "Papers added"),
+            "updated": (int, "Known papers that changed"),
+            "unchanged": (int, "Known papers already current"),
+            "bad": (int, "Malformed lines skipped"),
+            "newest": (str, "Newest 'updated' date among the kept records"),
+        },
+    },
 }
 
 # Full-text search: one FTS5 index over papers, kept in sync by sqlite-utils triggers.

@@ -14,7 +14,7 @@ from typing import Iterable, Sequence
 import sqlite_utils
 
 from .config import SavedQuery
-from .enrich import derive
+from .enrich import Derived, derive
 from .enrich.tags import Taxonomy
 from .models import Paper, now_iso
 from .schema import transaction
@@ -67,14 +67,7 @@ def save_papers(
     papers = list({p.id: p for p in papers}.values())  # a page may repeat an id
     if not papers:
         return result
-    existing = {
-        row["id"]: row
-        for row in db.query(
-            "select p.*, n.summary as note_summary, n.code_url as note_code_url from papers p "
-            "left join notes n on n.papers_id = p.id where p.id in (select value from json_each(?))",
-            [_in([p.id for p in papers])],
-        )
-    }
+    existing = stored_rows(db, [p.id for p in papers])
     inserts, updates, tag_hits = [], [], {}
     for paper in papers:
         row = _row(paper)
@@ -84,35 +77,61 @@ def save_papers(
             continue
         derived = derive(paper, taxonomy)
         tag_hits[paper.id] = derived.tags
-        venue = {"venue": paper.venue, "venue_type": paper.venue_type, "volume": paper.volume, "pages": paper.pages}
-        if not paper.venue and derived.venue:
-            venue.update(venue=derived.venue, venue_type=derived.venue_type)
-        venue["venue_source"] = venue_source if venue["venue"] else None
-        if old is not None and VENUE_RANK.get(old["venue_source"], 0) > VENUE_RANK.get(venue["venue_source"], 0):
-            venue = {k: old[k] for k in venue}
-        row.update(
-            **venue,
-            year=_venue_year(venue["venue"]) or paper.year or _year(paper.published),
-            summary=(old and old["note_summary"]) or derived.summary,
-            code_url=(old and old["note_code_url"]) or derived.code_url,
-            first_seen=old["first_seen"] if old else now,
-            last_seen=now,
-        )
+        finish_row(row, paper, derived, old, venue_source, now)
         if old is None:
             inserts.append(row)
             result.new.append(paper.id)
         else:
             updates.append(row)
             result.updated.append(paper.id)
-    _write_rows(db, inserts, updates)
+    _write_rows(db, [row_values(r) for r in inserts], [row_values(r) for r in updates])
     save_authors(db, {p.id: p.authors for p in papers if p.id in tag_hits})
     linked = link_query(db, query_id, [p.id for p in papers]) if query_id is not None else []
     refresh_tags(db, list(dict.fromkeys([*tag_hits, *linked])), tag_hits)
     return result
 
 
-def _write_rows(db: sqlite_utils.Database, inserts: list[dict], updates: list[dict]) -> None:
-    """Insert and update paper rows through a temp staging table, one statement each.
+def stored_rows(db: sqlite_utils.Database, ids: Sequence[str]) -> dict[str, dict]:
+    """The stored rows of these papers, with the editor's note summary and code link
+    (`note_summary`, `note_code_url`) that `finish_row` gives precedence to."""
+    return {
+        row["id"]: row
+        for row in db.query(
+            "select p.*, n.summary as note_summary, n.code_url as note_code_url from papers p "
+            "left join notes n on n.papers_id = p.id where p.id in (select value from json_each(?))",
+            [_in(ids)],
+        )
+    }
+
+
+def finish_row(row: dict, paper: Paper, derived: Derived, old: dict | None, venue_source: str, now: str) -> dict:
+    """Complete `row` (from `_row(paper)`) with derived and bookkeeping columns, following
+    precedence against the stored row `old` (None for a new paper)."""
+    venue = {"venue": paper.venue, "venue_type": paper.venue_type, "volume": paper.volume, "pages": paper.pages}
+    if not paper.venue and derived.venue:
+        venue.update(venue=derived.venue, venue_type=derived.venue_type)
+    venue["venue_source"] = venue_source if venue["venue"] else None
+    if old is not None and VENUE_RANK.get(old["venue_source"], 0) > VENUE_RANK.get(venue["venue_source"], 0):
+        venue = {k: old[k] for k in venue}
+    row.update(
+        **venue,
+        year=_venue_year(venue["venue"]) or paper.year or _year(paper.published),
+        summary=(old and old["note_summary"]) or derived.summary,
+        code_url=(old and old["note_code_url"]) or derived.code_url,
+        first_seen=old["first_seen"] if old else now,
+        last_seen=now,
+    )
+    return row
+
+
+def row_values(row: dict) -> tuple:
+    """A finished row as a tuple in `_INSERT_COLUMNS` order."""
+    return tuple(row[c] for c in _INSERT_COLUMNS)
+
+
+def _write_rows(db: sqlite_utils.Database, inserts: Sequence[tuple], updates: Sequence[tuple]) -> None:
+    """Insert and update paper rows (tuples in `_INSERT_COLUMNS` order) through a temp
+    staging table, one statement each.
 
     The FTS triggers then fire inside a single statement: FTS5 flushes its pending index
     at every statement boundary, so row-by-row executemany into `papers` costs about three
@@ -128,13 +147,14 @@ def _write_rows(db: sqlite_utils.Database, inserts: list[dict], updates: list[di
         if rows:
             db.conn.executemany(
                 f"insert into temp.staging_papers ({cols}) values ({', '.join('?' * len(_INSERT_COLUMNS))})",
-                [tuple(r[c] for c in _INSERT_COLUMNS) for r in rows],
+                rows,
             )
             db.execute(sql)
             db.execute("delete from temp.staging_papers")
 
 
 def _row(paper: Paper) -> dict:
+    """The source columns of `paper` (authors and categories as JSON)."""
     row = {f: getattr(paper, f) for f in SOURCE_FIELDS}
     row["id"] = paper.id
     row["authors"] = json.dumps(paper.authors, ensure_ascii=False)

@@ -1,0 +1,296 @@
+"""Bulk backfill from arXiv's metadata snapshot (`papertrack import-snapshot`).
+
+The file is streamed in chunks of lines. Child processes (`workers.OrderedPool`) parse,
+filter and derive each chunk with the harvest's own functions (`record_to_paper`,
+`enrich.derive`, `store.finish_row`) into finished `papers` rows; this process writes
+each chunk in one transaction together with the import's progress (the `imports` row:
+line, byte offset, counts). A killed import resumes after its last committed line, and
+rows are keyed by arXiv id, so nothing is duplicated.
+
+Papers not yet stored take a fast path: rows staged and moved in one statement (so the
+FTS triggers flush once per chunk), authors linked by one SQL statement from the JSON
+column. Papers already stored go through `store.save_papers`, so re-importing a newer
+snapshot updates them under exactly a harvest's rules and never loses tags, notes or picks.
+
+Search index: into a database much smaller than the file, the FTS index is dropped and
+built once at the end (`schema.ensure_schema`, the same sqlite-utils call that creates
+it); otherwise the triggers keep it current chunk by chunk. A killed bulk import leaves
+no stale index: it leaves none, and the next `open_db` (any command) rebuilds it.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from datetime import date
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import sqlite_utils
+
+from .config import TaxonomyRule
+from .enrich import derive
+from .enrich.tags import Taxonomy
+from .errors import UsageError
+from .models import now_iso
+from .schema import ensure_schema, transaction
+from .sources.snapshot import Chunk, file_identity, read_chunks, record_to_paper
+from .store import SOURCE_FIELDS, _in, _row, _write_rows, finish_row, refresh_tags, row_values, save_papers
+from .workers import OrderedPool
+
+CHUNK_LINES = 10_000  # lines per chunk and per transaction (PAPERTRACK_IMPORT_BATCH; lower only for tests)
+RECORD_BYTES = 1500  # a typical snapshot line, to estimate how many records a file holds
+PARALLEL_BYTES = 32 << 20  # smaller files are parsed in this process: spawning costs more than it saves
+FTS_HASHSIZE = 64 << 20  # FTS5 pending-term memory: fewer, larger index segments per chunk
+FTS5_DEFAULT_HASHSIZE = 1 << 20
+_N_SOURCE = 1 + len(SOURCE_FIELDS)  # id + source columns lead every row tuple
+
+
+@dataclass(frozen=True)
+class Filter:
+    """Which records an import keeps: categories by prefix (`cs.`, `cs.LG`), v1 date."""
+
+    categories: tuple[str, ...] = ()
+    since: str | None = None  # YYYY-MM-DD
+
+    def as_json(self) -> str:
+        return json.dumps({"categories": sorted(self.categories), "since": self.since})
+
+
+def parse_filter(categories: Sequence[str], since: str | None) -> Filter:
+    """The --category and --since options, checked."""
+    for prefix in categories:
+        if not prefix.strip() or any(c.isspace() for c in prefix):
+            raise UsageError(f"--category {prefix!r}: expected a category or a prefix such as cs. or cs.LG")
+    if since is not None:
+        try:
+            since = date.fromisoformat(since).isoformat()
+        except ValueError:
+            raise UsageError(f"--since {since!r}: expected a date, YYYY-MM-DD") from None
+    return Filter(tuple(dict.fromkeys(categories)), since)
+
+
+@dataclass
+class ImportReport:
+    """What an import did (cumulative over resumed runs)."""
+
+    path: str
+    read: int = 0
+    kept: int = 0
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    bad: int = 0
+    newest: str | None = None
+    resumed_after: int = 0  # line the run started after (0: from the start)
+    already_done: bool = False
+    rebuilt_index: bool = False
+    read_now: int = 0  # records read by this run (the others are from the runs it resumes)
+    seconds: float = 0.0
+    counts: tuple[str, ...] = field(default=("read", "kept", "new", "updated", "unchanged", "bad"), repr=False)
+
+
+@dataclass
+class Parsed:
+    """A chunk as finished rows: `rows[i]` came from line `lines[i]` of the chunk."""
+
+    rows: list[tuple]
+    lines: list[int]
+    tags: dict[str, dict[str, str]]
+    read: int
+    bad: list[tuple[int, str]]
+    newest: str | None
+
+
+class Parser:
+    """Per-process state for `parse_chunk`: the filter, compiled taxonomy, run timestamp."""
+
+    def __init__(self, keep: Filter, rules: Sequence[TaxonomyRule], now: str):
+        self.keep, self.taxonomy, self.now = keep, Taxonomy(rules), now
+        self.since = f"{keep.since}T00:00:00Z" if keep.since else None
+
+
+def parse_chunk(parser: Parser, chunk: Chunk) -> Parsed:
+    """Parse, filter and derive one chunk (runs in a child process)."""
+    out = Parsed([], [], {}, 0, [], None)
+    prefixes = parser.keep.categories
+    for i, line in enumerate(chunk.lines):
+        if not line.strip():
+            continue
+        out.read += 1
+        try:
+            record = json.loads(line)
+            if not isinstance(record, dict):
+                raise ValueError("not a JSON object")
+            if prefixes and not any(c.startswith(prefixes) for c in str(record.get("categories") or "").split()):
+                continue
+            paper = record_to_paper(record)
+        except json.JSONDecodeError as e:
+            out.bad.append((chunk.first_line + i, f"malformed JSON ({e.msg}, column {e.colno})"))
+            continue
+        except (ValueError, KeyError, TypeError, AttributeError, IndexError) as e:
+            out.bad.append((chunk.first_line + i, f"not a snapshot record ({e})"))
+            continue
+        if parser.since and (paper.published or "") < parser.since:
+            continue
+        derived = derive(paper, parser.taxonomy or None)
+        out.rows.append(row_values(finish_row(_row(paper), paper, derived, None, "arxiv", parser.now)))
+        out.lines.append(i)
+        if derived.tags:
+            out.tags[paper.id] = derived.tags
+        if paper.updated and (out.newest is None or paper.updated > out.newest):
+            out.newest = paper.updated
+    return out
+
+
+def import_snapshot(
+    db: sqlite_utils.Database,
+    path: str | Path,
+    keep: Filter = Filter(),
+    taxonomy: Sequence[TaxonomyRule] = (),
+    workers: int | None = None,
+    rebuild_index: bool | None = None,
+    on_chunk: Callable[[ImportReport, Chunk], None] | None = None,
+    on_bad: Callable[[int, str], None] | None = None,
+) -> ImportReport:
+    """Import (or resume importing) a snapshot file; see the module docstring.
+
+    `workers`: parsing processes (default: one per spare core, none for small files).
+    `rebuild_index`: drop the FTS index and build it at the end (default: when the
+    database holds fewer papers than a quarter of the records the file still has).
+    """
+    path = Path(path)
+    started = time.perf_counter()
+    ident = file_identity(path)
+    report = _resume(db, ident, path, keep)
+    if report.already_done:
+        return report
+    size = path.stat().st_size
+    line, offset = db.execute("select line, byte_offset from imports where id = ?", [ident]).fetchone()
+    remaining = max(size - offset, 0)
+    if workers is None:
+        workers = max(1, (os.cpu_count() or 1) - 1) if remaining > PARALLEL_BYTES else 0
+    if rebuild_index is None:
+        rebuild_index = db["papers"].count * 4 < remaining // RECORD_BYTES
+    chunk_lines = int(os.environ.get("PAPERTRACK_IMPORT_BATCH") or CHUNK_LINES)
+    now = now_iso()
+    rules = tuple(taxonomy)
+    with _bulk_settings(db, rebuild_index):
+        with OrderedPool(parse_chunk, workers, Parser, (keep, rules, now)) as pool:
+            for chunk, parsed in pool.imap(read_chunks(path, offset, line, chunk_lines)):
+                if parsed.read and len(parsed.bad) == parsed.read and report.bad == report.read:
+                    number, message = parsed.bad[0]
+                    raise UsageError(f"{path}:{number}: not an arXiv snapshot: {message}")
+                with transaction(db):
+                    _write(db, chunk, parsed, Taxonomy(rules) if parsed.rows and rules else None, now, report)
+                    _save_progress(db, ident, chunk, report)
+                for number, message in parsed.bad:
+                    if on_bad:
+                        on_bad(number, message)
+                if on_chunk:
+                    on_chunk(report, chunk)
+        report.rebuilt_index = rebuild_index
+    with transaction(db):
+        db.execute("update imports set status = 'done', finished = ? where id = ?", [now_iso(), ident])
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # a bulk import leaves a WAL as large as what it wrote
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _resume(db: sqlite_utils.Database, ident: str, path: Path, keep: Filter) -> ImportReport:
+    """The import's cumulative report so far; starts (or restarts) its `imports` row
+    unless the same file was already imported with the same filter."""
+    report = ImportReport(str(path))
+    row = db.execute("select * from imports where id = ?", [ident]).fetchone()
+    columns = [d[0] for d in db.execute("select * from imports limit 0").description]
+    state = dict(zip(columns, row)) if row else None
+    if state and state["filter"] == keep.as_json():
+        for name in (*report.counts, "newest"):
+            setattr(report, name, state[name] or (0 if name != "newest" else None))
+        report.already_done = state["status"] == "done"
+        report.resumed_after = 0 if report.already_done else state["line"]
+        if not report.already_done:
+            with transaction(db):
+                db.execute("update imports set path = ? where id = ?", [str(path), ident])
+        return report
+    with transaction(db):
+        db["imports"].upsert({  # type: ignore[union-attr]
+            "id": ident, "path": str(path), "filter": keep.as_json(), "status": "running", "started": now_iso(),
+            "finished": None, "line": 0, "byte_offset": 0, "newest": None, **{c: 0 for c in report.counts},
+        }, pk="id")
+    return report
+
+
+class _bulk_settings:
+    """PRAGMAs for a bulk load, and the FTS strategy; restored (index rebuilt) on success."""
+
+    def __init__(self, db: sqlite_utils.Database, rebuild_index: bool):
+        self.db, self.rebuild = db, rebuild_index
+
+    def __enter__(self) -> None:
+        # synchronous=OFF: a killed process still loses nothing committed (only a power cut could)
+        self.saved = {p: self.db.execute(f"PRAGMA {p}").fetchone()[0] for p in ("synchronous", "cache_size")}
+        self.db.execute("PRAGMA synchronous = OFF")
+        self.db.execute("PRAGMA cache_size = -65536")
+        if self.rebuild:
+            self.db["papers"].disable_fts()  # type: ignore[union-attr]
+        else:
+            self._hashsize(FTS_HASHSIZE)
+
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        if self.rebuild and exc_type is None:
+            ensure_schema(self.db)  # creates and fills the index, re-creates the triggers
+        elif not self.rebuild:
+            self._hashsize(FTS5_DEFAULT_HASHSIZE)
+        for pragma, value in self.saved.items():
+            self.db.execute(f"PRAGMA {pragma} = {int(value)}")
+
+    def _hashsize(self, value: int) -> None:
+        fts = self.db["papers"].detect_fts()  # type: ignore[union-attr]
+        if fts:
+            with transaction(self.db):
+                self.db.execute(f"insert into [{fts}]([{fts}], rank) values ('hashsize', ?)", [value])
+
+
+def _write(db: sqlite_utils.Database, chunk: Chunk, parsed: Parsed, taxonomy: Taxonomy | None, now: str,
+           report: ImportReport) -> None:
+    """Store one parsed chunk: new papers on the fast path, known ones through save_papers."""
+    rows = {r[0]: (r, i) for r, i in zip(parsed.rows, parsed.lines)}  # a repeated id: the last one wins
+    ids = list(rows)
+    stored = {r[0]: r[1:] for r in db.execute(
+        f"select id, {', '.join(SOURCE_FIELDS)} from papers where id in (select value from json_each(?))", [_in(ids)])}
+    new = [rows[i][0] for i in ids if i not in stored]
+    changed = [i for i in ids if i in stored and stored[i] != rows[i][0][1:_N_SOURCE]]
+    report.read += parsed.read
+    report.read_now += parsed.read
+    report.kept += len(ids)
+    report.bad += len(parsed.bad)
+    report.unchanged += len(ids) - len(new) - len(changed)
+    if parsed.newest and (report.newest is None or parsed.newest > report.newest):
+        report.newest = parsed.newest
+    if new:
+        _write_rows(db, new, [])
+        new_ids = _in([r[0] for r in new])
+        db.execute("insert or ignore into authors (name) select j.value from papers p, json_each(p.authors) j "
+                   "where p.id in (select value from json_each(?))", [new_ids])
+        db.execute("insert or ignore into papers_authors (papers_id, authors_id, position) "
+                   "select p.id, a.id, j.key + 1 from papers p, json_each(p.authors) j join authors a on a.name = j.value "
+                   "where p.id in (select value from json_each(?))", [new_ids])
+        tagged = [r[0] for r in new if r[0] in parsed.tags]
+        refresh_tags(db, tagged, {i: parsed.tags[i] for i in tagged})
+        report.new += len(new)
+    if changed:
+        papers = [record_to_paper(json.loads(chunk.lines[rows[i][1]])) for i in changed]
+        saved = save_papers(db, papers, taxonomy=taxonomy, now=now)
+        report.updated += len(saved.updated)
+        report.unchanged += saved.unchanged
+
+
+def _save_progress(db: sqlite_utils.Database, ident: str, chunk: Chunk, report: ImportReport) -> None:
+    counts = {c: getattr(report, c) for c in report.counts}
+    db.execute(
+        f"update imports set line = ?, byte_offset = ?, newest = ?, {', '.join(f'[{c}] = ?' for c in counts)} where id = ?",
+        [chunk.first_line + len(chunk.lines) - 1, chunk.end_offset, report.newest, *counts.values(), ident],
+    )
+
