@@ -13,7 +13,8 @@ from papertrack.replay import Faults, ReplayArxiv
 from papertrack.schema import memory_db
 
 FIXTURES = Path(__file__).parent / "fixtures"
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+# ../shared next to the clone; PAPERTRACK_SHARED points elsewhere (a git worktree lives deeper)
+SHARED = Path(os.environ.get("PAPERTRACK_SHARED") or Path(__file__).resolve().parents[1].parent / "shared")
 
 
 def make_paper(n: int | str, **kw) -> Paper:
