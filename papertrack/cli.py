@@ -151,7 +151,7 @@ def import_snapshot_command(file: str, db_path: str, queries_path: str, categori
     click.echo(tabulate(disable_numparse=True, tabular_data=[[f"{getattr(report, c):,}" for c in report.counts]],
                         headers=list(report.counts), colalign=["right"] * len(report.counts)))
     rate = report.read_now / report.seconds if report.seconds else 0
-    click.echo(f"{report.seconds:.1f} s, {rate:,.0f} records/s" + ("; search index rebuilt" if report.rebuilt_index else ""))
+    click.echo(f"{report.seconds:.1f} s, {rate:,.0f} records/s")
 
 
 @cli.command(name="match")

@@ -8,14 +8,14 @@ line, byte offset, counts). A killed import resumes after its last committed lin
 rows are keyed by arXiv id, so nothing is duplicated.
 
 Papers not yet stored take a fast path: rows staged and moved in one statement (so the
-FTS triggers flush once per chunk), authors linked by one SQL statement from the JSON
-column. Papers already stored go through `store.save_papers`, so re-importing a newer
-snapshot updates them under exactly a harvest's rules and never loses tags, notes or picks.
+FTS triggers feed the index once per chunk, with a large FTS5 `hashsize`: fewer, larger
+index segments), authors linked by one SQL statement from the JSON column. Papers already
+stored go through `store.save_papers`, so re-importing a newer snapshot updates them
+under exactly a harvest's rules and never loses tags, notes or picks.
 
-Search index: into a database much smaller than the file, the FTS index is dropped and
-built once at the end (`schema.ensure_schema`, the same sqlite-utils call that creates
-it); otherwise the triggers keep it current chunk by chunk. A killed bulk import leaves
-no stale index: it leaves none, and the next `open_db` (any command) rebuilds it.
+The search index is kept by its triggers throughout: a killed import leaves it in step
+with what was committed. (Dropping it and building it once at the end was measured: on
+two cores it is slower, because the index build then no longer overlaps the parsing.)
 """
 from __future__ import annotations
 
@@ -34,13 +34,12 @@ from .enrich import derive
 from .enrich.tags import Taxonomy
 from .errors import UsageError
 from .models import now_iso
-from .schema import ensure_schema, transaction
+from .schema import transaction
 from .sources.snapshot import Chunk, file_identity, read_chunks, record_to_paper
 from .store import SOURCE_FIELDS, _in, _row, _write_rows, finish_row, refresh_tags, row_values, save_papers
 from .workers import OrderedPool
 
 CHUNK_LINES = 10_000  # lines per chunk and per transaction (PAPERTRACK_IMPORT_BATCH; lower only for tests)
-RECORD_BYTES = 1500  # a typical snapshot line, to estimate how many records a file holds
 PARALLEL_BYTES = 32 << 20  # smaller files are parsed in this process: spawning costs more than it saves
 FTS_HASHSIZE = 64 << 20  # FTS5 pending-term memory: fewer, larger index segments per chunk
 FTS5_DEFAULT_HASHSIZE = 1 << 20
@@ -85,7 +84,6 @@ class ImportReport:
     newest: str | None = None
     resumed_after: int = 0  # line the run started after (0: from the start)
     already_done: bool = False
-    rebuilt_index: bool = False
     read_now: int = 0  # records read by this run (the others are from the runs it resumes)
     seconds: float = 0.0
     counts: tuple[str, ...] = field(default=("read", "kept", "new", "updated", "unchanged", "bad"), repr=False)
@@ -150,15 +148,14 @@ def import_snapshot(
     keep: Filter = Filter(),
     taxonomy: Sequence[TaxonomyRule] = (),
     workers: int | None = None,
-    rebuild_index: bool | None = None,
     on_chunk: Callable[[ImportReport, Chunk], None] | None = None,
     on_bad: Callable[[int, str], None] | None = None,
 ) -> ImportReport:
     """Import (or resume importing) a snapshot file; see the module docstring.
 
     `workers`: parsing processes (default: one per spare core, none for small files).
-    `rebuild_index`: drop the FTS index and build it at the end (default: when the
-    database holds fewer papers than a quarter of the records the file still has).
+    Spawned processes import the caller's main module: scripts need the usual
+    `if __name__ == "__main__":` guard.
     """
     path = Path(path)
     started = time.perf_counter()
@@ -171,12 +168,10 @@ def import_snapshot(
     remaining = max(size - offset, 0)
     if workers is None:
         workers = max(1, (os.cpu_count() or 1) - 1) if remaining > PARALLEL_BYTES else 0
-    if rebuild_index is None:
-        rebuild_index = db["papers"].count * 4 < remaining // RECORD_BYTES
     chunk_lines = int(os.environ.get("PAPERTRACK_IMPORT_BATCH") or CHUNK_LINES)
     now = now_iso()
     rules = tuple(taxonomy)
-    with _bulk_settings(db, rebuild_index):
+    with _bulk_settings(db):
         with OrderedPool(parse_chunk, workers, Parser, (keep, rules, now)) as pool:
             for chunk, parsed in pool.imap(read_chunks(path, offset, line, chunk_lines)):
                 if parsed.read and len(parsed.bad) == parsed.read and report.bad == report.read:
@@ -190,7 +185,6 @@ def import_snapshot(
                         on_bad(number, message)
                 if on_chunk:
                     on_chunk(report, chunk)
-        report.rebuilt_index = rebuild_index
     with transaction(db):
         db.execute("update imports set status = 'done', finished = ? where id = ?", [now_iso(), ident])
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # a bulk import leaves a WAL as large as what it wrote
@@ -223,26 +217,20 @@ def _resume(db: sqlite_utils.Database, ident: str, path: Path, keep: Filter) -> 
 
 
 class _bulk_settings:
-    """PRAGMAs for a bulk load, and the FTS strategy; restored (index rebuilt) on success."""
+    """PRAGMAs for a bulk load and a large FTS5 pending-term buffer; restored afterwards."""
 
-    def __init__(self, db: sqlite_utils.Database, rebuild_index: bool):
-        self.db, self.rebuild = db, rebuild_index
+    def __init__(self, db: sqlite_utils.Database):
+        self.db = db
 
     def __enter__(self) -> None:
         # synchronous=OFF: a killed process still loses nothing committed (only a power cut could)
         self.saved = {p: self.db.execute(f"PRAGMA {p}").fetchone()[0] for p in ("synchronous", "cache_size")}
         self.db.execute("PRAGMA synchronous = OFF")
         self.db.execute("PRAGMA cache_size = -65536")
-        if self.rebuild:
-            self.db["papers"].disable_fts()  # type: ignore[union-attr]
-        else:
-            self._hashsize(FTS_HASHSIZE)
+        self._hashsize(FTS_HASHSIZE)
 
-    def __exit__(self, exc_type: object, *exc: object) -> None:
-        if self.rebuild and exc_type is None:
-            ensure_schema(self.db)  # creates and fills the index, re-creates the triggers
-        elif not self.rebuild:
-            self._hashsize(FTS5_DEFAULT_HASHSIZE)
+    def __exit__(self, *exc: object) -> None:
+        self._hashsize(FTS5_DEFAULT_HASHSIZE)
         for pragma, value in self.saved.items():
             self.db.execute(f"PRAGMA {pragma} = {int(value)}")
 

@@ -7,6 +7,7 @@ commit together.
 from __future__ import annotations
 
 import json
+import operator
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
@@ -124,9 +125,7 @@ def finish_row(row: dict, paper: Paper, derived: Derived, old: dict | None, venu
     return row
 
 
-def row_values(row: dict) -> tuple:
-    """A finished row as a tuple in `_INSERT_COLUMNS` order."""
-    return tuple(row[c] for c in _INSERT_COLUMNS)
+row_values = operator.itemgetter(*_INSERT_COLUMNS)  # a finished row as a tuple in `_INSERT_COLUMNS` order
 
 
 def _write_rows(db: sqlite_utils.Database, inserts: Sequence[tuple], updates: Sequence[tuple]) -> None:

@@ -168,7 +168,7 @@ def test_an_interrupted_import_resumes_after_its_last_commit(db, tmp_path, monke
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        import_snapshot(db, path, rebuild_index=False, on_chunk=stop)
+        import_snapshot(db, path, on_chunk=stop)
     assert db["papers"].count == 8
     state = db.execute("select status, line, read from imports").fetchone()
     assert state == ("running", 8, 8)

@@ -22,20 +22,24 @@ from typing import BinaryIO, Iterator
 from ..errors import UsageError
 from ..models import Paper, abs_url, clean_text, pdf_url
 
-_MONTHS = {m: i for i, m in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1)}
-# 'Mon, 2 Apr 2007 19:18:42 GMT' (a regex: datetime.strptime was a third of the parse time)
-_DATE = re.compile(r"(?:\w{3}, )?(\d{1,2}) (\w{3}) (\d{4}) (\d\d):(\d\d):(\d\d) (?:GMT|UTC)")
+_MONTHS = {m: f"{i:02d}" for i, m in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov",
+                                                  "Dec"), 1)}
+_TIME = re.compile(r"\d\d:\d\d:\d\d")
 GZIP_MAGIC = b"\x1f\x8b"
 _UNCLEAN = re.compile(r"[\\{}\t\n\r]|  |^ | $| \0|\0 ")  # LaTeX, or whitespace clean_text would change
 
 
 def snapshot_date(value: str | None) -> str | None:
-    """`'Mon, 2 Apr 2007 19:18:42 GMT'` -> `'2007-04-02T19:18:42Z'`; None if unparseable."""
-    m = _DATE.fullmatch(value.strip()) if value else None
-    if not m or m.group(2) not in _MONTHS:
+    """`'Mon, 2 Apr 2007 19:18:42 GMT'` -> `'2007-04-02T19:18:42Z'`; None if unparseable.
+
+    Split by hand: datetime.strptime was a third of the time it took to parse a record."""
+    parts = value.split() if value else ()
+    if len(parts) != 6 or parts[5] not in ("GMT", "UTC") or parts[2] not in _MONTHS:
         return None
-    day, month, year, hh, mm, ss = m.groups()
-    return f"{year}-{_MONTHS[month]:02d}-{int(day):02d}T{hh}:{mm}:{ss}Z"
+    _, day, month, year, clock, _ = parts
+    if not (day.isdigit() and len(day) <= 2 and year.isdigit() and len(year) == 4 and _TIME.fullmatch(clock)):
+        return None
+    return f"{year}-{_MONTHS[month]}-{day.zfill(2)}T{clock}Z"
 
 
 @lru_cache(maxsize=1)
@@ -74,7 +78,7 @@ def record_to_paper(record: dict) -> Paper:
     updated = snapshot_date(versions[-1].get("created")) if versions else None
     if published is None and record.get("update_date"):
         published = f"{record['update_date']}T00:00:00Z"
-    version = re.sub(r"\D", "", versions[-1].get("version", "")) if versions else ""
+    version = versions[-1].get("version", "").lstrip("v") if versions else ""
     categories = (record.get("categories") or "").split()
     return Paper(
         id=paper_id,
@@ -83,7 +87,7 @@ def record_to_paper(record: dict) -> Paper:
         authors=author_names(record),
         published=published,
         updated=updated or published,
-        version=int(version or 1),
+        version=int(version) if version.isdigit() else 1,
         primary_category=categories[0] if categories else None,
         categories=categories,
         doi=record.get("doi") or None,
