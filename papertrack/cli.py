@@ -186,7 +186,7 @@ class ImportProgress:
     MAX_WARNINGS = 20
 
     def __init__(self, path: str) -> None:
-        self.path, self.warned = path, 0
+        self.path, self.warned, self.midline = path, 0, False
         self.bar = None
         if sys.stderr.isatty() and Path(path).is_file():
             self.bar = click.progressbar(length=Path(path).stat().st_size, label="importing", file=sys.stderr,
@@ -204,12 +204,22 @@ class ImportProgress:
     def update(self, report, chunk) -> None:
         if self.bar is not None:
             self.bar.update(chunk.position - self.bar.pos,
-                            f"{report.read:,} records, {chunk.position / 2**20:,.0f} of {self.bar.length / 2**20:,.0f} MB")
+                            f"{report.read:,} records, {_bytes(chunk.position)} of {_bytes(self.bar.length)}")
+            self.midline = True
 
     def bad(self, line: int, message: str) -> None:
         self.warned += 1
         if self.warned <= self.MAX_WARNINGS:
-            click.echo(f"{self.path}:{line}: skipped: {message}", err=True)
+            click.echo(("\n" if self.midline else "") + f"{self.path}:{line}: skipped: {message}", err=True)
+            self.midline = False
+
+
+def _bytes(n: float) -> str:
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:,.0f} {unit}" if unit in ("bytes", "KB") else f"{n:,.1f} {unit}"
+        n /= 1024
+    return ""
 
 
 

