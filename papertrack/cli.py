@@ -131,7 +131,7 @@ def demo(config: Config, db_path: str) -> None:
               help="Keep records with a category starting with PREFIX (cs. or cs.LG; repeatable). Default: all")
 @click.option("--since", metavar="DATE", help="Keep papers first submitted on or after DATE (YYYY-MM-DD)")
 @click.option("--workers", type=click.IntRange(min=0), default=None,
-              help="Parsing processes [default: one per spare core; 0 for none]")
+              help="Parsing processes [default: one per core, at most 4; 0 parses in this process]")
 def import_snapshot_command(file: str, db_path: str, queries_path: str, categories: tuple[str, ...],
                             since: str | None, workers: int | None) -> None:
     """Import arXiv's metadata snapshot (JSON lines, optionally .gz); rerun to resume."""

@@ -40,6 +40,7 @@ from .store import SOURCE_FIELDS, _in, _row, _write_rows, finish_row, refresh_ta
 from .workers import OrderedPool
 
 CHUNK_LINES = 10_000  # lines per chunk and per transaction (PAPERTRACK_IMPORT_BATCH; lower only for tests)
+MAX_WORKERS = 4  # more parsers than this outpace the single writer
 PARALLEL_BYTES = 32 << 20  # smaller files are parsed in this process: spawning costs more than it saves
 FTS_HASHSIZE = 64 << 20  # FTS5 pending-term memory: fewer, larger index segments per chunk
 FTS5_DEFAULT_HASHSIZE = 1 << 20
@@ -153,7 +154,8 @@ def import_snapshot(
 ) -> ImportReport:
     """Import (or resume importing) a snapshot file; see the module docstring.
 
-    `workers`: parsing processes (default: one per spare core, none for small files).
+    `workers`: parsing processes (default: one per core up to `MAX_WORKERS`; none for
+    small files or a single core).
     Spawned processes import the caller's main module: scripts need the usual
     `if __name__ == "__main__":` guard.
     """
@@ -166,8 +168,9 @@ def import_snapshot(
     size = path.stat().st_size
     line, offset = db.execute("select line, byte_offset from imports where id = ?", [ident]).fetchone()
     remaining = max(size - offset, 0)
-    if workers is None:
-        workers = max(1, (os.cpu_count() or 1) - 1) if remaining > PARALLEL_BYTES else 0
+    if workers is None:  # this process writes; on two cores two parsers keep it busiest (measured)
+        cores = os.cpu_count() or 1
+        workers = min(cores, MAX_WORKERS) if cores > 1 and remaining > PARALLEL_BYTES else 0
     chunk_lines = int(os.environ.get("PAPERTRACK_IMPORT_BATCH") or CHUNK_LINES)
     now = now_iso()
     rules = tuple(taxonomy)

@@ -37,14 +37,15 @@ def _child(tasks: Any, results: Any, setup: Callable[..., Any], setup_args: tupl
 
 class OrderedPool:
     """`imap(items)` yields `(item, fn(state, item))` in order, where `state = setup(*setup_args)`
-    is built once per process. This process works too: while the oldest item's child is
-    still busy it handles the next item itself, so one child on two cores keeps both busy.
-    With `processes=0` everything runs in this process."""
+    is built once per child process. With `processes=0` everything runs in this process.
+
+    (Letting this process parse too, whenever the oldest result was not back yet, was
+    measured: it made the writing process the bottleneck and the import slower.)"""
 
     def __init__(self, fn: Callable[[Any, T], R], processes: int, setup: Callable[..., Any], setup_args: tuple = ()):
         self.fn = fn
         self.children: list[tuple[Any, Any, Any]] = []
-        self.local_state = setup(*setup_args)
+        self.local_state = setup(*setup_args) if processes == 0 else None
         ctx = mp.get_context("spawn")
         for _ in range(processes):
             task_r, task_w = ctx.Pipe(duplex=False)
@@ -56,38 +57,29 @@ class OrderedPool:
             self.children.append((proc, task_w, result_r))
 
     def imap(self, items: Iterable[T]) -> Iterator[tuple[T, R]]:
+        if not self.children:
+            for item in items:
+                yield item, self.fn(self.local_state, item)
+            return
         source = iter(items)
-        # entries in input order: [child index, item, None] while a child works on it,
-        # [None, item, result] once the result is here
-        pending: deque[list] = deque()
+        pending: deque[tuple[int, T]] = deque()  # (child, item) in input order
         idle = deque(range(len(self.children)))
-        limit = 2 * len(self.children) + 2  # bounds the results held (memory stays flat)
 
         def feed() -> None:
-            while idle and len(pending) < limit:
+            while idle:
                 item = next(source, None)
                 if item is None:
                     return
                 k = idle.popleft()
                 self.children[k][1].send(item)
-                pending.append([k, item, None])
+                pending.append((k, item))
 
-        while True:
-            feed()
-            head = pending[0] if pending else None
-            busy = head is not None and head[0] is not None and not self.children[head[0]][2].poll()
-            if head is None or (busy and len(pending) < limit):
-                item = next(source, None)
-                if item is not None:
-                    pending.append([None, item, self.fn(self.local_state, item)])
-                    continue
-                if head is None:
-                    return
-            k, item, result = pending.popleft()
-            if k is not None:
-                result = self._receive(k)
-                idle.append(k)
-                feed()  # the child starts on its next item while the caller handles this result
+        feed()
+        while pending:
+            k, item = pending.popleft()
+            result = self._receive(k)
+            idle.append(k)
+            feed()  # the child starts on its next item while the caller handles this result
             yield item, result
 
     def _receive(self, k: int) -> Any:

@@ -213,7 +213,7 @@ def _alive(pid: int) -> bool:
         return False
 
 
-@pytest.mark.parametrize("workers", ["0", "1"])
+@pytest.mark.parametrize("workers", ["0", "2"])
 def test_killed_process_resumes_without_duplicates(tmp_path, workers):
     """A real SIGKILL mid-import (with a parsing child, too): the rerun finishes the file,
     nothing lost or doubled, the search index whole, no orphaned child left running."""
