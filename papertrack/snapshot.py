@@ -23,9 +23,9 @@ import json
 import os
 import time
 from datetime import date
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, ClassVar, Sequence
 
 import sqlite_utils
 
@@ -87,7 +87,7 @@ class ImportReport:
     already_done: bool = False
     read_now: int = 0  # records read by this run (the others are from the runs it resumes)
     seconds: float = 0.0
-    counts: tuple[str, ...] = field(default=("read", "kept", "new", "updated", "unchanged", "bad"), repr=False)
+    counts: ClassVar[tuple[str, ...]] = ("read", "kept", "new", "updated", "unchanged", "bad")
 
 
 @dataclass
@@ -174,6 +174,7 @@ def import_snapshot(
     chunk_lines = int(os.environ.get("PAPERTRACK_IMPORT_BATCH") or CHUNK_LINES)
     now = now_iso()
     rules = tuple(taxonomy)
+    compiled = Taxonomy(rules) if rules else None  # for papers already stored, which are saved here
     with _bulk_settings(db):
         with OrderedPool(parse_chunk, workers, Parser, (keep, rules, now)) as pool:
             for chunk, parsed in pool.imap(read_chunks(path, offset, line, chunk_lines)):
@@ -181,7 +182,7 @@ def import_snapshot(
                     number, message = parsed.bad[0]
                     raise UsageError(f"{path}:{number}: not an arXiv snapshot: {message}")
                 with transaction(db):
-                    _write(db, chunk, parsed, Taxonomy(rules) if parsed.rows and rules else None, now, report)
+                    _write(db, chunk, parsed, compiled, now, report)
                     _save_progress(db, ident, chunk, report)
                 for number, message in parsed.bad:
                     if on_bad:
