@@ -24,9 +24,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import corpus  # noqa: E402
-
 import bibtexparser  # noqa: E402
+import corpus  # noqa: E402
 from bibtexparser.middlewares import default_unparse_stack  # noqa: E402
 from bibtexparser.model import Entry, Field  # noqa: E402
 

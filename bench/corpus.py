@@ -8,15 +8,17 @@ the bundled demo samples the same way.
 from __future__ import annotations
 
 import json
+import os
 import random
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Iterator
 
 ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("PAPERTRACK_SHARED") or ROOT.parent / "shared")  # as in tests/conftest.py
 REAL = [
-    ROOT.parent / "shared" / "data" / "arxiv" / "oai-cs-2015-2016.jsonl",
-    ROOT.parent / "shared" / "data" / "arxiv" / "oai-all-2023-03.jsonl",
+    SHARED / "data" / "arxiv" / "oai-cs-2015-2016.jsonl",
+    SHARED / "data" / "arxiv" / "oai-all-2023-03.jsonl",
 ]
 SAMPLES = ROOT / "papertrack" / "samples" / "papers.jsonl"
 

@@ -16,7 +16,10 @@ from pathlib import Path
 
 import bibtexparser
 from bibtexparser.library import Library
-from bibtexparser.middlewares import RemoveEnclosingMiddleware, ResolveStringReferencesMiddleware
+from bibtexparser.middlewares import (
+    RemoveEnclosingMiddleware,
+    ResolveStringReferencesMiddleware,
+)
 from bibtexparser.middlewares.middleware import LibraryMiddleware
 from bibtexparser.middlewares.names import split_multiple_persons_names
 from bibtexparser.model import DuplicateBlockKeyBlock, Entry, ParsingFailedBlock

@@ -96,7 +96,8 @@ def keys_for(db: sqlite_utils.Database, rows: list[dict], preferred: dict[str, s
     """
     if not rows:
         return {}
-    taken = {k.lower() for (k,) in db.execute("select citation_key from papers where citation_key is not null")}
+    bases = {row["id"]: base_key(json.loads(row["authors"] or "[]"), row["year"], row["title"]) for row in rows}
+    taken = _taken(db, [*bases.values(), *(preferred or {}).values()])
     keys: dict[str, str] = {}
     rest = []
     for row in sorted(rows, key=lambda r: (r["published"] or "", r["id"])):
@@ -107,11 +108,22 @@ def keys_for(db: sqlite_utils.Database, rows: list[dict], preferred: dict[str, s
         else:
             rest.append(row)
     for row in rest:
-        base = base_key(json.loads(row["authors"] or "[]"), row["year"], row["title"])
+        base = bases[row["id"]]
         key = next(base + s for s in suffixes() if base + s not in taken)
         keys[row["id"]] = key
         taken.add(key)
     return keys
+
+
+def _taken(db: sqlite_utils.Database, prefixes: Iterable[str]) -> set[str]:
+    """Stored keys (lower-cased) that start with any of `prefixes`: all a batch can collide
+    with, read through the case-insensitive key index instead of loading every key."""
+    taken: set[str] = set()
+    for prefix in {p.lower() for p in prefixes if p}:
+        taken.update(k.lower() for (k,) in db.execute(
+            "select citation_key from papers where citation_key >= ? collate nocase "
+            "and citation_key < ? collate nocase", [prefix, prefix + "\uffff"]))
+    return taken
 
 
 def ensure_keys(db: sqlite_utils.Database, ids: Iterable[str]) -> dict[str, str]:

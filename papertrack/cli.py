@@ -11,7 +11,7 @@ from tabulate import tabulate
 
 from . import __version__
 from .config import Config, load_config
-from .errors import PapertrackError
+from .errors import PapertrackError, UsageError
 from .harvest import RunReport, harvest, query_status
 from .schema import open_db, transaction
 from .sources.arxiv import Page
@@ -327,6 +327,106 @@ def serve_command(db_path: str, host: str, port: int, metadata_path: str | None)
 
 
 # ---------------------------------------------------------------- snapshot import, match (issue 7)
+
+
+@cli.command(name="import-snapshot")
+@click.argument("file", type=click.Path(dir_okay=False))
+@db_option
+@queries_option
+@click.option("--category", "categories", multiple=True, metavar="PREFIX",
+              help="Keep records with a category starting with PREFIX (cs. or cs.LG; repeatable). Default: all")
+@click.option("--since", metavar="DATE", help="Keep papers first submitted on or after DATE (YYYY-MM-DD)")
+@click.option("--workers", type=click.IntRange(min=0), default=None,
+              help="Parsing processes [default: one per core, at most 4; 0 parses in this process]")
+def import_snapshot_command(file: str, db_path: str, queries_path: str, categories: tuple[str, ...],
+                            since: str | None, workers: int | None) -> None:
+    """Import arXiv's metadata snapshot (JSON lines, optionally .gz); rerun to resume."""
+    from .snapshot import import_snapshot, parse_filter
+
+    keep = parse_filter(categories, since)
+    # the taxonomy tags imported papers like harvested ones; without a queries file there is none
+    taxonomy = load_config(queries_path).taxonomy if queries_path != DEFAULT_QUERIES or Path(queries_path).exists() else ()
+    db = open_db(db_path)
+    with ImportProgress(file) as progress:
+        report = import_snapshot(db, file, keep, taxonomy, workers=workers, on_chunk=progress.update, on_bad=progress.bad)
+    if report.already_done:
+        click.echo(f"{file} was imported already ({report.kept:,} records kept); nothing to do.")
+        return
+    if report.resumed_after:
+        click.echo(f"resumed after line {report.resumed_after:,}")
+    click.echo(tabulate(disable_numparse=True, tabular_data=[[f"{getattr(report, c):,}" for c in report.counts]],
+                        headers=list(report.counts), colalign=["right"] * len(report.counts)))
+    rate = report.read_now / report.seconds if report.seconds else 0
+    click.echo(f"{report.seconds:.1f} s, {rate:,.0f} records/s")
+
+
+@cli.command(name="match")
+@db_option
+@queries_option
+@click.option("--query", "names", multiple=True, help="Only this saved query (repeatable)")
+@click.option("--try", "try_text", metavar="QUERY", help="Count and show the newest papers QUERY matches; stores nothing")
+@click.option("--limit", default=10, show_default=True, help="Papers --try shows")
+def match_command(db_path: str, queries_path: str, names: tuple[str, ...], try_text: str | None, limit: int) -> None:
+    """Run saved arXiv queries on the local database (no network): link and tag matches."""
+    from .match import match_saved, try_query
+
+    if try_text is not None:
+        if names:
+            raise UsageError("--try and --query do not go together")
+        count, rows = try_query(open_db(db_path), try_text, limit)
+        click.echo(f"{count:,} papers match")
+        if rows:
+            click.echo(tabulate(disable_numparse=True, headers=["id", "submitted", "title"],
+                                tabular_data=[(r["id"], (r["published"] or "")[:10], _shorten(r["title"], 80)) for r in rows]))
+        return
+    reports = match_saved(open_db(db_path), load_config(queries_path), names)
+    click.echo(tabulate(disable_numparse=True, headers=["query", "matched", "new links", "seconds", "status"],
+                        colalign=["left", "right", "right", "right", "left"],
+                        tabular_data=[(r.query, f"{r.matched:,}", f"{r.linked:,}", f"{r.seconds:.2f}", r.status)
+                                      for r in reports]))
+
+
+class ImportProgress:
+    """A progress bar of bytes and records (on a terminal), and warnings for bad lines."""
+
+    MAX_WARNINGS = 20
+
+    def __init__(self, path: str) -> None:
+        self.path, self.warned, self.midline = path, 0, False
+        self.bar = None
+        if sys.stderr.isatty() and Path(path).is_file():
+            self.bar = click.progressbar(length=Path(path).stat().st_size, label="importing", file=sys.stderr,
+                                         item_show_func=lambda text: text)
+
+    def __enter__(self) -> "ImportProgress":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.render_finish()
+        if self.warned > self.MAX_WARNINGS:
+            click.echo(f"... and {self.warned - self.MAX_WARNINGS:,} more bad lines", err=True)
+
+    def update(self, report, chunk) -> None:
+        if self.bar is not None:
+            self.bar.update(chunk.position - self.bar.pos,
+                            f"{report.read:,} records, {_bytes(chunk.position)} of {_bytes(self.bar.length)}")
+            self.midline = True
+
+    def bad(self, line: int, message: str) -> None:
+        self.warned += 1
+        if self.warned <= self.MAX_WARNINGS:
+            click.echo(("\n" if self.midline else "") + f"{self.path}:{line}: skipped: {message}", err=True)
+            self.midline = False
+
+
+def _bytes(n: float) -> str:
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:,.0f} {unit}" if unit in ("bytes", "KB") else f"{n:,.1f} {unit}"
+        n /= 1024
+    return ""
+
 
 
 # ---------------------------------------------------------------- output helpers

@@ -8,10 +8,10 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from re._parser import parse as _parse_pattern
 from typing import Any
 
 import yaml
-from re._parser import parse as _parse_pattern
 
 from .errors import ConfigError
 from .query import QuerySyntaxError

@@ -196,7 +196,9 @@ def can_render_bib(datasette, columns, table, database, view_name):
 
 async def render_bib(datasette, request, database, table, columns, rows, sql, data, view_name):
     from datasette.views.base import DatasetteError
-    from datasette.views.database import MagicParameters  # (imported late: datasette imports plugins first)
+    from datasette.views.database import (
+        MagicParameters,  # (imported late: datasette imports plugins first)
+    )
 
     column = _id_column(columns, table)
     if column is None:

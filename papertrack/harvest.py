@@ -24,7 +24,15 @@ from .models import now_iso
 from .schema import transaction
 from .sources.arxiv import PAGING_LIMIT, ArxivClient, Page
 from .sources.dblp import DblpClient
-from .store import SaveResult, query_state, record_run, save_papers, set_progress, start_run, sync_queries
+from .store import (
+    SaveResult,
+    query_state,
+    record_run,
+    save_papers,
+    set_progress,
+    start_run,
+    sync_queries,
+)
 
 ARXIV_EPOCH = "199101010000"  # before arXiv's first submission
 # arXiv dates a version by its submission, but lists it only once announced (a day or more

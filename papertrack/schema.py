@@ -149,6 +149,27 @@ TABLES: dict[str, dict] = {
             "error": (str, "Why it failed"),
         },
     },
+    "imports": {
+        "doc": "Snapshot imports (papertrack import-snapshot): each file's progress, so a killed import resumes.",
+        "pk": "id",
+        "columns": {
+            "id": (str, "The file's identity: its size and the SHA-1 of its first MiB"),
+            "path": (str, "The file as last given"),
+            "filter": (str, "JSON: the categories and since date the import keeps"),
+            "status": (str, "running (or killed: rerun to resume) or done"),
+            "started": (str, "Start of the first run, ISO-8601 UTC"),
+            "finished": (str, "End, ISO-8601 UTC"),
+            "line": (int, "Lines committed so far; a rerun continues after this line"),
+            "byte_offset": (int, "Byte offset (in the decompressed stream) just after that line"),
+            "read": (int, "Records read"),
+            "kept": (int, "Records matching the filter"),
+            "new": (int, "Papers added"),
+            "updated": (int, "Known papers that changed"),
+            "unchanged": (int, "Known papers already current"),
+            "bad": (int, "Malformed lines skipped"),
+            "newest": (str, "Newest 'updated' date among the kept records"),
+        },
+    },
 }
 
 # Full-text search: one FTS5 index over papers, kept in sync by sqlite-utils triggers.
@@ -168,7 +189,12 @@ INDEXES = [
     ("picks", ["issue"]),
     ("harvest_runs", ["query", "started"]),
 ]
-UNIQUE_INDEXES = [("authors", ["name"]), ("tags", ["name"]), ("queries", ["name"]), ("papers", ["citation_key"])]
+UNIQUE_INDEXES = [("authors", ["name"]), ("tags", ["name"]), ("queries", ["name"])]
+# BibTeX compares keys case-insensitively, so the key index does too (and serves the
+# prefix look-ups that find a free suffix): sqlite-utils' create_index has no COLLATE.
+INDEX_SQL = [
+    "create unique index if not exists idx_papers_citation_key_nocase on papers (citation_key collate nocase)",
+]
 
 
 def open_db(path: str | Path, create: bool = True) -> sqlite_utils.Database:
@@ -232,6 +258,8 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
         db[name].create_index(cols, if_not_exists=True)  # type: ignore[union-attr]
     for name, cols in UNIQUE_INDEXES:
         db[name].create_index(cols, unique=True, if_not_exists=True)  # type: ignore[union-attr]
+    for sql in INDEX_SQL:
+        db.execute(sql)
     for name, cols in FTS.items():
         db[name].enable_fts(cols, fts_version="FTS5", create_triggers=True, replace=True)  # type: ignore[union-attr]
 

@@ -7,6 +7,7 @@ commit together.
 from __future__ import annotations
 
 import json
+import operator
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ import sqlite_utils
 
 from .citekeys import keys_for
 from .config import SavedQuery
-from .enrich import derive
+from .enrich import Derived, derive
 from .enrich.tags import Taxonomy
 from .models import Paper, now_iso
 from .schema import transaction
@@ -71,14 +72,7 @@ def save_papers(
     papers = list({p.id: p for p in papers}.values())  # a page may repeat an id
     if not papers:
         return result
-    existing = {
-        row["id"]: row
-        for row in db.query(
-            "select p.*, n.summary as note_summary, n.code_url as note_code_url from papers p "
-            "left join notes n on n.papers_id = p.id where p.id in (select value from json_each(?))",
-            [_in([p.id for p in papers])],
-        )
-    }
+    existing = stored_rows(db, [p.id for p in papers])
     inserts, updates, tag_hits = [], [], {}
     for paper in papers:
         row = _row(paper)
@@ -90,25 +84,7 @@ def save_papers(
             continue
         derived = derive(paper, taxonomy)
         tag_hits[paper.id] = derived.tags
-        venue = {"venue": paper.venue, "venue_type": paper.venue_type, "volume": paper.volume, "pages": paper.pages}
-        if not paper.venue and derived.venue:
-            venue.update(venue=derived.venue, venue_type=derived.venue_type,
-                         volume=paper.volume or derived.volume, pages=paper.pages or derived.pages)
-        venue["venue_source"] = (venue_source if paper.venue else "arxiv") if venue["venue"] else None
-        # a higher-ranked source wins; a venue once stated stays when a new version names none
-        kept = old is not None and (VENUE_RANK.get(old["venue_source"], 0) > VENUE_RANK.get(venue["venue_source"], 0)
-                                    or bool(old["venue"] and not venue["venue"]))
-        if kept:
-            venue = {k: old[k] for k in venue}
-        row.update(
-            **venue,
-            # a kept venue keeps its year too (a journal name carries none to read it from)
-            year=(old["year"] if kept else None) or _venue_year(venue["venue"]) or paper.year or _year(paper.published),
-            summary=(old and old["note_summary"]) or derived.summary,
-            code_url=(old and old["note_code_url"]) or derived.code_url,
-            first_seen=old["first_seen"] if old else now,
-            last_seen=now,
-        )
+        finish_row(row, paper, derived, old, venue_source, now)
         if old is None:
             inserts.append(row)
             result.new.append(paper.id)
@@ -118,7 +94,7 @@ def save_papers(
     keys = keys_for(db, inserts, citation_keys)
     for row in inserts:
         row["citation_key"] = keys[row["id"]]
-    _write_rows(db, inserts, updates)
+    _write_rows(db, [row_values(r) for r in inserts], [row_values(r) for r in updates])
     save_authors(db, {p.id: p.authors for p in papers if p.id in tag_hits})
     if result.new:
         from .linking import merge_preprints  # linking builds on this module
@@ -130,8 +106,51 @@ def save_papers(
     return result
 
 
-def _write_rows(db: sqlite_utils.Database, inserts: list[dict], updates: list[dict]) -> None:
-    """Insert and update paper rows through a temp staging table, one statement each.
+def stored_rows(db: sqlite_utils.Database, ids: Sequence[str]) -> dict[str, dict]:
+    """The stored rows of these papers, with the editor's note summary and code link
+    (`note_summary`, `note_code_url`) that `finish_row` gives precedence to."""
+    return {
+        row["id"]: row
+        for row in db.query(
+            "select p.*, n.summary as note_summary, n.code_url as note_code_url from papers p "
+            "left join notes n on n.papers_id = p.id where p.id in (select value from json_each(?))",
+            [_in(ids)],
+        )
+    }
+
+
+def finish_row(row: dict, paper: Paper, derived: Derived, old: dict | None, venue_source: str, now: str) -> dict:
+    """Complete `row` (from `_row(paper)`) with derived and bookkeeping columns, following
+    precedence against the stored row `old` (None for a new paper)."""
+    venue = {"venue": paper.venue, "venue_type": paper.venue_type, "volume": paper.volume, "pages": paper.pages}
+    if not paper.venue and derived.venue:
+        venue.update(venue=derived.venue, venue_type=derived.venue_type,
+                     volume=paper.volume or derived.volume, pages=paper.pages or derived.pages)
+    venue["venue_source"] = (venue_source if paper.venue else "arxiv") if venue["venue"] else None
+    # a higher-ranked source wins; a venue once stated stays when a new version names none
+    kept = old is not None and (VENUE_RANK.get(old["venue_source"], 0) > VENUE_RANK.get(venue["venue_source"], 0)
+                                or bool(old["venue"] and not venue["venue"]))
+    if kept:
+        venue = {k: old[k] for k in venue}
+    row.update(
+        **venue,
+        # a kept venue keeps its year too (a journal name carries none to read it from)
+        year=(old["year"] if kept else None) or _venue_year(venue["venue"]) or paper.year or _year(paper.published),
+        summary=(old and old["note_summary"]) or derived.summary,
+        code_url=(old and old["note_code_url"]) or derived.code_url,
+        first_seen=old["first_seen"] if old else now,
+        last_seen=now,
+        citation_key=old["citation_key"] if old else None,  # a new paper's key comes from save_papers
+    )
+    return row
+
+
+row_values = operator.itemgetter(*_INSERT_COLUMNS)  # a finished row as a tuple in `_INSERT_COLUMNS` order
+
+
+def _write_rows(db: sqlite_utils.Database, inserts: Sequence[tuple], updates: Sequence[tuple]) -> None:
+    """Insert and update paper rows (tuples in `_INSERT_COLUMNS` order) through a temp
+    staging table, one statement each.
 
     The FTS triggers then fire inside a single statement: FTS5 flushes its pending index
     at every statement boundary, so row-by-row executemany into `papers` costs about three
@@ -148,13 +167,14 @@ def _write_rows(db: sqlite_utils.Database, inserts: list[dict], updates: list[di
         if rows:
             db.conn.executemany(
                 f"insert into temp.staging_papers ({cols}) values ({', '.join('?' * len(_INSERT_COLUMNS))})",
-                [tuple(r.get(c) for c in _INSERT_COLUMNS) for r in rows],
+                rows,
             )
             db.execute(sql)
             db.execute("delete from temp.staging_papers")
 
 
 def _row(paper: Paper) -> dict:
+    """The source columns of `paper` (authors and categories as JSON)."""
     row = {f: getattr(paper, f) for f in SOURCE_FIELDS}
     row["id"] = paper.id
     row["authors"] = json.dumps(paper.authors, ensure_ascii=False)

@@ -1,6 +1,10 @@
 """Shared fixtures: tiny in-memory databases, paper factories, a local arXiv stand-in."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -12,7 +16,8 @@ from papertrack.replay import Faults, ReplayArxiv
 from papertrack.schema import memory_db
 
 FIXTURES = Path(__file__).parent / "fixtures"
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+# ../shared next to the clone; PAPERTRACK_SHARED points elsewhere (a git worktree lives deeper)
+SHARED = Path(os.environ.get("PAPERTRACK_SHARED") or Path(__file__).resolve().parents[1].parent / "shared")
 
 
 def make_paper(n: int | str, **kw) -> Paper:
@@ -31,6 +36,14 @@ def make_paper(n: int | str, **kw) -> Paper:
     )
     defaults.update(kw)
     return Paper(id=pid, **defaults)
+
+
+@pytest.fixture(autouse=True)
+def no_real_services(monkeypatch):
+    """No test may reach arXiv or DBLP: unless a test points them at a local server, the
+    endpoints are a closed port on 127.0.0.1."""
+    monkeypatch.setenv("PAPERTRACK_ARXIV_URL", "http://127.0.0.1:9/api/query")
+    monkeypatch.setenv("PAPERTRACK_DBLP_URL", "http://127.0.0.1:9/search/publ/api")
 
 
 @pytest.fixture
@@ -127,3 +140,20 @@ def scripted_server():
     for s in servers:
         s.shutdown()
         s.server_close()
+
+
+def start_fake_arxiv(tmp_path: Path, name: str, corpus: str, *faults: str):
+    """Start ../shared/tools/fake_arxiv.py over a shared corpus on 127.0.0.1 (skips when
+    ../shared is absent); returns (process, endpoint URL, request log path)."""
+    tool = requires_shared("tools", "fake_arxiv.py")
+    data = requires_shared("data", "arxiv", corpus)
+    port_file, log = tmp_path / f"{name}.port", tmp_path / f"{name}.requests.jsonl"
+    proc = subprocess.Popen([sys.executable, str(tool), str(data), "--port", "0", "--port-file", str(port_file),
+                             "--log", str(log), *faults], stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not port_file.exists():
+        if time.monotonic() > deadline or proc.poll() is not None:
+            proc.kill()
+            pytest.fail("fake_arxiv did not start")
+        time.sleep(0.1)
+    return proc, f"http://127.0.0.1:{port_file.read_text()}/api/query", log

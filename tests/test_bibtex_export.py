@@ -13,13 +13,13 @@ from hypothesis import strategies as st
 from papertrack import latex
 from papertrack.bibtex import export, export_ids, select_ids
 from papertrack.citekeys import base_key, set_key
+from papertrack.config import parse_config
 from papertrack.errors import UsageError
 from papertrack.names import last_first
 from papertrack.schema import open_db, transaction
 from papertrack.store import save_papers, sync_queries
 
 from .conftest import BASIC_QUERIES, make_paper
-from papertrack.config import parse_config
 
 
 def parse(text: str) -> dict[str, dict]:

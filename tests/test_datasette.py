@@ -15,7 +15,7 @@ from papertrack import datasette_plugin
 from papertrack.serve import datasette_for
 
 from . import papers_db
-from .papers_db import ABSTRACT_WORD, HOSTILE_ID, N, RECENT, TITLE_WORD
+from .papers_db import ABSTRACT_WORD, HOSTILE_ID, RECENT, TITLE_WORD, N
 
 
 class Client:
@@ -303,6 +303,7 @@ def test_metadata_applies_to_any_database_with_a_papers_table(db_path, tmp_path)
     import sqlite3
     sqlite3.connect(other).execute("create table things (id integer primary key)").connection.commit()
     from datasette.app import Datasette
+
     from papertrack.serve import load_metadata
 
     c = Client(Datasette([str(demo), str(other)], metadata=load_metadata()))

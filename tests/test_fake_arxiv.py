@@ -6,30 +6,15 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from .conftest import requires_shared
+from .conftest import start_fake_arxiv
 from .test_config import ROOT
 
 pytestmark = pytest.mark.shared
-
-
-def start_fake(tmp_path: Path, name: str, *faults: str):
-    tool = requires_shared("tools", "fake_arxiv.py")
-    corpus = requires_shared("data", "arxiv", "oai-cs-2015-2016.jsonl")
-    port_file, log = tmp_path / f"{name}.port", tmp_path / f"{name}.requests.jsonl"
-    proc = subprocess.Popen([sys.executable, str(tool), str(corpus), "--port", "0", "--port-file", str(port_file),
-                             "--log", str(log), *faults], stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while not port_file.exists():
-        if time.monotonic() > deadline or proc.poll() is not None:
-            proc.kill()
-            pytest.fail("fake_arxiv did not start")
-        time.sleep(0.1)
-    return proc, f"http://127.0.0.1:{port_file.read_text()}/api/query", log
+CORPUS = "oai-cs-2015-2016.jsonl"
 
 
 def harvest(tmp_path: Path, name: str, url: str, delay: str):
@@ -47,13 +32,13 @@ def ids(tmp_path: Path, name: str) -> set[str]:
 
 
 def test_faults_on_real_records_change_nothing_and_requests_stay_polite(tmp_path):
-    proc, url, _ = start_fake(tmp_path, "clean")
+    proc, url, _ = start_fake_arxiv(tmp_path, "clean", CORPUS)
     try:
         clean = harvest(tmp_path, "clean", url, "0")
     finally:
         proc.kill()
     assert clean.returncode == 0, clean.stderr
-    proc, url, log = start_fake(tmp_path, "faulty", "--fail-every", "5", "--status-429-every", "7", "--empty-every", "4",
+    proc, url, log = start_fake_arxiv(tmp_path, "faulty", CORPUS, "--fail-every", "5", "--status-429-every", "7", "--empty-every", "4",
                                 "--truncate-every", "6", "--min-interval", "0.25")
     try:
         faulty = harvest(tmp_path, "faulty", url, "0.25")

@@ -13,7 +13,9 @@ from __future__ import annotations
 import math
 import re
 from functools import lru_cache
-from re import _constants as sre  # the parser's opcodes (re internals, stable since 3.11)
+from re import (
+    _constants as sre,  # the parser's opcodes (re internals, stable since 3.11)
+)
 from re import _parser
 from typing import Iterable
 
