@@ -24,18 +24,18 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import bibtexparser  # noqa: E402
-import corpus  # noqa: E402
-from bibtexparser.middlewares import default_unparse_stack  # noqa: E402
-from bibtexparser.model import Entry, Field  # noqa: E402
+import bibtexparser
+import corpus
+from bibtexparser.middlewares import default_unparse_stack
+from bibtexparser.model import Entry, Field
 
-from papertrack.bibimport import import_bibtex  # noqa: E402
-from papertrack.bibtex import COLUMNS, entry, export, write  # noqa: E402
-from papertrack.models import Paper  # noqa: E402
-from papertrack.schema import open_db, transaction  # noqa: E402
-from papertrack.sources.arxiv import ArxivClient  # noqa: E402
-from papertrack.sources.snapshot import record_to_paper  # noqa: E402
-from papertrack.store import save_papers  # noqa: E402
+from papertrack.bibimport import import_bibtex
+from papertrack.bibtex import COLUMNS, entry, export, write
+from papertrack.models import Paper
+from papertrack.schema import open_db, transaction
+from papertrack.sources.arxiv import ArxivClient
+from papertrack.sources.snapshot import record_to_paper
+from papertrack.store import save_papers
 
 VENUES = [("CVPR 2021", "conference", None, None), ("ICLR 2020 Workshop on Efficiency", "workshop", None, None),
           ("IEEE Transactions on Neural Networks and Learning Systems", "journal", "32", "1-14")]

@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 import os
 import random
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Iterator
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("PAPERTRACK_SHARED") or ROOT.parent / "shared")  # as in tests/conftest.py

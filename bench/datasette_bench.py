@@ -29,7 +29,7 @@ import urllib.parse
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import corpus  # noqa: E402
+import corpus
 
 OUT = Path(__file__).resolve().parent / "out"
 TAGS = ["binarization", "quantization", "pruning", "distillation", "nas", "bert-compression",

@@ -185,7 +185,7 @@ def title_only(data: Path, corpus_titles: dict[str, str]) -> None:
     negatives = []
     for key in [k for k in titles if not k.endswith("#c")]:
         own = key.split("#")[0]
-        for other, score, okey in process.extract(norm[key], norm, scorer=fuzz.ratio, processor=None, limit=8):
+        for other, _score, okey in process.extract(norm[key], norm, scorer=fuzz.ratio, processor=None, limit=8):
             if okey.split("#")[0] != own:
                 negatives.append((norm[key], other))
                 break
@@ -195,7 +195,7 @@ def title_only(data: Path, corpus_titles: dict[str, str]) -> None:
     for t in THRESHOLDS:
         row = []
         for guard in (False, True):
-            ok = lambda a, b: fuzz.ratio(a, b) >= t and (not guard or matching.words_agree(a, b))  # noqa: E731
+            ok = lambda a, b, t=t, guard=guard: fuzz.ratio(a, b) >= t and (not guard or matching.words_agree(a, b))  # noqa: E731
             row += [sum(not ok(a, b) for a, b in positives), sum(ok(a, b) for a, b in negatives)]
         print(f"   {t:>9}   {row[0]:>17}   {row[1]:>16}   {row[2]:>19}   {row[3]:>18}")
 

@@ -20,15 +20,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import corpus  # noqa: E402
+import corpus
 
-from papertrack.config import load_config  # noqa: E402
-from papertrack.enrich import derive  # noqa: E402
-from papertrack.enrich.links import code_url  # noqa: E402
-from papertrack.enrich.summary import summarize  # noqa: E402
-from papertrack.enrich.tags import Taxonomy  # noqa: E402
-from papertrack.enrich.venue import venue_from  # noqa: E402
-from papertrack.sources.snapshot import record_to_paper  # noqa: E402
+from papertrack.config import load_config
+from papertrack.enrich import derive
+from papertrack.enrich.links import code_url
+from papertrack.enrich.summary import summarize
+from papertrack.enrich.tags import Taxonomy
+from papertrack.enrich.venue import venue_from
+from papertrack.sources.snapshot import record_to_paper
 
 GOAL = 16_000
 

@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import corpus  # noqa: E402
+import corpus
 
 QUERY = "queries:\n  - name: everything\n    source: arxiv\n    query: 'cat:*'\n"
 

@@ -12,9 +12,9 @@ write transaction, so a failure never leaves half an import.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import sqlite_utils
 

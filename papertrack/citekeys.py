@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+from collections.abc import Iterable, Iterator
 from itertools import count, product
 from string import ascii_lowercase
-from typing import Iterable, Iterator
 
 import sqlite_utils
 
@@ -118,12 +118,11 @@ def keys_for(db: sqlite_utils.Database, rows: list[dict], preferred: dict[str, s
 def _taken(db: sqlite_utils.Database, prefixes: Iterable[str]) -> set[str]:
     """Stored keys (lower-cased) that start with any of `prefixes`: all a batch can collide
     with, read through the case-insensitive key index instead of loading every key."""
-    taken: set[str] = set()
-    for prefix in {p.lower() for p in prefixes if p}:
-        taken.update(k.lower() for (k,) in db.execute(
-            "select citation_key from papers where citation_key >= ? collate nocase "
-            "and citation_key < ? collate nocase", [prefix, prefix + "\uffff"]))
-    return taken
+    wanted = sorted({p.lower() for p in prefixes if p})
+    return {k.lower() for (k,) in db.execute(
+        "select p.citation_key from json_each(?) j cross join papers p "
+        "where p.citation_key >= j.value collate nocase and p.citation_key < j.value || char(65535) collate nocase",
+        [json.dumps(wanted)])}
 
 
 def ensure_keys(db: sqlite_utils.Database, ids: Iterable[str]) -> dict[str, str]:

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import functools
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import click
 from tabulate import tabulate
@@ -12,9 +12,9 @@ from tabulate import tabulate
 from . import __version__
 from .config import Config, load_config
 from .errors import PapertrackError, UsageError
-from .harvest import RunReport, harvest, query_status
+from .harvest import harvest, query_status
+from .output import ImportProgress, ProgressBars, print_reports, shorten
 from .schema import open_db, transaction
-from .sources.arxiv import Page
 
 DEFAULT_DB = "db/papers.db"
 DEFAULT_QUERIES = "queries.yaml"
@@ -68,7 +68,7 @@ def cli() -> None:
 @with_config
 def queries(config: Config) -> None:
     """Validate queries.yaml and list the saved queries."""
-    rows = [(q.name, q.source, ", ".join(q.tags), q.since or "", _shorten(q.query, 70)) for q in config.queries]
+    rows = [(q.name, q.source, ", ".join(q.tags), q.since or "", shorten(q.query, 70)) for q in config.queries]
     click.echo(tabulate(disable_numparse=True, tabular_data=rows, headers=["name", "source", "tags", "since", "query"]))
     if config.taxonomy:
         click.echo(f"\ntaxonomy: {len(config.taxonomy)} tags ({', '.join(r.tag for r in config.taxonomy)})")
@@ -84,7 +84,7 @@ def harvest_command(db_path: str, config: Config, names: tuple[str, ...], full: 
     db = open_db(db_path)
     with ProgressBars() as bars:
         reports = harvest(db, config, names, full=full, on_page=bars.update)
-    _print_reports(reports)
+    print_reports(reports)
     if any(r.status != "ok" for r in reports):
         sys.exit(1)
 
@@ -115,7 +115,7 @@ def demo(config: Config, db_path: str, no_serve: bool, port: int) -> None:
 
     with ProgressBars() as bars:
         reports = build_demo(config, db_path, on_page=bars.update)
-    _print_reports(reports)
+    print_reports(reports)
     click.echo(f"\nDemo database: {db_path}")
     click.echo(f"Digest example: {build_demo_digest(db_path)}  (papertrack digest --db {db_path} --issue 2020-03-19)")
     if not no_serve:
@@ -377,101 +377,10 @@ def match_command(db_path: str, queries_path: str, names: tuple[str, ...], try_t
         click.echo(f"{count:,} papers match")
         if rows:
             click.echo(tabulate(disable_numparse=True, headers=["id", "submitted", "title"],
-                                tabular_data=[(r["id"], (r["published"] or "")[:10], _shorten(r["title"], 80)) for r in rows]))
+                                tabular_data=[(r["id"], (r["published"] or "")[:10], shorten(r["title"], 80)) for r in rows]))
         return
     reports = match_saved(open_db(db_path), load_config(queries_path), names)
     click.echo(tabulate(disable_numparse=True, headers=["query", "matched", "new links", "seconds", "status"],
                         colalign=["left", "right", "right", "right", "left"],
                         tabular_data=[(r.query, f"{r.matched:,}", f"{r.linked:,}", f"{r.seconds:.2f}", r.status)
                                       for r in reports]))
-
-
-class ImportProgress:
-    """A progress bar of bytes and records (on a terminal), and warnings for bad lines."""
-
-    MAX_WARNINGS = 20
-
-    def __init__(self, path: str) -> None:
-        self.path, self.warned, self.midline = path, 0, False
-        self.bar = None
-        if sys.stderr.isatty() and Path(path).is_file():
-            self.bar = click.progressbar(length=Path(path).stat().st_size, label="importing", file=sys.stderr,
-                                         item_show_func=lambda text: text)
-
-    def __enter__(self) -> "ImportProgress":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.bar is not None:
-            self.bar.render_finish()
-        if self.warned > self.MAX_WARNINGS:
-            click.echo(f"... and {self.warned - self.MAX_WARNINGS:,} more bad lines", err=True)
-
-    def update(self, report, chunk) -> None:
-        if self.bar is not None:
-            self.bar.update(chunk.position - self.bar.pos,
-                            f"{report.read:,} records, {_bytes(chunk.position)} of {_bytes(self.bar.length)}")
-            self.midline = True
-
-    def bad(self, line: int, message: str) -> None:
-        self.warned += 1
-        if self.warned <= self.MAX_WARNINGS:
-            click.echo(("\n" if self.midline else "") + f"{self.path}:{line}: skipped: {message}", err=True)
-            self.midline = False
-
-
-def _bytes(n: float) -> str:
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n:,.0f} {unit}" if unit in ("bytes", "KB") else f"{n:,.1f} {unit}"
-        n /= 1024
-    return ""
-
-
-
-# ---------------------------------------------------------------- output helpers
-
-
-class ProgressBars:
-    """One click progress bar per query, on a terminal only."""
-
-    def __init__(self) -> None:
-        self.enabled = sys.stderr.isatty()
-        self.bar = None
-        self.query: str | None = None
-
-    def __enter__(self) -> "ProgressBars":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._close()
-
-    def _close(self) -> None:
-        if self.bar is not None:
-            self.bar.render_finish()
-            self.bar = None
-
-    def update(self, report: RunReport, page: Page) -> None:
-        if not self.enabled:
-            return
-        if report.query != self.query:
-            self._close()
-            self.query = report.query
-            self.bar = click.progressbar(length=max(page.total, 1), label=f"{report.query:<24}", file=sys.stderr,
-                                         show_pos=True)
-            self.bar.render_progress()
-        self.bar.update(len(page.papers))
-
-
-def _shorten(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def _print_reports(reports: list[RunReport]) -> None:
-    click.echo(tabulate(disable_numparse=True, tabular_data=
-        [(r.query, r.requests, r.new, r.updated, r.total, r.status) for r in reports],
-        headers=["query", "requests", "new", "updated", "total", "status"],
-    ))
-    for r in reports:
-        if r.error:
-            click.secho(f"{r.query}: {r.error}", fg="red", err=True)

@@ -94,7 +94,7 @@ def load_config(path: str | Path) -> Config:
 
 def parse_config(text: str, path: str = "queries.yaml") -> Config:
     try:
-        data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - SafeLoader subclass
+        data = yaml.load(text, Loader=_LineLoader)
     except yaml.YAMLError as e:
         # an unclosed quote or bracket is reported at the end of the file; where it opened is more useful
         problem = getattr(e, "problem", None) or str(e).splitlines()[0]

@@ -281,7 +281,7 @@ async def _query_ids(datasette, database, sql, params, column) -> tuple[list, bo
     try:
         ids = await datasette.get_database(database).execute_fn(fetch)
     except sqlite3.OperationalError as e:
-        raise DatasetteError(f"BibTeX export failed: {e}", status=400)
+        raise DatasetteError(f"BibTeX export failed: {e}", status=400) from None
     return ids[:BIB_CAP], len(ids) > BIB_CAP
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import jinja2
 import sqlite_utils
@@ -51,7 +51,7 @@ def md_escape(text: str | None) -> str:
 
 def md_url(url: str) -> str:
     """A URL safe inside `(...)` of a markdown link."""
-    return re.sub(r"[\s()<>]", lambda m: "%{:02X}".format(ord(m.group(0))), url.strip())
+    return re.sub(r"[\s()<>]", lambda m: f"%{ord(m.group(0)):02X}", url.strip())
 
 
 def _editor_text(text: str) -> list[str]:

@@ -8,8 +8,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, fields
-from typing import Iterable
 
 import sqlite_utils
 

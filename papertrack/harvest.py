@@ -10,9 +10,9 @@ committed with every page: a killed run resumes where it stopped.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from typing import Callable, Iterable
+from datetime import UTC, datetime, timedelta
 
 import sqlite_utils
 
@@ -217,14 +217,14 @@ def _windowed(query: str, window: list) -> str:
     lo, hi = window
     if lo is None and hi is None:
         return query
-    hi = hi or (datetime.now(timezone.utc) + timedelta(days=1)).strftime(_MINUTE)
+    hi = hi or (datetime.now(UTC) + timedelta(days=1)).strftime(_MINUTE)
     return f"({query}) AND submittedDate:[{lo or ARXIV_EPOCH} TO {hi}]"
 
 
 def _split(window: list, total: int) -> list[list[str]]:
     """Halve a submission-date window (newest half first)."""
     lo = datetime.strptime(window[0] or ARXIV_EPOCH, _MINUTE)
-    hi = datetime.strptime(window[1], _MINUTE) if window[1] else datetime.now(timezone.utc).replace(tzinfo=None)
+    hi = datetime.strptime(window[1], _MINUTE) if window[1] else datetime.now(UTC).replace(tzinfo=None)
     if hi - lo < timedelta(minutes=2):
         raise SourceError(f"{total} results submitted within one minute exceed arXiv's paging limit of {PAGING_LIMIT}")
     mid = lo + (hi - lo) / 2
@@ -247,7 +247,7 @@ class QueryStatus:
 def query_status(db: sqlite_utils.Database, config: Config, stale_days: float = 14) -> list[QueryStatus]:
     """Each saved query's last successful harvest and paper count, flagging failed or stale ones."""
     sync_queries(db, config.queries)
-    cutoff = (datetime.now(timezone.utc) - timedelta(days=stale_days)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    cutoff = (datetime.now(UTC) - timedelta(days=stale_days)).strftime("%Y-%m-%dT%H:%M:%SZ")
     out = []
     for q in config.queries:
         qid, last_success, progress = db.execute(

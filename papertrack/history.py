@@ -17,9 +17,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
 
 import sqlite_utils
 
@@ -137,7 +137,7 @@ def _issue_date(lines: list[str], path: str) -> str:
     m = _DATE.search(Path(path).name)
     if m:
         return _valid(m.group(1), path)
-    for n, line in enumerate(lines, 1):
+    for line in lines:
         if line.startswith("# "):
             m = _DATE.search(line)
             if m:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 # New-style (0704.0001, 1909.04977) and old-style (hep-th/9901001, math.GT/0309136) ids,
 # bare or after an `arXiv:` prefix or an abs/pdf URL.
@@ -79,12 +79,12 @@ def iso_utc(value: datetime | None) -> str | None:
     if value is None:
         return None
     if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def now_iso() -> str:
-    return iso_utc(datetime.now(timezone.utc))  # type: ignore[return-value]
+    return iso_utc(datetime.now(UTC))  # type: ignore[return-value]
 
 
 def clean_text(text: str | None) -> str:

@@ -41,8 +41,8 @@ class Term:
 @dataclass(frozen=True)
 class Op:
     op: str  # AND, OR, ANDNOT
-    left: "Node"
-    right: "Node"
+    left: Node
+    right: Node
 
 
 Node = Term | Op

@@ -11,11 +11,11 @@ import re
 import threading
 import time
 import xml.etree.ElementTree as ET
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import lru_cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Iterable
 from urllib.parse import parse_qs, urlencode, urlparse
 
 from .errors import UsageError
@@ -66,7 +66,7 @@ def feed_xml(args: dict, total: int, start: int, entries: Iterable[bytes]) -> by
     feed = ET.Element(f"{{{ATOM}}}feed")
     _sub(feed, "id", "https://arxiv.org/api/papertrack-replay")
     _sub(feed, "title", "arXiv Query: " + "&".join(f"{k}={v}" for k, v in args.items()))
-    _sub(feed, "updated", datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    _sub(feed, "updated", datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
     _sub(feed, "link", href="https://arxiv.org/api/query?" + urlencode(args), type="application/atom+xml")
     entries = list(entries)
     _sub(feed, "itemsPerPage", str(len(entries)), OPENSEARCH)
@@ -132,7 +132,7 @@ class ReplayArxiv:
             self._xml = {pid: ET.tostring(entry_element(p)) for pid, p in self.papers.items()}
             self._hits = lru_cache(maxsize=64)(self._search)
 
-    def __enter__(self) -> "ReplayArxiv":
+    def __enter__(self) -> ReplayArxiv:
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self._thread.start()
         return self

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import json
 import socket
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from .errors import ConfigError, UsageError
 from .publish import metadata as generated_metadata
@@ -35,9 +35,9 @@ def load_metadata(path: str | Path | None = None) -> dict:
     try:
         return json.loads(Path(path).read_text(encoding="utf-8"))
     except OSError as e:
-        raise ConfigError(str(path), None, e.strerror or str(e))
+        raise ConfigError(str(path), None, e.strerror or str(e)) from None
     except json.JSONDecodeError as e:
-        raise ConfigError(str(path), e.lineno, e.msg)
+        raise ConfigError(str(path), e.lineno, e.msg) from None
 
 
 def datasette_for(db_path: str | Path, metadata: dict | None = None, settings: dict | None = None):
@@ -67,7 +67,7 @@ def serve(
     try:
         sock = socket.create_server((host, port), family=socket.AF_INET6 if ":" in host else socket.AF_INET)
     except OSError as e:
-        raise UsageError(f"cannot listen on {host}:{port}: {e.strerror or e} (choose another --port)")
+        raise UsageError(f"cannot listen on {host}:{port}: {e.strerror or e} (choose another --port)") from None
     name = next(n for n in ds.databases if n != "_internal")
     url = f"http://{_url_host(host)}:{sock.getsockname()[1]}{ds.urls.table(name, 'papers')}"
     announce(f"Serving {db_path} read-only at {url} (Ctrl+C stops)")

@@ -10,8 +10,8 @@ import json
 import operator
 import re
 from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
 
 import sqlite_utils
 
@@ -40,7 +40,7 @@ class SaveResult:
     updated: list[str] = field(default_factory=list)
     unchanged: int = 0
 
-    def __iadd__(self, other: "SaveResult") -> "SaveResult":
+    def __iadd__(self, other: SaveResult) -> SaveResult:
         self.new += other.new
         self.updated += other.updated
         self.unchanged += other.unchanged

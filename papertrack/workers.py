@@ -10,7 +10,8 @@ from __future__ import annotations
 import multiprocessing as mp
 import traceback
 from collections import deque
-from typing import Any, Callable, Iterable, Iterator, TypeVar
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, TypeVar
 
 from .errors import PapertrackError
 
@@ -31,7 +32,7 @@ def _child(tasks: Any, results: Any, setup: Callable[..., Any], setup_args: tupl
             results.send((True, fn(state, item)))
         except (BrokenPipeError, OSError):
             return
-        except Exception:  # noqa: BLE001 - handed to the parent, which raises it
+        except Exception:
             results.send((False, traceback.format_exc()))
 
 
@@ -92,7 +93,7 @@ class OrderedPool:
         return value
 
     def close(self) -> None:
-        for proc, task_w, result_r in self.children:
+        for _proc, task_w, result_r in self.children:
             try:
                 task_w.send(None)
             except OSError:
@@ -105,7 +106,7 @@ class OrderedPool:
                 proc.kill()
         self.children = []
 
-    def __enter__(self) -> "OrderedPool":
+    def __enter__(self) -> OrderedPool:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -6,7 +6,7 @@ hostile markup in its title, abstract and authors, and a failed harvest run.
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from papertrack.config import parse_config
@@ -37,7 +37,7 @@ ABSTRACT_WORD = "quokkanet"    # only in paper 11's abstract
 
 
 def paper(i: int):
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     published = iso_utc(now - timedelta(days=i + 1)) if i < RECENT else f"20{10 + i % 12:02d}-0{1 + i % 9}-15T10:00:00Z"
     kw = {"published": published, "updated": published}
     if i == 7:
@@ -63,7 +63,7 @@ def build(path: str | Path) -> Path:
         save_papers(db, papers + [hostile], query_id=ids["binarization"])
         save_papers(db, papers[::3], query_id=ids["pruning"])
     run = start_run(db, "pruning")
-    record_run(db, run, status="failed", error="arXiv said no", finished=iso_utc(datetime.now(timezone.utc)))
+    record_run(db, run, status="failed", error="arXiv said no", finished=iso_utc(datetime.now(UTC)))
     db.close()
     return Path(path)
 

@@ -11,9 +11,9 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 URL = re.compile(r"Serving \S+ read-only at (http://\S+) ")
 
@@ -54,7 +54,7 @@ def papertrack_process(*args: str, cwd: Path, timeout: float = 60) -> Iterator[S
             try:
                 line = lines.get(timeout=max(0.1, deadline - time.monotonic()))
             except queue.Empty:
-                raise AssertionError(f"no 'Serving' line within {timeout}s: {''.join(output)}")
+                raise AssertionError(f"no 'Serving' line within {timeout}s: {''.join(output)}") from None
             m = URL.search(line)
             url = m.group(1) if m else None
             if proc.poll() is not None and url is None and lines.empty():

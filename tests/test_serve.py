@@ -71,7 +71,7 @@ def test_harvest_while_serving_never_reports_a_locked_database(tmp_path, replay)
                         save_papers(db, [make_paper(i, id=f"2003.{i:05d}", title=f"Hand-written {i}")])
                     db.execute("update papers set summary = ? where id = '2001.00011'", [f"edit {i}"])
                     db.conn.commit()
-            except Exception as e:  # noqa: BLE001 - reported below
+            except Exception as e:
                 failures.append(f"writer: {e}")
 
         threads = [threading.Thread(target=reader, args=(s,)) for s in range(4)] + [threading.Thread(target=writer)]

@@ -251,7 +251,7 @@ def test_killed_process_resumes_without_duplicates(tmp_path, workers):
 def test_progress_bar_shows_bytes_and_records_on_a_terminal(tmp_path, monkeypatch):
     import io
 
-    from papertrack.cli import ImportProgress
+    from papertrack.output import ImportProgress
     from papertrack.snapshot import ImportReport
     from papertrack.sources.snapshot import Chunk
 

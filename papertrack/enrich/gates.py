@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterable
 from functools import lru_cache
 from re import (
     _constants as sre,  # the parser's opcodes (re internals, stable since 3.11)
 )
 from re import _parser
-from typing import Iterable
 
 Gate = tuple[frozenset[str], ...]  # clauses: the text contains one string of each
 MAX_ALTERNATIVES = 16  # strings a run of literals may multiply into before it is cut

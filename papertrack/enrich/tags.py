@@ -12,8 +12,8 @@ This runs on every harvested paper, so it is built for speed:
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 from ..config import TaxonomyRule
 from .gates import Gate, Probe, gate, shared_first

@@ -59,7 +59,7 @@ class _Rules:
 def rules() -> _Rules:
     """The rule table from venues.yaml, compiled once."""
     text = resources.files("papertrack.enrich").joinpath("venues.yaml").read_text(encoding="utf-8")
-    data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506 - a safe loader
+    data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     exact = frozenset(data.get("exact") or ())
     words: dict[str, tuple[str, str]] = {}
     phrases: list[tuple[str, tuple[str, str]]] = []

@@ -9,8 +9,8 @@ stored in one transaction with the query's progress, and paging stops early.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Iterable, Iterator
 
 import arxiv
 import requests

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any, Callable, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -33,7 +34,7 @@ class PoliteRetry(Retry):
         super().__init__(*args, **kwargs)
         self.min_sleep = min_sleep
 
-    def new(self, **kw: Any) -> "PoliteRetry":
+    def new(self, **kw: Any) -> PoliteRetry:
         retry = super().new(**kw)
         retry.min_sleep = self.min_sleep
         return retry

@@ -14,10 +14,11 @@ from __future__ import annotations
 import gzip
 import hashlib
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import BinaryIO
 
 from ..errors import UsageError
 from ..models import Paper, abs_url, clean_text, pdf_url
@@ -43,7 +44,7 @@ def snapshot_date(value: str | None) -> str | None:
 
 
 @lru_cache(maxsize=1)
-def _latex() -> "object":
+def _latex() -> object:
     from pylatexenc.latex2text import LatexNodes2Text
 
     return LatexNodes2Text()

@@ -1,0 +1,99 @@
+"""Terminal output for the CLI: progress bars, tables of run reports, short text."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from tabulate import tabulate
+
+from .harvest import RunReport
+from .sources.arxiv import Page
+
+
+class ImportProgress:
+    """A progress bar of bytes and records (on a terminal), and warnings for bad lines."""
+
+    MAX_WARNINGS = 20
+
+    def __init__(self, path: str) -> None:
+        self.path, self.warned, self.midline = path, 0, False
+        self.bar = None
+        if sys.stderr.isatty() and Path(path).is_file():
+            self.bar = click.progressbar(length=Path(path).stat().st_size, label="importing", file=sys.stderr,
+                                         item_show_func=lambda text: text)
+
+    def __enter__(self) -> ImportProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.render_finish()
+        if self.warned > self.MAX_WARNINGS:
+            click.echo(f"... and {self.warned - self.MAX_WARNINGS:,} more bad lines", err=True)
+
+    def update(self, report, chunk) -> None:
+        if self.bar is not None:
+            self.bar.update(chunk.position - self.bar.pos,
+                            f"{report.read:,} records, {_bytes(chunk.position)} of {_bytes(self.bar.length)}")
+            self.midline = True
+
+    def bad(self, line: int, message: str) -> None:
+        self.warned += 1
+        if self.warned <= self.MAX_WARNINGS:
+            click.echo(("\n" if self.midline else "") + f"{self.path}:{line}: skipped: {message}", err=True)
+            self.midline = False
+
+
+def _bytes(n: float) -> str:
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:,.0f} {unit}" if unit in ("bytes", "KB") else f"{n:,.1f} {unit}"
+        n /= 1024
+    return ""
+
+
+
+class ProgressBars:
+    """One click progress bar per query, on a terminal only."""
+
+    def __init__(self) -> None:
+        self.enabled = sys.stderr.isatty()
+        self.bar = None
+        self.query: str | None = None
+
+    def __enter__(self) -> ProgressBars:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._close()
+
+    def _close(self) -> None:
+        if self.bar is not None:
+            self.bar.render_finish()
+            self.bar = None
+
+    def update(self, report: RunReport, page: Page) -> None:
+        if not self.enabled:
+            return
+        if report.query != self.query:
+            self._close()
+            self.query = report.query
+            self.bar = click.progressbar(length=max(page.total, 1), label=f"{report.query:<24}", file=sys.stderr,
+                                         show_pos=True)
+            self.bar.render_progress()
+        self.bar.update(len(page.papers))
+
+
+def shorten(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def print_reports(reports: list[RunReport]) -> None:
+    click.echo(tabulate(disable_numparse=True, tabular_data=
+        [(r.query, r.requests, r.new, r.updated, r.total, r.status) for r in reports],
+        headers=["query", "requests", "new", "updated", "total", "status"],
+    ))
+    for r in reports:
+        if r.error:
+            click.secho(f"{r.query}: {r.error}", fg="red", err=True)
