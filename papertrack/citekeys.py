@@ -87,16 +87,18 @@ def compute_keys(db: sqlite_utils.Database, ids: Iterable[str]) -> dict[str, str
     return keys_for(db, rows)
 
 
-def keys_for(db: sqlite_utils.Database, rows: list[dict], preferred: dict[str, str] | None = None) -> dict[str, str]:
+def keys_for(db: sqlite_utils.Database, rows: list[dict], preferred: dict[str, str] | None = None,
+             bases: dict[str, str] | None = None) -> dict[str, str]:
     """New keys for papers given as rows (`id`, `title`, `authors` as JSON, `year`,
     `published`), unique against the stored keys and each other.
 
     `preferred` keys (an imported entry's own key) are used when free and valid. Older
     papers (by v1 date) are served first, so within one batch the earliest gets the bare key.
+    `bases` (id -> `base_key`) may be computed beforehand, e.g. in an import's parsing processes.
     """
     if not rows:
         return {}
-    bases = {row["id"]: base_key(json.loads(row["authors"] or "[]"), row["year"], row["title"]) for row in rows}
+    bases = bases or {row["id"]: base_key(json.loads(row["authors"] or "[]"), row["year"], row["title"]) for row in rows}
     taken = _taken(db, [*bases.values(), *(preferred or {}).values()])
     keys: dict[str, str] = {}
     rest = []

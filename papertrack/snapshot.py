@@ -30,7 +30,7 @@ from typing import ClassVar
 
 import sqlite_utils
 
-from .citekeys import keys_for
+from .citekeys import base_key, keys_for
 from .config import TaxonomyRule
 from .enrich import derive
 from .enrich.tags import Taxonomy
@@ -148,7 +148,10 @@ def parse_chunk(parser: Parser, chunk: Chunk) -> Parsed:
         if parser.since and (paper.published or "") < parser.since:
             continue
         derived = derive(paper, parser.taxonomy or None)
-        out.rows.append(row_values(finish_row(_row(paper), paper, derived, None, "arxiv", parser.now)))
+        row = finish_row(_row(paper), paper, derived, None, "arxiv", parser.now)
+        # the key's base travels in the key's column; the writer makes it unique (`_with_keys`)
+        row["citation_key"] = base_key(paper.authors, row["year"], paper.title)
+        out.rows.append(row_values(row))
         out.lines.append(i)
         if derived.tags:
             out.tags[paper.id] = derived.tags
@@ -301,9 +304,10 @@ def _write(db: sqlite_utils.Database, chunk: Chunk, parsed: Parsed, taxonomy: Ta
 
 
 def _with_keys(db: sqlite_utils.Database, rows: list[tuple]) -> list[tuple]:
-    """New rows with their citation keys filled in (unique against the stored ones)."""
-    keys = keys_for(db, [{c: r[_COL[c]] for c in ("id", "title", "authors", "year", "published")} for r in rows])
+    """New rows with their citation keys made unique (against the stored ones and each
+    other) from the bases `parse_chunk` put in their place."""
     at = _COL["citation_key"]
+    keys = keys_for(db, [{"id": r[0], "published": r[_COL["published"]]} for r in rows], bases={r[0]: r[at] for r in rows})
     return [(*r[:at], keys[r[0]], *r[at + 1:]) for r in rows]
 
 

@@ -109,6 +109,11 @@ def test_import_keeps_categories_and_dates_and_derives_like_a_harvest(run_cli, t
     assert tags == [("binarization", "taxonomy", "Binary neural networks")]
     hits = db.execute("select count(*) from papers_fts where papers_fts match 'szegedy'").fetchone()[0]
     assert hits == len(kept)
+    # every record has the same key base: unique keys, the earliest submitted gets the bare one
+    keys = dict(db.execute("select citation_key, id from papers order by published, id").fetchall())
+    earliest = min(kept, key=lambda r: (record_to_paper(r).published, r["id"]))["id"]
+    assert len(keys) == len(kept) and keys["lovelace2020binary"] == earliest
+    assert set(keys) == {"lovelace2020binary", *(f"lovelace2020binary{c}" for c in "abcdefghijklmnopqrstuvwxyz"[:len(kept) - 1])}
     db.execute("insert into papers_fts(papers_fts) values ('integrity-check')")
 
 
@@ -242,6 +247,7 @@ def test_killed_process_resumes_without_duplicates(tmp_path, workers):
     assert "resumed after line" in done.stdout
     db = open_db(tmp_path / "p.db")
     assert db["papers"].count == 3000 and db.execute("select count(distinct id) from papers").fetchone()[0] == 3000
+    assert db.execute("select count(distinct lower(citation_key)) from papers").fetchone()[0] == 3000
     assert db["papers_authors"].count == 9000
     db.execute("insert into papers_fts(papers_fts) values ('integrity-check')")
     assert db.execute("select count(*) from papers_fts where papers_fts match 'lovelace'").fetchone()[0] == 3000
