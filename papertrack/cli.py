@@ -13,7 +13,7 @@ from . import __version__
 from .config import Config, load_config
 from .errors import PapertrackError, UsageError
 from .harvest import harvest, query_status
-from .output import ImportProgress, ProgressBars, print_reports, shorten
+from .output import ImportProgress, ProgressBars, plural, print_reports, shorten
 from .schema import open_db, transaction
 
 DEFAULT_DB = "db/papers.db"
@@ -230,7 +230,7 @@ def digest(db_path: str, config: Config, date_from: str | None, date_to: str | N
     else:
         click.echo(text, nl=False)
     what = f"the picks for {issue}" if result.mode == "picks" else "papers in the window"
-    click.echo(f"{len(result.entries)} entries ({what}){f' -> {output}' if output else ''}", err=True)
+    click.echo(f"{plural(len(result.entries), 'entry', 'entries')} ({what}){f' -> {output}' if output else ''}", err=True)
 
 
 @cli.command(name="import-digest")
@@ -273,7 +273,7 @@ def bibtex_command(db_path: str, tags: tuple[str, ...], names: tuple[str, ...], 
     text, count = export(db, select_ids(db, tags, names, ids, day(date_from), day(date_to)))
     if output:
         Path(output).write_text(text, encoding="utf-8")
-        click.echo(f"{count} entries written to {output}", err=True)
+        click.echo(f"{plural(count, 'entry', 'entries')} written to {output}", err=True)
     else:
         click.echo(text.encode("utf-8"), nl=False)  # bytes: UTF-8 whatever the terminal's locale
 

@@ -85,6 +85,11 @@ class ProgressBars:
         self.bar.update(len(page.papers))
 
 
+def plural(n: int, one: str, many: str) -> str:
+    """`1 entry`, `2 entries`."""
+    return f"{n:,} {one if n == 1 else many}"
+
+
 def shorten(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 

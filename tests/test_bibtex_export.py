@@ -228,7 +228,7 @@ def test_cli_bibtex_writes_stdout_or_file_and_key_command(run_cli, tmp_path):
     result = run_cli("key", "1909.04977", "cars2020")
     assert result.exit_code == 0 and "yang2019cars -> cars2020" in result.output
     result = run_cli("bibtex", "-o", "out.bib", "--from", "2019-01-01", "--to", "2019-12-31")
-    assert result.exit_code == 0 and "1 entries written to out.bib" in result.stderr
+    assert result.exit_code == 0 and "1 entry written to out.bib" in result.stderr
     assert list(parse((tmp_path / "out.bib").read_text(encoding="utf-8"))) == ["cars2020"]
     result = run_cli("bibtex", "--tag", "nope")
     assert result.exit_code == 2 and result.stderr.strip() == "Error: unknown tag 'nope'"

@@ -96,7 +96,7 @@ def test_note_pick_unpick_digest(harvested, tmp_path):
         "代码：https://github.com/huawei-noah/CARS  \n"
         "摘要：编辑写的摘要。  \n"
     )
-    assert "1 entries (the picks for 2020-03-19) -> out.md" in result.output
+    assert "1 entry (the picks for 2020-03-19) -> out.md" in result.output
     result = harvested("digest", "--from", "2019-09-01", "--to", "2019-09-30", "--issue", "2020-04-04", "--lang", "en")
     assert result.exit_code == 0
     assert "warning: 1909.04977 was already featured in 2020-03-19" in result.output
