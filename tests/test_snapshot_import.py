@@ -277,3 +277,30 @@ def test_progress_bar_shows_bytes_and_records_on_a_terminal(tmp_path, monkeypatc
     assert "importing" in out and "49%" in out and f"120,345 records, {size // 2 / 1024:,.0f} KB of {size / 1024:,.0f} KB" in out
     assert f"KB\n{path}:1: skipped: malformed JSON\n" in out  # on a line of its own, not after the bar
     assert f"{path}:20: skipped: malformed JSON" in out and f"{path}:21:" not in out and "2 more bad lines" in out
+
+
+def test_an_import_folds_a_dblp_row_into_its_preprint(db, tmp_path):
+    """A venue-only `dblp:` row (from a DBLP query) whose preprint arrives by import is merged
+    into it, as a harvest merges it: venue, citation key, notes and manual tags move over."""
+    from papertrack.models import Paper
+    from papertrack.store import save_papers
+
+    row_id = "dblp:conf/cvpr/Lovelace20"
+    with transaction(db):
+        save_papers(db, [Paper(id=row_id, title="Binary Neural Networks Number 5.", authors=["Ada Lovelace", "B. Szegedy"],
+                               venue="CVPR 2020", venue_type="conference", year=2020)],
+                    venue_source="dblp", citation_keys={row_id: "lovelace2020cvpr"})
+        db.execute("update papers set dblp_key = 'conf/cvpr/Lovelace20' where id = ?", [row_id])  # as linking sets it
+        db["notes"].insert({"papers_id": row_id, "headline": "BNN at CVPR"})
+        db["tag_edits"].insert({"papers_id": row_id, "tag": "must-read", "action": "add", "at": "2020-06-01T00:00:00Z"})
+        refresh_tags(db, [row_id])
+    records = [record(n, comments=None) for n in (4, 5, 6)]
+    import_snapshot(db, write_snapshot(tmp_path / "snap.jsonl", records))
+    assert db.execute("select count(*) from papers where id like 'dblp:%'").fetchone()[0] == 0
+    assert db["papers"].count == 3
+    row = db["papers"].get(records[1]["id"])
+    assert (row["venue"], row["venue_source"], row["dblp_key"]) == ("CVPR 2020", "dblp", "conf/cvpr/Lovelace20")
+    assert row["citation_key"] == "lovelace2020cvpr"
+    assert db["notes"].get(row["id"])["headline"] == "BNN at CVPR"
+    assert [r[0] for r in db.execute("select t.name from papers_tags pt join tags t on t.id = pt.tags_id "
+                                     "where papers_id = ?", [row["id"]])] == ["must-read"]
