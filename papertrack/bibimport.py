@@ -12,7 +12,7 @@ write transaction, so a failure never leaves half an import.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,10 +21,11 @@ import sqlite_utils
 from .bibread import BibFile, BibRecord, read_bibtex
 from .errors import QueryRejected, SourceError
 from .matching import TITLE_THRESHOLD, TitleIndex, title_score
-from .models import Paper, abs_url, arxiv_id, normalize_doi, now_iso, pdf_url
+from .models import Paper, abs_url, arxiv_id, normalize_doi, pdf_url
 from .schema import transaction
 from .sources.arxiv import ID_BATCH, ArxivClient
-from .store import VENUE_RANK, refresh_tags, save_authors, save_papers
+from .store import VENUE_RANK, save_authors, save_papers
+from .tags import record_edits
 
 MAX_YEAR_GAP = 5  # years between entries of one paper (preprint, venue, journal version)
 
@@ -58,10 +59,6 @@ class Group:
 
     def first(self, attr: str):
         return next((getattr(r, attr) for r in self.records if getattr(r, attr)), None)
-
-    @property
-    def authors(self) -> list[str]:
-        return [a for r in self.records for a in r.authors]
 
     @property
     def venue_record(self) -> BibRecord | None:
@@ -196,7 +193,7 @@ def import_bibtex(
                 merge(db, g.paper_id, g.records)  # type: ignore[arg-type]
         report.paper_ids = [g.paper_id for g in groups]  # type: ignore[misc]
         if tags:
-            add_tags(db, report.paper_ids, tags)
+            record_edits(db, report.paper_ids, tags, "add")  # manual tags: retags keep them
     report.fetched = sum(g.source == "arxiv" for g in new)
     report.added = len(new) - report.fetched
     return report
@@ -281,14 +278,3 @@ def merge(db: sqlite_utils.Database, paper_id: str, records: Sequence[BibRecord]
         save_authors(db, {paper_id: group.first("authors")})
     if updates:
         db.execute(f"update papers set {', '.join(f'{k} = ?' for k in updates)} where id = ?", [*updates.values(), paper_id])
-
-
-def add_tags(db: sqlite_utils.Database, ids: Iterable[str], tags: Sequence[str]) -> None:
-    """Tag papers as the editor would by hand: recorded in tag_edits, so retags keep them."""
-    ids, at = list(dict.fromkeys(ids)), now_iso()
-    db.conn.executemany(
-        "insert into tag_edits (papers_id, tag, action, at) values (?, ?, 'add', ?) "
-        "on conflict (papers_id, tag) do update set action = 'add', at = excluded.at",
-        [(pid, tag, at) for pid in ids for tag in tags],
-    )
-    refresh_tags(db, ids)

@@ -26,7 +26,7 @@ from bibtexparser.model import DuplicateBlockKeyBlock, Entry, ParsingFailedBlock
 
 from . import latex
 from .errors import ConfigError
-from .models import split_arxiv_id
+from .models import find_doi, split_arxiv_id
 from .names import first_last, is_person, name_parts
 
 logging.getLogger("bibtexparser").setLevel(logging.CRITICAL)  # failures are reported per entry instead
@@ -193,7 +193,7 @@ def to_record(key: str, line: int, entry_type: str, fields: dict[str, str]) -> B
         authors=_authors(fields.get("author", "")),
         year=int(year.group(1)) if year else None,
         arxiv_id=_arxiv_id(fields),
-        doi=_doi(fields.get("doi", "")) or (_doi(fields["url"]) if "doi.org/" in fields.get("url", "") else None),
+        doi=find_doi(fields.get("doi", "")) or (find_doi(fields["url"]) if "doi.org/" in fields.get("url", "") else None),
         venue=venue,
         venue_type=venue_type,
         volume=fields.get("volume") if venue_type == "journal" and "arxiv" not in fields.get("volume", "").lower() else None,
@@ -204,15 +204,9 @@ def to_record(key: str, line: int, entry_type: str, fields: dict[str, str]) -> B
     )
 
 
-def _doi(text: str) -> str | None:
-    """The DOI in a doi field or doi.org URL, as written (matching compares `normalize_doi`)."""
-    m = re.search(r"10\.\d{4,9}/\S+", text)
-    return m.group(0).rstrip(".,;") if m else None
-
-
 def _authors(value: str) -> list[str]:
     names = split_multiple_persons_names(value) if value else []
-    return [first_last(name_parts(latex.decode(n))) for n in names if is_person(latex.decode(n))]
+    return [first_last(name_parts(d)) for d in map(latex.decode, names) if is_person(d)]
 
 
 def _arxiv_id(fields: dict[str, str]) -> str | None:

@@ -19,6 +19,7 @@ import sqlite_utils
 from .errors import UsageError
 from .latex import plain
 from .names import ascii_fold, is_person, surname_key
+from .schema import transaction
 
 # Words a title may start with that say nothing about the paper.
 STOPWORDS = frozenset("""
@@ -134,7 +135,7 @@ def ensure_keys(db: sqlite_utils.Database, ids: Iterable[str]) -> dict[str, str]
     try:
         if db.conn.in_transaction:
             return assign_keys(db, ids)
-        with db.conn:
+        with transaction(db):
             return assign_keys(db, ids)
     except sqlite3.OperationalError as e:
         if "readonly" not in str(e):

@@ -92,7 +92,8 @@ def harvest_command(db_path: str, config: Config, names: tuple[str, ...], full: 
 @cli.command()
 @db_option
 @with_config
-@click.option("--stale-days", default=14.0, show_default=True, help="Flag queries not harvested for this long")
+@click.option("--stale-days", default=14.0, show_default=True, type=click.FloatRange(0, 36500),
+              help="Flag queries not harvested for this long")
 def status(db_path: str, config: Config, stale_days: float) -> None:
     """Each query's last successful harvest and paper count; failed or stale ones flagged."""
     rows = query_status(_stored_db(db_path), config, stale_days)

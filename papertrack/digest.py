@@ -96,12 +96,8 @@ def select(
     entries = _entries(db, ids)
     if mode == "window":
         entries = _grouped(entries, tag_order)
-    warnings = [
-        f"{e.id} was already featured in {', '.join(issues)}"
-        for e in entries
-        for issues in [featured(db, [e.id], before=issue).get(e.id, [])]
-        if issues
-    ]
+    earlier = featured(db, [e.id for e in entries], before=issue)
+    warnings = [f"{e.id} was already featured in {', '.join(earlier[e.id])}" for e in entries if e.id in earlier]
     return Digest(entries, mode, warnings)
 
 
@@ -141,7 +137,7 @@ def _entries(db: sqlite_utils.Database, ids: list[str]) -> list[Entry]:
         entries.append(Entry(
             id=pid,
             label=md_escape(compact(r["venue"])) or None,
-            headline=_MD_SPECIAL.sub(r"\\\1", " ".join(r["headline"].split())) if r["headline"] else md_escape(r["title"]),
+            headline=md_escape(r["headline"] or r["title"]),
             source=md_escape(r["source"]) if r["source"] else "arXiv",
             link=md_url(r["source_url"] or url),
             title=md_escape(r["title"]),

@@ -20,10 +20,10 @@ from .config import Config, SavedQuery
 from .enrich.tags import Taxonomy
 from .errors import PapertrackError, SourceError
 from .linking import plan_page, save_plan
-from .models import now_iso
+from .models import iso_utc, now_iso
 from .schema import transaction
 from .sources.arxiv import PAGING_LIMIT, ArxivClient, Page
-from .sources.dblp import DblpClient
+from .sources.dblp import DblpClient, DblpPage
 from .store import (
     SaveResult,
     query_state,
@@ -57,7 +57,7 @@ class RunReport:
     base_requests: int = field(default=0, repr=False)  # the client's count when the run began
 
 
-OnPage = Callable[[RunReport, Page], None]
+OnPage = Callable[[RunReport, Page | DblpPage], None]  # progress: a page of `total` results
 
 
 @dataclass
@@ -138,13 +138,12 @@ def harvest_arxiv(run: Run, client: ArxivClient, lookback: timedelta = LOOKBACK)
     db, query, query_id, full = run.db, run.query, run.query_id, run.full
     watermark, state = query_state(db, query_id)
     if state is None or (full and not state.get("full")):
-        since = query.since.strftime("%Y%m%d") + "0000" if query.since else None
         floor = None if full or not watermark else _shift(watermark, -lookback)
-        state = {"full": full, "floor": floor, "windows": [[since, None]], "start": 0, "newest": None}
+        state = {"full": full, "floor": floor, "windows": [first_window(query)], "start": 0, "newest": None}
     floor = state["floor"]
     while state["windows"]:
         window, start = state["windows"][0], state["start"]
-        page = client.page(_windowed(query.query, window), start)
+        page = client.page(windowed(query.query, window), start)
         if start == 0 and page.total > PAGING_LIMIT and not _reaches(page, floor):
             # more than arXiv will page through: split by submission date and start over
             state["windows"][0:1] = _split(window, page.total)
@@ -198,14 +197,13 @@ def harvest_dblp(run: Run, dblp: DblpClient, arxiv_client: ArxivClient) -> None:
                 set_progress(db, query_id, {**state, "first": page.first + page.sent})
             run.count(saved)
         if run.on_page:
-            run.on_page(run.report, page)  # type: ignore[arg-type]
+            run.on_page(run.report, page)
         if done:
             break
 
 
 def _shift(iso: str, delta: timedelta) -> str:
-    moment = datetime.strptime(iso, "%Y-%m-%dT%H:%M:%SZ") + delta
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return iso_utc(datetime.strptime(iso, "%Y-%m-%dT%H:%M:%SZ") + delta)  # type: ignore[return-value]
 
 
 def _reaches(page: Page, floor: str | None) -> bool:
@@ -213,7 +211,13 @@ def _reaches(page: Page, floor: str | None) -> bool:
     return floor is not None and any((p.updated or "") < floor for p in page.papers)
 
 
-def _windowed(query: str, window: list) -> str:
+def first_window(query: SavedQuery) -> list[str | None]:
+    """The submission-date window a full harvest of `query` starts with: from `since` on."""
+    return [query.since.strftime("%Y%m%d") + "0000" if query.since else None, None]
+
+
+def windowed(query: str, window: list) -> str:
+    """`query` restricted to a submission-date window `[lo, hi]` (None: open)."""
     lo, hi = window
     if lo is None and hi is None:
         return query
@@ -247,7 +251,7 @@ class QueryStatus:
 def query_status(db: sqlite_utils.Database, config: Config, stale_days: float = 14) -> list[QueryStatus]:
     """Each saved query's last successful harvest and paper count, flagging failed or stale ones."""
     sync_queries(db, config.queries)
-    cutoff = (datetime.now(UTC) - timedelta(days=stale_days)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    cutoff = iso_utc(datetime.now(UTC) - timedelta(days=stale_days))
     out = []
     for q in config.queries:
         qid, last_success, progress = db.execute(

@@ -224,10 +224,10 @@ def merge_row(db: sqlite_utils.Database, source: str, target: str) -> bool:
             continue
         db.execute(f"update or ignore [{table}] set [{column}] = ? where [{column}] = ?", [target, source])
         db.execute(f"delete from [{table}] where [{column}] = ?", [source])
-    if "notes" in db.table_names():  # the editor's text wins over derived values
-        db.execute("update papers set summary = coalesce((select summary from notes where papers_id = ?), summary), "
-                   "code_url = coalesce((select code_url from notes where papers_id = ?), code_url) where id = ?",
-                   [target, target, target])
+    # the editor's text wins over derived values
+    db.execute("update papers set summary = coalesce((select summary from notes where papers_id = ?), summary), "
+               "code_url = coalesce((select code_url from notes where papers_id = ?), code_url) where id = ?",
+               [target, target, target])
     db.execute("delete from papers where id = ?", [source])
     return True
 

@@ -28,10 +28,10 @@ from dataclasses import dataclass
 import sqlite_utils
 
 from .config import Config, SavedQuery
-from .harvest import _windowed
+from .harvest import first_window, windowed
 from .query import Node, Op, Record, Term, date_range, evaluate, parse, stem, tokens
 from .schema import transaction
-from .store import link_query, refresh_tags, sync_queries
+from .store import link_query, query_state, refresh_tags, sync_queries
 
 COLUMNS = {"ti": "title", "abs": "abstract", "au": "authors", "co": "comment", "jr": "journal_ref"}
 ALL = "{" + " ".join(COLUMNS.values()) + "}"
@@ -166,7 +166,7 @@ def match_ids(db: sqlite_utils.Database, query: str, translator: Translator | No
 
 def saved_query_text(query: SavedQuery) -> str:
     """The query exactly as a full harvest sends it (restricted to `since` onwards)."""
-    return _windowed(query.query, [query.since.strftime("%Y%m%d") + "0000" if query.since else None, None])
+    return windowed(query.query, first_window(query))
 
 
 @dataclass
@@ -207,7 +207,7 @@ def match_saved(db: sqlite_utils.Database, config: Config, names: Iterable[str] 
 
 
 def _adopt_snapshot_watermark(db: sqlite_utils.Database, query: SavedQuery, query_id: int) -> None:
-    watermark, progress = db.execute("select watermark, progress from queries where id = ?", [query_id]).fetchone()
+    watermark, progress = query_state(db, query_id)
     if watermark or progress:
         return
     cats = [t.value.rstrip("*") for t in _terms(parse(query.query)) if t.field == "cat"]

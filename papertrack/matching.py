@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import json
 import re
-import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 
 import sqlite_utils
 from rapidfuzz import fuzz
 
 from .models import normalize_title
+from .names import ascii_fold
 
 TITLE_THRESHOLD = 92.0  # rapidfuzz ratio on normalised titles, 0-100
 WORD_THRESHOLD = 80.0  # a differing word needs a counterpart this close (network/networks: 93)
@@ -40,8 +40,7 @@ def surname(name: str) -> str:
     """`'Song Han'` -> `'han'`, `'Han, Song'` -> `'han'`; accents and case folded."""
     name = name.strip()
     last = name.split(",")[0] if "," in name else (name.split() or [""])[-1]
-    last = unicodedata.normalize("NFKD", last).encode("ascii", "ignore").decode().lower()
-    return re.sub(r"[^a-z]", "", last)
+    return re.sub(r"[^a-z]", "", ascii_fold(last))
 
 
 def authors_overlap(a: Iterable[str], b: Iterable[str]) -> bool:

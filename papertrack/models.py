@@ -108,9 +108,13 @@ def normalize_title(title: str) -> str:
     return " ".join(re.findall(r"[a-z0-9]+", text.lower()))
 
 
+def find_doi(text: str | None) -> str | None:
+    """The DOI in a doi field or a doi.org URL, as written."""
+    m = re.search(r"10\.\d{4,9}/\S+", text.strip()) if text else None
+    return m.group(0).rstrip(".,;") if m else None
+
+
 def normalize_doi(doi: str | None) -> str | None:
     """`https://doi.org/10.1/ABC` -> `10.1/abc` (DOIs are case-insensitive)."""
-    if not doi:
-        return None
-    m = re.search(r"10\.\d{4,9}/\S+", doi.strip())
-    return m.group(0).rstrip(".,;").lower() if m else None
+    found = find_doi(doi)
+    return found.lower() if found else None

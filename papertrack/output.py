@@ -9,6 +9,7 @@ from tabulate import tabulate
 
 from .harvest import RunReport
 from .sources.arxiv import Page
+from .sources.dblp import DblpPage
 
 
 class ImportProgress:
@@ -73,7 +74,7 @@ class ProgressBars:
             self.bar.render_finish()
             self.bar = None
 
-    def update(self, report: RunReport, page: Page) -> None:
+    def update(self, report: RunReport, page: Page | DblpPage) -> None:
         if not self.enabled:
             return
         if report.query != self.query:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
 from .errors import UsageError
 
@@ -124,6 +125,7 @@ def parse(query: str) -> Node:
     return node
 
 
+@lru_cache(maxsize=1024)  # evaluate() asks again for every record
 def date_range(value: str) -> tuple[str, str]:
     """`[201601010000 TO 202001010000]` -> ISO bounds (`2016-01-01T00:00:00Z`, ...)."""
     m = _RANGE.fullmatch(value.strip())
@@ -169,10 +171,15 @@ def evaluate(node: Node, rec: Record) -> bool:
         lo, hi = date_range(node.value)
         date = rec.published if node.field == "submitteddate" else rec.updated
         return lo <= (date or "") <= hi
-    words = stems(node.value)
+    words = _term_stems(node.value)
     if not words:
         return False
     if node.phrase and len(words) > 1:
         seq, n = rec.fields[node.field], len(words)
-        return any(seq[i : i + n] == words for i in range(len(seq) - n + 1))
+        return any(tuple(seq[i : i + n]) == words for i in range(len(seq) - n + 1))
     return all(w in rec.sets[node.field] for w in words)
+
+
+@lru_cache(maxsize=4096)  # a term's stems, once per query rather than once per record
+def _term_stems(value: str) -> tuple[str, ...]:
+    return tuple(stems(value))

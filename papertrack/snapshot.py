@@ -290,11 +290,11 @@ def _write(db: sqlite_utils.Database, chunk: Chunk, parsed: Parsed, taxonomy: Ta
                    "select p.id, a.id, j.key + 1 from papers p, json_each(p.authors) j join authors a on a.name = j.value "
                    "where p.id in (select value from json_each(?))", [new_ids])
         tagged = [r[0] for r in new if r[0] in parsed.tags]
-        refresh_tags(db, tagged, {i: parsed.tags[i] for i in tagged})
-        if has_dblp_rows(db):  # a venue-only dblp: row may be one of these preprints
+        if has_dblp_rows(db):  # a venue-only dblp: row may be one of these preprints (its tags move over)
             merged = merge_preprints(db, [Paper(id=r[_COL["id"]], title=r[_COL["title"]],
                                                 authors=json.loads(r[_COL["authors"]])) for r in new])
-            refresh_tags(db, [target for _, target in merged])
+            tagged = list(dict.fromkeys([*tagged, *(target for _, target in merged)]))
+        refresh_tags(db, tagged, {i: parsed.tags[i] for i in tagged if i in parsed.tags})
         report.new += len(new)
     if changed:
         papers = [record_to_paper(json.loads(chunk.lines[rows[i][1]])) for i in changed]

@@ -51,13 +51,20 @@ def _edit(db: sqlite_utils.Database, paper: str, tags: Iterable[str], action: st
         raise UsageError("give at least one tag")
     pid = paper_id(db, paper)
     with transaction(db):
-        db.conn.executemany(
-            "insert into tag_edits (papers_id, tag, action, at) values (?, ?, ?, ?) "
-            "on conflict (papers_id, tag) do update set action = excluded.action, at = excluded.at",
-            [(pid, name, action, now_iso()) for name in names],
-        )
-        refresh_tags(db, [pid])
+        record_edits(db, [pid], names, action)
     return paper_tags(db, pid)
+
+
+def record_edits(db: sqlite_utils.Database, ids: Iterable[str], names: Iterable[str], action: str) -> None:
+    """Record the editor's decision (`add` or `remove`) on these tags of these papers in
+    `tag_edits`, where every later harvest and retag applies it, and apply it now."""
+    ids, names, at = list(dict.fromkeys(ids)), list(names), now_iso()
+    db.conn.executemany(
+        "insert into tag_edits (papers_id, tag, action, at) values (?, ?, ?, ?) "
+        "on conflict (papers_id, tag) do update set action = excluded.action, at = excluded.at",
+        [(pid, name, action, at) for pid in ids for name in names],
+    )
+    refresh_tags(db, ids)
 
 
 def paper_tags(db: sqlite_utils.Database, pid: str) -> list[str]:

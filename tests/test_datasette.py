@@ -179,7 +179,7 @@ def test_bib_follows_search_and_column_filters(client):
     assert len(entries) == N // 2
     entry = entries[0]
     # the entry type follows the venue columns (issue 5); every arXiv paper carries its eprint
-    assert entry.entry_type in {"misc", "inproceedings", "article"}
+    assert entry.entry_type == "misc"  # no venue
     assert entry["archivePrefix"] == "arXiv" and entry["eprint"].startswith("2001.")
 
 

@@ -227,15 +227,13 @@ def test_title_filter_since_and_corr_records(db, dblp, replay):
 
 
 def test_dblp_linked_paper_exports_as_inproceedings(db, dblp, replay):
-    """Type choice lives in bibtex.py (issue 5); this checks the columns it reads."""
+    """A venue from DBLP makes an @inproceedings with its booktitle."""
     from papertrack.bibtex import export_ids
 
     run(db, dblp([info("conf/cvpr/Solo20", "Efficient Solo Networks", ["Ada Lovelace"])]), replay([]))
     row = db["papers"].get("dblp:conf/cvpr/Solo20")
     assert (row["venue"], row["venue_type"]) == ("CVPR 2020", "conference")
     text = export_ids(db, [row["id"]])
-    if "@misc" in text:
-        pytest.xfail("papertrack/bibtex.py still writes @misc (the minimal export of the foundation)")
     assert text.lstrip().startswith("@inproceedings") and "CVPR" in text.split("booktitle", 1)[1].split("\n")[0]
 
 
@@ -328,6 +326,7 @@ def test_a_row_linked_later_by_doi_is_merged_with_its_tags(db, dblp, replay):
     assert tags(db, "2003.00012") == ["cvpr2020", "must-read"]
 
 
+@pytest.mark.shared
 def test_a_real_dblp_answer_end_to_end(db, scripted_server, replay):
     from .conftest import requires_shared
 

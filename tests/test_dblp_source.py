@@ -134,6 +134,7 @@ def test_venue_labels(venue, kind, year, label):
     assert venue_label(venue, kind, year) == label
 
 
+@pytest.mark.shared
 def test_real_dblp_responses_parse():
     folder = requires_shared("data", "dblp")
     author = json.loads((folder / "mike-turintech_search_publ_author_27hits.json").read_text())["result"]

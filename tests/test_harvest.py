@@ -197,8 +197,16 @@ def test_cli_harvest_twice_then_status(run_cli, replay, tmp_path):
     second = run_cli("harvest", "--query", "quantization", env=env)
     assert [line.split() for line in second.output.splitlines()[2:]] == [["quantization", "1", "0", "0", "1", "ok"]]
     assert (tmp_path / "db" / "papers.db").exists()
-    status = run_cli("status")
-    assert "binarization" in status.output and "5" in status.output and "never" not in status.output
+    rows = {r[0]: r for r in (line.split() for line in run_cli("status").output.splitlines()[2:])}
+    assert [(r[0], r[1], r[2], r[4]) for r in rows.values()] == [("binarization", "arxiv", "5", "ok"),
+                                                                  ("quantization", "arxiv", "1", "ok")]
+    db = open_db(tmp_path / "db" / "papers.db")
+    with db.conn:  # binarization last succeeded long ago
+        db.execute("update queries set last_success = '2000-01-01T00:00:00Z' where name = 'binarization'")
+    flags = [line.split()[4] for line in run_cli("status").output.splitlines()[2:]]
+    assert flags == ["STALE", "ok"]
+    assert [line.split()[4] for line in run_cli("status", "--stale-days", "36500").output.splitlines()[2:]] == ["ok", "ok"]
+    assert run_cli("status", "--stale-days", "1e9").exit_code == 2  # a usage error, not a traceback
 
 
 def test_cli_failed_query_exits_1_and_others_run(run_cli, replay, tmp_path):
@@ -209,6 +217,41 @@ def test_cli_failed_query_exits_1_and_others_run(run_cli, replay, tmp_path):
     assert result.output.count("failed") == 2
     status = run_cli("status")
     assert status.output.count("FAILED") == 2
+
+
+def test_cli_spaces_requests_by_papertrack_arxiv_delay(run_cli, replay, tmp_path):
+    server = replay([binary(i) for i in range(1, 6)] + [quant(9)])
+    write_queries(tmp_path / "queries.yaml", BASIC_QUERIES)
+    env = {"PAPERTRACK_ARXIV_URL": server.url, "PAPERTRACK_ARXIV_DELAY": "0.4", "PAPERTRACK_ARXIV_PAGE_SIZE": "2"}
+    assert run_cli("harvest", env=env).exit_code == 0
+    times = [r["t"] for r in server.log.requests]
+    assert len(times) == 4  # binarization: 3 pages of 2; quantization: 1
+    assert min(b - a for a, b in zip(times, times[1:])) >= 0.39  # across queries too
+
+
+def test_cli_error_feed_fails_that_query_with_arxivs_message(run_cli, scripted_server, tmp_path):
+    """arXiv answers the first query with its error feed (HTTP 400), the second normally:
+    exit 1, the message and the query named, not retried, the other query stored."""
+    from xml.etree import ElementTree as ET
+
+    from papertrack.replay import entry_element, feed_xml
+
+    from .conftest import FIXTURES
+
+    page = feed_xml({}, 1, 0, [ET.tostring(entry_element(quant(2)))])
+    server = scripted_server([(400, (FIXTURES / "arxiv" / "error_feed.xml").read_bytes(), {}), (200, page, {})])
+    write_queries(tmp_path / "queries.yaml", BASIC_QUERIES)
+    result = run_cli("harvest", env={"PAPERTRACK_ARXIV_URL": server.url})
+    assert result.exit_code == 1
+    assert [line.split()[:2] + line.split()[-1:] for line in result.stdout.splitlines()[2:]] == [
+        ["binarization", "1", "failed"], ["quantization", "1", "ok"]]
+    assert "binarization: arXiv rejected the query" in result.stderr and "incorrect id format for xyz" in result.stderr
+    assert len(server.requests) == 2
+    db = open_db(tmp_path / "db" / "papers.db")
+    assert db.execute("select query, status from harvest_runs order by id").fetchall() == [
+        ("binarization", "failed"), ("quantization", "ok")]
+    assert "incorrect id format" in db.execute("select error from harvest_runs where query = 'binarization'").fetchone()[0]
+    assert [r[0] for r in db.execute("select id from papers")] == [quant(2).id]
 
 
 def test_killed_process_resumes_without_duplicates(tmp_path, replay):

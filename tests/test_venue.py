@@ -23,6 +23,8 @@ from papertrack.enrich.venue import Venue, compact, rules, venue_from
      Venue("ICASSP 2023", "conference")),
     ("8 pages, epsf.sty, LaTeX, ACL'94", None, Venue("ACL 1994", "conference")),
     ("Accepted in MICRO 2020", None, Venue("MICRO 2020", "conference")),
+    ("Accepted to DAC2020", None, Venue("DAC 2020", "conference")),  # an exact-case name glued to its year
+    ("Accepted at COLT2019", None, Venue("COLT 2019", "conference")),
     ("Camera ready version for ICML 2019; submitted to JMLR", None, Venue("ICML 2019", "conference")),
     ("Preprint of a paper accepted at CVPR 2020", None, Venue("CVPR 2020", "conference")),
     # workshops

@@ -29,7 +29,7 @@ _CLAUSE = re.compile(r"[;|\n]|\.\s+(?=[A-Z(\[])")
 _TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9&\-]*")
 _NAME_YEAR = re.compile(r"([A-Za-z]+)(?:19|20)\d\d$")
 _PART = re.compile(r"[A-Za-z0-9&]+")
-_NAME_BEFORE_YEAR = re.compile(r"[a-z]+(?=(?:19|20)\d\d)")
+_NAME_BEFORE_YEAR = re.compile(r"[A-Za-z]+(?=(?:19|20)\d\d)")
 
 
 class Venue(NamedTuple):
@@ -53,6 +53,10 @@ class _Rules:
     not_published: re.Pattern
     accepted: re.Pattern
     workshop: re.Pattern
+
+    def word(self, word: str) -> tuple[str, str] | None:
+        """The venue a one-word alias names: exact aliases keep their case, others any case."""
+        return self.words.get(word) if word in self.exact else self.words.get(word.lower())
 
 
 @lru_cache(maxsize=1)
@@ -133,21 +137,21 @@ def _find_venue(text: str) -> tuple[tuple[str, str], int, int] | None:
     """The first venue named in `text`: ((label, type), start, end)."""
     r = rules()
     found: list[tuple[int, int, tuple[str, str]]] = []
-    parts = _PART.findall(text)  # a cheap set test before the word-by-word scan
-    if (r.lower_words.isdisjoint(map(str.lower, parts)) and r.exact.isdisjoint(parts)
-            and r.lower_words.isdisjoint(_NAME_BEFORE_YEAR.findall(text.lower()))):
+    # a cheap set test before the word-by-word scan
+    parts = _PART.findall(text) + _NAME_BEFORE_YEAR.findall(text)
+    if r.lower_words.isdisjoint(map(str.lower, parts)) and r.exact.isdisjoint(parts):
         parts = []
     for m in _TOKEN.finditer(text) if parts else ():
         token, end = m.group(0), m.end()
-        venue = r.words.get(token) if token in r.exact else r.words.get(token.lower())
+        venue = r.word(token)
         if venue is None and "-" in token:  # "CVPR-2020", "ACL-94"
             head = token.split("-", 1)[0]
-            venue = r.words.get(head) if head in r.exact else r.words.get(head.lower())
+            venue = r.word(head)
             end = m.start() + len(head)
         if venue is None and token[-1].isdigit():
             year = _NAME_YEAR.match(token)  # "CVPR2020"
             if year:
-                venue = r.words.get(year.group(1).lower())
+                venue = r.word(year.group(1))
         if venue is not None:
             found.append((m.start(), -end, venue))
             break

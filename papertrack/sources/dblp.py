@@ -70,10 +70,6 @@ class DblpPage:
     arxiv_ids: dict[str, str] = field(default_factory=dict)  # paper id -> arXiv id
     preprints: set[str] = field(default_factory=set)  # ids of CoRR (arXiv-only) records
 
-    @property
-    def start(self) -> int:  # the name the progress bars use for arXiv pages
-        return self.first
-
 
 class DblpClient(ServiceClient):
     """DBLP at `PAPERTRACK_DBLP_URL`, one request per `PAPERTRACK_DBLP_DELAY` seconds.
