@@ -11,6 +11,7 @@ Prints, for one run on this machine (2 shared cores: figures are medians, runs l
   * import of M entries with unknown arXiv ids into an empty database, fetched by
     `id_list` in batches of 200 from a local arXiv stand-in (delay 0, own process).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,8 +38,11 @@ from papertrack.sources.arxiv import ArxivClient
 from papertrack.sources.snapshot import record_to_paper
 from papertrack.store import save_papers
 
-VENUES = [("CVPR 2021", "conference", None, None), ("ICLR 2020 Workshop on Efficiency", "workshop", None, None),
-          ("IEEE Transactions on Neural Networks and Learning Systems", "journal", "32", "1-14")]
+VENUES = [
+    ("CVPR 2021", "conference", None, None),
+    ("ICLR 2020 Workshop on Efficiency", "workshop", None, None),
+    ("IEEE Transactions on Neural Networks and Learning Systems", "journal", "32", "1-14"),
+]
 
 
 def papers(n: int, extra: int) -> tuple[list[Paper], list[Paper]]:
@@ -79,11 +83,25 @@ def import_file(db_path: Path, stored_ids: list[str], new: list[Paper], m: int, 
     for i in chosen[m // 2 :]:  # title and authors only
         e = entry(rows[i])
         keep = {"title", "author", "year", "booktitle", "journal"}
-        entries.append(Entry(e.entry_type, e.key + "x", [Field(f.key, f.value.lower() if f.key == "title" else f.value)
-                                                         for f in e.fields if f.key in keep]))
+        entries.append(
+            Entry(
+                e.entry_type,
+                e.key + "x",
+                [Field(f.key, f.value.lower() if f.key == "title" else f.value) for f in e.fields if f.key in keep],
+            )
+        )
     for n, p in enumerate(new[: m - len(entries)]):
-        e = entry({**dict.fromkeys(COLUMNS), "id": f"bib:new{n}", "title": p.title, "authors": '["Nobody New"]',
-                   "year": 2021, "doi": f"10.9999/new.{n}" if n % 2 else None, "citation_key": f"new{n}"})
+        e = entry(
+            {
+                **dict.fromkeys(COLUMNS),
+                "id": f"bib:new{n}",
+                "title": p.title,
+                "authors": '["Nobody New"]',
+                "year": 2021,
+                "doi": f"10.9999/new.{n}" if n % 2 else None,
+                "citation_key": f"new{n}",
+            }
+        )
         entries.append(e)
     rng.shuffle(entries)
     out.write_text(bibtexparser.write_string(bibtexparser.Library(entries)), encoding="utf-8")
@@ -123,10 +141,14 @@ def main() -> None:
         stack = default_unparse_stack(allow_inplace_modification=True)
         t_writer, _ = median_time(lambda: bibtexparser.write_string(library, unparse_stack=stack), runs)
         print(f"\nexport of {count} papers ({len(text) / 1e6:.1f} MB of BibTeX), {runs} runs")
-        print(f"  papertrack bibtex: {t_export:.2f} s median (runs: {', '.join(f'{t:.2f}' for t in all_export)}), "
-              f"{count / t_export:,.0f} entries/s")
-        print(f"  bibtexparser's writer alone on the same entries: {t_writer:.2f} s median "
-              f"-> export = {t_export / t_writer:.1f} x the writer (the rest: query, names, titles, escaping)")
+        print(
+            f"  papertrack bibtex: {t_export:.2f} s median (runs: {', '.join(f'{t:.2f}' for t in all_export)}), "
+            f"{count / t_export:,.0f} entries/s"
+        )
+        print(
+            f"  bibtexparser's writer alone on the same entries: {t_writer:.2f} s median "
+            f"-> export = {t_export / t_writer:.1f} x the writer (the rest: query, names, titles, escaping)"
+        )
 
         bib = tmp / "mixed.bib"
         import_file(base, [p.id for p in stored], new, m, bib)
@@ -140,8 +162,10 @@ def main() -> None:
             report = import_bibtex(open_db(copy), bib, client=client)
             times.append(time.perf_counter() - started)
         print(f"\nimport of a {m}-entry file into the {n}-paper database, {len(times)} runs")
-        print(f"  {statistics.median(times):.2f} s median (runs: {', '.join(f'{t:.2f}' for t in times)}), "
-              f"{m / statistics.median(times):,.0f} entries/s")
+        print(
+            f"  {statistics.median(times):.2f} s median (runs: {', '.join(f'{t:.2f}' for t in times)}), "
+            f"{m / statistics.median(times):,.0f} entries/s"
+        )
         print(f"  {report.summary()}")
 
         parent, child = mp.Pipe()
@@ -149,8 +173,20 @@ def main() -> None:
         proc.start()
         url = parent.recv()
         fetch_bib = tmp / "arxiv.bib"
-        fetch_bib.write_text(write({**dict.fromkeys(COLUMNS), "id": p.id, "title": p.title, "authors": '["A B"]',
-                                    "year": 2020, "citation_key": f"k{p.id}"} for p in new), encoding="utf-8")
+        fetch_bib.write_text(
+            write(
+                {
+                    **dict.fromkeys(COLUMNS),
+                    "id": p.id,
+                    "title": p.title,
+                    "authors": '["A B"]',
+                    "year": 2020,
+                    "citation_key": f"k{p.id}",
+                }
+                for p in new
+            ),
+            encoding="utf-8",
+        )
         times = []
         for i in range(3):
             client = ArxivClient(url, delay=0)
@@ -159,8 +195,10 @@ def main() -> None:
             times.append(time.perf_counter() - started)
         proc.terminate()
         print(f"\nimport of {m} unknown arXiv ids into an empty database, fetched from a local stand-in, 3 runs")
-        print(f"  {statistics.median(times):.2f} s median (runs: {', '.join(f'{t:.2f}' for t in times)}), "
-              f"{client.requests} requests per run")
+        print(
+            f"  {statistics.median(times):.2f} s median (runs: {', '.join(f'{t:.2f}' for t in times)}), "
+            f"{client.requests} requests per run"
+        )
         print(f"  {report.summary()}")
 
 

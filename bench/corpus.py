@@ -5,6 +5,7 @@ Records are resampled from the real arXiv records in ../shared/data/arxiv/ when 
 so that lengths and vocabulary stay realistic; without ../shared they are drawn from
 the bundled demo samples the same way.
 """
+
 from __future__ import annotations
 
 import json
@@ -58,8 +59,9 @@ def generate(n: int, seed: int = 7, start: datetime = datetime(2007, 4, 1)) -> I
             id=f"{month}.{per_month[month]:05d}",
             title=_shuffled(base.get("title", ""), rng),
             abstract=_shuffled(base.get("abstract", ""), rng),
-            versions=[{"version": f"v{k}", "created": d.strftime("%a, %d %b %Y %H:%M:%S GMT")}
-                      for k, d in enumerate(dates, 1)],
+            versions=[
+                {"version": f"v{k}", "created": d.strftime("%a, %d %b %Y %H:%M:%S GMT")} for k, d in enumerate(dates, 1)
+            ],
             update_date=dates[-1].strftime("%Y-%m-%d"),
         )
         yield record

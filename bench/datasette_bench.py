@@ -14,6 +14,7 @@ with `--clients` concurrent clients (threads, one keep-alive connection each):
 Prints p50 and p95 per scenario, the median over `--runs` runs (the machine has 2 cores
 shared with other work: single runs are noisy), and the 8-client/1-client ratio.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,10 +33,30 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import corpus
 
 OUT = Path(__file__).resolve().parent / "out"
-TAGS = ["binarization", "quantization", "pruning", "distillation", "nas", "bert-compression",
-        "sparse-training", "efficient-architectures"]
-TERMS = ["quantization", "pruning", "distillation", "transformer", "binary", "sparse", "mobile",
-         "attention", "compression", "latency", "graph neural", "reinforcement"]
+TAGS = [
+    "binarization",
+    "quantization",
+    "pruning",
+    "distillation",
+    "nas",
+    "bert-compression",
+    "sparse-training",
+    "efficient-architectures",
+]
+TERMS = [
+    "quantization",
+    "pruning",
+    "distillation",
+    "transformer",
+    "binary",
+    "sparse",
+    "mobile",
+    "attention",
+    "compression",
+    "latency",
+    "graph neural",
+    "reinforcement",
+]
 
 
 def build(path: Path, n: int) -> None:
@@ -45,8 +66,10 @@ def build(path: Path, n: int) -> None:
     from papertrack.sources.snapshot import record_to_paper
     from papertrack.store import save_papers, sync_queries
 
-    queries = parse_config("queries:\n" + "".join(
-        f"  - name: {t}\n    source: arxiv\n    query: 'all:{t.split('-')[0]}'\n    tags: [{t}]\n" for t in TAGS))
+    queries = parse_config(
+        "queries:\n"
+        + "".join(f"  - name: {t}\n    source: arxiv\n    query: 'all:{t.split('-')[0]}'\n    tags: [{t}]\n" for t in TAGS)
+    )
     tmp = path.with_suffix(".tmp")
     tmp.unlink(missing_ok=True)
     db = open_db(tmp)
@@ -82,8 +105,12 @@ class Serve:
     """`papertrack serve` in its own process."""
 
     def __init__(self, db: Path):
-        self.proc = subprocess.Popen([sys.executable, "-m", "papertrack", "serve", "--db", str(db), "--port", "0"],
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "papertrack", "serve", "--db", str(db), "--port", "0"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         line = self.proc.stdout.readline()  # type: ignore[union-attr]
         if "Serving" not in line:
             raise SystemExit(f"serve failed: {line}{self.proc.stdout.read()}")  # type: ignore[union-attr]
@@ -104,7 +131,9 @@ def scenarios(server: Serve, tag_ids: dict[str, int]) -> dict[str, callable]:
     return {
         "search": lambda rng: f"{base}?_search={urllib.parse.quote(rng.choice(TERMS))}",
         "facets": lambda rng: base,
-        "faceted": lambda rng: f"{base}?_through={through(rng.choice(TAGS))}&primary_category={rng.choice(['cs.LG', 'cs.CV'])}",
+        "faceted": lambda rng: (
+            f"{base}?_through={through(rng.choice(TAGS))}&primary_category={rng.choice(['cs.LG', 'cs.CV'])}"
+        ),
     }
 
 
@@ -157,6 +186,7 @@ def main() -> None:
     if not db.exists():
         build(db, args.papers)
     import sqlite3
+
     conn = sqlite3.connect(db)
     count = conn.execute("select count(*) from papers").fetchone()[0]
     tag_ids = dict(conn.execute("select name, id from tags"))
@@ -174,14 +204,18 @@ def main() -> None:
         for _ in range(args.runs):
             for name, make_path in paths.items():
                 for clients in (1, args.clients):
-                    latencies, seen = load(server, make_path, clients, args.requests if clients > 1 else 2 * args.requests // 3)
+                    latencies, seen = load(
+                        server, make_path, clients, args.requests if clients > 1 else 2 * args.requests // 3
+                    )
                     problems += seen
                     results.setdefault((name, clients), []).append((percentile(latencies, 50), percentile(latencies, 95)))
     finally:
         server.close()
 
-    print(f"\nlatency in ms, loopback, `papertrack serve` in its own process; median of {args.runs} runs "
-          f"({args.requests} requests per client per run)")
+    print(
+        f"\nlatency in ms, loopback, `papertrack serve` in its own process; median of {args.runs} runs "
+        f"({args.requests} requests per client per run)"
+    )
     print(f"{'scenario':<10} {'clients':>7} {'p50':>8} {'p95':>8}   runs (p50/p95)")
     for (name, clients), runs in results.items():
         p50 = statistics.median(r[0] for r in runs)

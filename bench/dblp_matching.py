@@ -23,6 +23,7 @@ Then a sweep over thresholds, with and without the word check, on sets 1-4, the
 title-only view of the curated lists (titles written by list authors next to arXiv ids),
 and what the merge step costs an arXiv harvest page (medians of 5).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -46,8 +47,11 @@ from papertrack.sources.dblp import parse_result  # noqa: E402
 from papertrack.sources.snapshot import record_to_paper  # noqa: E402
 from papertrack.store import save_papers  # noqa: E402
 
-CORPORA = ["arxiv/oai-cs-2015-2016.jsonl", "arxiv/oai-all-2023-03.jsonl",
-           "arxiv/snapshot-sample/kaggle_snapshot_head200_wanng-ide.jsonl"]
+CORPORA = [
+    "arxiv/oai-cs-2015-2016.jsonl",
+    "arxiv/oai-all-2023-03.jsonl",
+    "arxiv/snapshot-sample/kaggle_snapshot_head200_wanng-ide.jsonl",
+]
 BIBS = ["bibtex/mlsysbook_optimizations.bib", "bibtex/d2l-en_d2l.bib", "bibtex/rebiber_example_input.bib"]
 THRESHOLDS = (85, 88, 90, 92, 95, 98)
 # Same work in the DBLP answer below: venue record key -> CoRR record key (read by hand).
@@ -60,7 +64,7 @@ TWINS = {
 
 
 def shared_root(arg: str | None) -> Path:
-    for path in ([Path(arg)] if arg else [ROOT.parent / "shared", ROOT.parent.parent / "shared"]):
+    for path in [Path(arg)] if arg else [ROOT.parent / "shared", ROOT.parent.parent / "shared"]:
         if (path / "data" / "arxiv").exists():
             return path / "data"
     sys.exit("needs ../shared/data (pass --shared PATH)")
@@ -80,8 +84,16 @@ def bib_records(data: Path) -> list[tuple[str, list[str], str | None]]:
         library = bibtexparser.parse_string((data / name).read_text(encoding="utf-8"))
         for entry in library.entries:
             fields = {f.key.lower(): str(f.value) for f in entry.fields}
-            found = next(filter(None, (arxiv_id(re.sub(r"[{}]", "", fields.get(k, "")))
-                                       for k in ("eprint", "url", "journal", "volume", "note"))), None)
+            found = next(
+                filter(
+                    None,
+                    (
+                        arxiv_id(re.sub(r"[{}]", "", fields.get(k, "")))
+                        for k in ("eprint", "url", "journal", "volume", "note")
+                    ),
+                ),
+                None,
+            )
             if found and fields.get("title") and fields.get("author"):
                 authors = [a.strip() for a in re.split(r"\s+and\s+", " ".join(fields["author"].split()))]
                 out.append((" ".join(fields["title"].split()), authors, found))
@@ -113,8 +125,9 @@ def scored(db, title: str, authors: list[str], exclude: str | None = None) -> li
         if pid == exclude:
             continue
         norm = normalize_title(other)
-        out.append((pid, fuzz.ratio(key, norm), matching.words_agree(key, norm),
-                    matching.authors_overlap(authors, other_authors)))
+        out.append(
+            (pid, fuzz.ratio(key, norm), matching.words_agree(key, norm), matching.authors_overlap(authors, other_authors))
+        )
     return out
 
 
@@ -179,8 +192,10 @@ def title_only(data: Path, corpus_titles: dict[str, str]) -> None:
     positives = [(a, b) for ids in listed.values() for a in ids for b in ids if a < b]
     positives += [(t, corpus_titles[i]) for i, ids in listed.items() if i in corpus_titles for t in ids]
     positives = [(normalize_title(a), normalize_title(b)) for a, b in positives if normalize_title(a) != normalize_title(b)]
-    titles = {**{f"{i}#{n}": t for i, ids in listed.items() for n, t in enumerate(sorted(ids))},
-              **{f"{i}#c": t for i, t in corpus_titles.items()}}
+    titles = {
+        **{f"{i}#{n}": t for i, ids in listed.items() for n, t in enumerate(sorted(ids))},
+        **{f"{i}#c": t for i, t in corpus_titles.items()},
+    }
     norm = {k: normalize_title(t) for k, t in titles.items()}
     negatives = []
     for key in [k for k in titles if not k.endswith("#c")]:
@@ -189,8 +204,10 @@ def title_only(data: Path, corpus_titles: dict[str, str]) -> None:
             if okey.split("#")[0] != own:
                 negatives.append((norm[key], other))
                 break
-    print(f"\n5. title only, curated lists: {len(positives)} real title variants of one arXiv id "
-          f"(list vs list, list vs arXiv); {len(negatives)} nearest titles of another id")
+    print(
+        f"\n5. title only, curated lists: {len(positives)} real title variants of one arXiv id "
+        f"(list vs list, list vs arXiv); {len(negatives)} nearest titles of another id"
+    )
     print("   threshold   missed (no check)   false (no check)   missed (word check)   false (word check)")
     for t in THRESHOLDS:
         row = []
@@ -213,8 +230,14 @@ def merge_cost(records: list[dict]) -> None:
     for rows in (0, 100, 1500, 5000):
         db = memory_db()
         with transaction(db):  # real titles reversed: realistic lengths and words, no match
-            save_papers(db, [Paper(id=f"dblp:x/{p.id}", title=" ".join(reversed(p.title.split())), authors=p.authors)
-                             for p in papers[:rows]], venue_source="dblp")
+            save_papers(
+                db,
+                [
+                    Paper(id=f"dblp:x/{p.id}", title=" ".join(reversed(p.title.split())), authors=p.authors)
+                    for p in papers[:rows]
+                ],
+                venue_source="dblp",
+            )
         times = []
         for _ in range(5):
             started = time.perf_counter()
@@ -238,7 +261,8 @@ def main() -> None:
     sets = {}
     bibs = bib_records(data)
     sets["1. BibTeX entries with an arXiv id"] = [
-        (scored(db, t, a), i if i in corpus_titles else None, set(), t) for t, a, i in bibs]
+        (scored(db, t, a), i if i in corpus_titles else None, set(), t) for t, a, i in bibs
+    ]
     from papertrack.models import Paper
 
     first = {}
@@ -248,15 +272,22 @@ def main() -> None:
     with transaction(bib_db):
         save_papers(bib_db, list(first.values()))
     sets["1b. the same entries against each other"] = [
-        (scored(bib_db, t, a, exclude=i if first[i].title == t and first[i].authors == a else None),
-         None if first[i].title == t and first[i].authors == a else i, set(), t) for t, a, i in bibs]
+        (
+            scored(bib_db, t, a, exclude=i if first[i].title == t and first[i].authors == a else None),
+            None if first[i].title == t and first[i].authors == a else i,
+            set(),
+            t,
+        )
+        for t, a, i in bibs
+    ]
     corr, venue = dblp_answer(data)
     twins_db = memory_db()
     with transaction(twins_db):
         save_papers(twins_db, corr)
     sets["2. DBLP venue records vs CoRR twins"] = [
-        (scored(twins_db, p.title, p.authors), f"dblp:{TWINS[p.dblp_key]}" if p.dblp_key in TWINS else None, set(),
-         p.title) for p in venue]
+        (scored(twins_db, p.title, p.authors), f"dblp:{TWINS[p.dblp_key]}" if p.dblp_key in TWINS else None, set(), p.title)
+        for p in venue
+    ]
     leave_one_out = []
     for pid, title, authors in db.execute("select id, title, authors from papers").fetchall():
         cands = scored(db, title + ".", json.loads(authors or "[]"), exclude=pid)
@@ -278,8 +309,10 @@ def main() -> None:
             print(f"     false: {label[:70]!r} -> {got} {corpus_titles.get(got, '')[:60]!r}")
         for label in r["missed_ex"][: args.examples]:
             print(f"     missed: {label[:90]!r}")
-    print(f"all sets: false matches {pct(totals['false'], totals['n'])} of records, "
-          f"missed {pct(totals['missed'], totals['pos'])} of records whose paper is present")
+    print(
+        f"all sets: false matches {pct(totals['false'], totals['n'])} of records, "
+        f"missed {pct(totals['missed'], totals['pos'])} of records whose paper is present"
+    )
 
     print("\nsweep over sets 1-4 (false matches / missed):")
     print("   threshold   with word check   without word check   without authors (word check on)")

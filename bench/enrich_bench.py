@@ -10,6 +10,7 @@ interleaved runs (this machine's speed drifts: see harvest_bench.py):
   * how many records the taxonomy's regexes actually ran on (the rest were ruled out
     by substring tests, see papertrack/enrich/tags.py).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,8 +43,7 @@ def main() -> None:
 
     papers = [record_to_paper(r) for r in corpus.generate(args.papers)]
     taxonomy = Taxonomy(load_config(args.queries).taxonomy)
-    print(f"corpus: {len(papers)} records resampled from {corpus.seed_records()[1]}; "
-          f"taxonomy: {len(taxonomy.rules)} tags")
+    print(f"corpus: {len(papers)} records resampled from {corpus.seed_records()[1]}; taxonomy: {len(taxonomy.rules)} tags")
     cases = {
         "derive() with taxonomy": lambda p: derive(p, taxonomy),
         "derive() without taxonomy": lambda p: derive(p),
@@ -64,11 +64,15 @@ def main() -> None:
     for name, rate in median.items():
         print(f"  {name:<28} {rate:>10,.0f}   ({1e6 / rate:5.1f} us/paper)")
     full, bare = median["derive() with taxonomy"], median["derive() without taxonomy"]
-    print(f"\nderive() with taxonomy: {full:,.0f} papers/s (goal >= {GOAL:,}: {'ok' if full >= GOAL else 'BELOW'}); "
-          f"the taxonomy costs {bare / full - 1:.0%} on top of the rest")
+    print(
+        f"\nderive() with taxonomy: {full:,.0f} papers/s (goal >= {GOAL:,}: {'ok' if full >= GOAL else 'BELOW'}); "
+        f"the taxonomy costs {bare / full - 1:.0%} on top of the rest"
+    )
     gated = sum(1 for p in papers if _regex_ran(taxonomy, p))
-    print(f"taxonomy regexes ran on {gated / len(papers):.1%} of the records; "
-          f"{sum(1 for p in papers if taxonomy.match(p.title, p.abstract)) / len(papers):.1%} got a tag")
+    print(
+        f"taxonomy regexes ran on {gated / len(papers):.1%} of the records; "
+        f"{sum(1 for p in papers if taxonomy.match(p.title, p.abstract)) / len(papers):.1%} got a tag"
+    )
 
 
 def _regex_ran(taxonomy: Taxonomy, paper) -> bool:

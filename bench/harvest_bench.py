@@ -11,6 +11,7 @@ Prints, for one run on this machine:
     inside the politeness wait.
 The stand-in runs in its own process so it does not compete with the harvester for the GIL.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -52,19 +53,27 @@ def client(url: str, delay: float, db_path: str) -> dict:
     client = ArxivClient(url, delay=delay)
     started = time.perf_counter()
     # the shipped taxonomy runs on every harvested paper, as in a real harvest
-    config = replace(parse_config(QUERY), taxonomy=load_config(Path(__file__).resolve().parents[1] / "queries.yaml").taxonomy)
+    config = replace(
+        parse_config(QUERY), taxonomy=load_config(Path(__file__).resolve().parents[1] / "queries.yaml").taxonomy
+    )
     [report] = harvest(db, config, arxiv_client=client)
     wall = time.perf_counter() - started
     assert report.status == "ok", report.error
-    return {"papers": report.new, "requests": report.requests, "wall": wall,
-            "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    return {
+        "papers": report.new,
+        "requests": report.requests,
+        "wall": wall,
+        "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
 
 
 def run_client(url: str, delay: float) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         out = subprocess.run(
             [sys.executable, __file__, "--client", url, "--delay", str(delay), "--db", f"{tmp}/bench.db"],
-            capture_output=True, text=True, check=True,
+            capture_output=True,
+            text=True,
+            check=True,
         )
     return json.loads(out.stdout)
 
@@ -74,9 +83,19 @@ def parser_only(url: str, pages: int) -> float:
     import requests
     from arxiv import _feed
 
-    bodies = [requests.get(url, params={"search_query": QUERY.split("'")[1], "start": i * 2000, "max_results": 2000,
-                                        "sortBy": "lastUpdatedDate", "sortOrder": "descending"}).content
-              for i in range(pages)]
+    bodies = [
+        requests.get(
+            url,
+            params={
+                "search_query": QUERY.split("'")[1],
+                "start": i * 2000,
+                "max_results": 2000,
+                "sortBy": "lastUpdatedDate",
+                "sortOrder": "descending",
+            },
+        ).content
+        for i in range(pages)
+    ]
     started = time.perf_counter()
     n = sum(len(_feed.parse(b).results) for b in bodies)
     return n / (time.perf_counter() - started)
@@ -120,8 +139,10 @@ def main() -> None:
     rate, parse_rate = rates[1], sorted(parse_rates)[1]
     fast = runs[0]
     print(f"\nbackfill, delay 0: {fast['papers']} papers over {fast['requests']} requests, 3 runs")
-    print(f"  local work: {rate:,.0f} papers/s median (runs: {', '.join(f'{r:,.0f}' for r in rates)}) "
-          "(HTTP + parse + store + FTS); goal >= 3,000")
+    print(
+        f"  local work: {rate:,.0f} papers/s median (runs: {', '.join(f'{r:,.0f}' for r in rates)}) "
+        "(HTTP + parse + store + FTS); goal >= 3,000"
+    )
     print(f"  arxiv parser alone: {parse_rate:,.0f} papers/s median -> harvest runs at {rate / parse_rate:.2f} x the parser")
     print("\npeak RSS of the harvesting process:")
     for n, mb in rss.items():

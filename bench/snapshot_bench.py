@@ -20,6 +20,7 @@ Every phase that is timed runs in a fresh process. Other work on the machine mak
 timings noisy: with --repeat N the import and the plain paths alternate N times and the
 medians are reported.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,8 +43,22 @@ import corpus
 ROOT = Path(__file__).resolve().parents[1]
 # the settings `papertrack serve` (issue 3) gives Datasette: no per-column facet suggestions
 SETTINGS = {"truncate_cells_html": 300, "suggest_facets": "off", "facet_time_limit_ms": 1000}
-SEARCHES = ["quantization", "neural network", "pruning", "graph", "distillation", "transformer", "galaxy",
-            "binary", "sparse", "entropy", "lattice", "reinforcement learning", "protein", "optimization"]
+SEARCHES = [
+    "quantization",
+    "neural network",
+    "pruning",
+    "graph",
+    "distillation",
+    "transformer",
+    "galaxy",
+    "binary",
+    "sparse",
+    "entropy",
+    "lattice",
+    "reinforcement learning",
+    "protein",
+    "optimization",
+]
 
 
 def fresh(path: Path) -> Path:
@@ -101,8 +116,16 @@ def child_import(snapshot: str, db_path: str, records: int, phases: bool) -> dic
     if phases:
         ensure_schema(db)
     wall = time.perf_counter() - started
-    return {"wall": wall, "rows": rows, "index": wall - rows, "cpu": cpu_seconds() - cpu0, "new": report.new,
-            "rss": marks, "peak_main": rss_mb(field="VmHWM"), "db_mb": Path(db_path).stat().st_size / 2**20}
+    return {
+        "wall": wall,
+        "rows": rows,
+        "index": wall - rows,
+        "cpu": cpu_seconds() - cpu0,
+        "new": report.new,
+        "rss": marks,
+        "peak_main": rss_mb(field="VmHWM"),
+        "db_mb": Path(db_path).stat().st_size / 2**20,
+    }
 
 
 def child_plain(snapshot: str, db_path: str, derived: bool) -> dict:
@@ -126,8 +149,14 @@ def child_plain(snapshot: str, db_path: str, derived: bool) -> dict:
     upserted = time.perf_counter()
     db["papers"].enable_fts(["title", "abstract"], fts_version="FTS5")  # type: ignore[union-attr]
     done = time.perf_counter()
-    return {"wall": done - started, "rows": upserted - started, "index": done - upserted, "cpu": cpu_seconds() - cpu0,
-            "peak_main": rss_mb(field="VmHWM"), "db_mb": Path(db_path).stat().st_size / 2**20}
+    return {
+        "wall": done - started,
+        "rows": upserted - started,
+        "index": done - upserted,
+        "cpu": cpu_seconds() - cpu0,
+        "peak_main": rss_mb(field="VmHWM"),
+        "db_mb": Path(db_path).stat().st_size / 2**20,
+    }
 
 
 def child_match(db_path: str) -> dict:
@@ -140,8 +169,12 @@ def child_match(db_path: str) -> dict:
     for _ in range(2):
         started = time.perf_counter()
         reports = match_saved(db, config)
-        runs.append({"total": time.perf_counter() - started,
-                     "queries": [(r.query, r.matched, r.linked, r.seconds, r.status) for r in reports]})
+        runs.append(
+            {
+                "total": time.perf_counter() - started,
+                "queries": [(r.query, r.matched, r.linked, r.seconds, r.status) for r in reports],
+            }
+        )
     return {"runs": runs}
 
 
@@ -153,11 +186,25 @@ def child_exports(db_path: str) -> dict:
     ids = [r[0] for r in db.execute("select id from papers order by published desc limit 10000")]
     started = time.perf_counter()
     text = export_ids(db, ids)
-    out = {"bibtex": time.perf_counter() - started, "bibtex_entries": text.count("\n@")+ text.startswith("@")}
+    out = {"bibtex": time.perf_counter() - started, "bibtex_entries": text.count("\n@") + text.startswith("@")}
     # the digest of the two weeks ending at the newest paper, as the editor runs it (a new process)
     newest = date.fromisoformat(db.execute("select max(published) from papers").fetchone()[0][:10])
-    cmd = [sys.executable, "-m", "papertrack", "digest", "--db", db_path, "--queries", str(ROOT / "queries.yaml"), "--from", str(newest - timedelta(days=13)),
-           "--to", str(newest), "-o", os.devnull]
+    cmd = [
+        sys.executable,
+        "-m",
+        "papertrack",
+        "digest",
+        "--db",
+        db_path,
+        "--queries",
+        str(ROOT / "queries.yaml"),
+        "--from",
+        str(newest - timedelta(days=13)),
+        "--to",
+        str(newest),
+        "-o",
+        os.devnull,
+    ]
     started = time.perf_counter()
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode:
@@ -186,8 +233,11 @@ def datasette_latency(db_path: Path, clients: int, requests_each: int) -> dict:
     # plain Datasette: entry-point plugins are not loaded (datasette skips them when this flag is set)
     launcher = "import sys; sys._called_from_test = True; from datasette.cli import cli; cli()"
     settings = [arg for name, value in SETTINGS.items() for arg in ("--setting", name, str(value))]
-    proc = subprocess.Popen([sys.executable, "-c", launcher, "serve", "--immutable", str(db_path), "-p", str(port), *settings],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", launcher, "serve", "--immutable", str(db_path), "-p", str(port), *settings],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     base = f"http://127.0.0.1:{port}/{db_path.stem}/papers"
     try:
         deadline = time.monotonic() + 300
@@ -225,9 +275,11 @@ def fts_latency(db_path: Path, clients: int, requests_each: int) -> dict:
             term = SEARCHES[(k * 7 + i) % len(SEARCHES)]
             started = time.perf_counter()
             conn.execute("select count(*) from papers_fts where papers_fts match ?", [term]).fetchone()
-            conn.execute("select p.id, p.title, p.published from papers p where p.rowid in "
-                         "(select rowid from papers_fts where papers_fts match ?) order by p.rowid desc limit 20",
-                         [term]).fetchall()
+            conn.execute(
+                "select p.id, p.title, p.published from papers p where p.rowid in "
+                "(select rowid from papers_fts where papers_fts match ?) order by p.rowid desc limit 20",
+                [term],
+            ).fetchall()
             with lock:
                 latencies.append(time.perf_counter() - started)
 
@@ -236,8 +288,12 @@ def fts_latency(db_path: Path, clients: int, requests_each: int) -> dict:
     with ThreadPoolExecutor(clients) as pool:
         list(pool.map(client, range(clients)))
     latencies.sort()
-    return {"p50": latencies[len(latencies) // 2], "p95": latencies[int(len(latencies) * 0.95)],
-            "requests": len(latencies), "errors": 0}
+    return {
+        "p50": latencies[len(latencies) // 2],
+        "p95": latencies[int(len(latencies) * 0.95)],
+        "requests": len(latencies),
+        "errors": 0,
+    }
 
 
 def _hammer(urls: list[str], clients: int, requests_each: int) -> dict:
@@ -262,8 +318,12 @@ def _hammer(urls: list[str], clients: int, requests_each: int) -> dict:
     with ThreadPoolExecutor(clients) as pool:
         list(pool.map(client, range(clients)))
     latencies.sort()
-    return {"p50": latencies[len(latencies) // 2], "p95": latencies[int(len(latencies) * 0.95)],
-            "requests": len(latencies), "errors": len(errors)}
+    return {
+        "p50": latencies[len(latencies) // 2],
+        "p95": latencies[int(len(latencies) * 0.95)],
+        "requests": len(latencies),
+        "errors": len(errors),
+    }
 
 
 # ---------------------------------------------------------------- main
@@ -294,10 +354,12 @@ def main() -> None:
     args = ap.parse_args()
     if args.child:
         kind, *rest = args.child
-        result = {"import": lambda: child_import(rest[0], rest[1], int(rest[2]), rest[3] == "phases"),
-                  "plain": lambda: child_plain(rest[0], rest[1], rest[2] == "derived"),
-                  "match": lambda: child_match(rest[0]),
-                  "exports": lambda: child_exports(rest[0])}[kind]()
+        result = {
+            "import": lambda: child_import(rest[0], rest[1], int(rest[2]), rest[3] == "phases"),
+            "plain": lambda: child_plain(rest[0], rest[1], rest[2] == "derived"),
+            "match": lambda: child_match(rest[0]),
+            "exports": lambda: child_exports(rest[0]),
+        }[kind]()
         print(json.dumps(result))
         return
 
@@ -307,8 +369,10 @@ def main() -> None:
     snapshot = work / f"snapshot-{n}.jsonl"
     started = time.perf_counter()
     make_snapshot(snapshot, n)
-    print(f"corpus: {n:,} records resampled from {corpus.seed_records()[1]}, {snapshot.stat().st_size / 2**20:,.0f} MB "
-          f"({time.perf_counter() - started:.0f} s); load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    print(
+        f"corpus: {n:,} records resampled from {corpus.seed_records()[1]}, {snapshot.stat().st_size / 2**20:,.0f} MB "
+        f"({time.perf_counter() - started:.0f} s); load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+    )
     db_path = work / "papers.db"
     runs: dict[str, list[dict]] = {"import": [], "phases": [], "plain": [], "plain+derived": []}
     for _ in range(args.repeat):
@@ -321,40 +385,60 @@ def main() -> None:
 
     print(f"\nimport of {n:,} records, medians of {args.repeat} run(s) (wall s; CPU s of all processes):")
     print(f"  {'':36}{'total':>8}{'rows':>8}{'index':>8}{'rec/s':>10}{'CPU':>8}{'DB MB':>8}")
-    labels = {"import": "papertrack import-snapshot", "phases": "  the same, rows then index",
-              "plain": "plain: upsert_all + enable_fts", "plain+derived": "plain, with the derived columns"}
+    labels = {
+        "import": "papertrack import-snapshot",
+        "phases": "  the same, rows then index",
+        "plain": "plain: upsert_all + enable_fts",
+        "plain+derived": "plain, with the derived columns",
+    }
     for name, label in labels.items():
         r = runs[name]
         rows, index = ("", "") if name == "import" else (f"{median(r, 'rows'):8.1f}", f"{median(r, 'index'):8.1f}")
-        print(f"  {label:36}{median(r, 'wall'):8.1f}{rows:>8}{index:>8}"
-              f"{n / median(r, 'wall'):10,.0f}{median(r, 'cpu'):8.1f}{median(r, 'db_mb'):8,.0f}")
+        print(
+            f"  {label:36}{median(r, 'wall'):8.1f}{rows:>8}{index:>8}"
+            f"{n / median(r, 'wall'):10,.0f}{median(r, 'cpu'):8.1f}{median(r, 'db_mb'):8,.0f}"
+        )
     imp, phases = runs["import"], runs["phases"]
     for name in ("plain", "plain+derived"):
-        print(f"  vs {name}: whole import {median(runs[name], 'wall') / median(imp, 'wall'):.2f}x as fast (goal 1.5), "
-              f"rows alone {median(runs[name], 'rows') / median(phases, 'rows'):.2f}x (goal 2)")
-    print("  (papertrack's rows include authors and 9 indexes, its index 6 columns; the plain index has 2;\n"
-          "   import-snapshot builds the index while it writes rows, overlapping the parsing processes)")
+        print(
+            f"  vs {name}: whole import {median(runs[name], 'wall') / median(imp, 'wall'):.2f}x as fast (goal 1.5), "
+            f"rows alone {median(runs[name], 'rows') / median(phases, 'rows'):.2f}x (goal 2)"
+        )
+    print(
+        "  (papertrack's rows include authors and 9 indexes, its index 6 columns; the plain index has 2;\n"
+        "   import-snapshot builds the index while it writes rows, overlapping the parsing processes)"
+    )
     last = imp[-1]
-    print("  RSS of the import, MB (main + parsing processes) at 1/4, 1/2, all of the file: "
-          + ", ".join(f"{m['main']:.0f} + {m['workers']:.0f}" for m in last["rss"].values())
-          + f"; main's peak {last['peak_main']:.0f}")
+    print(
+        "  RSS of the import, MB (main + parsing processes) at 1/4, 1/2, all of the file: "
+        + ", ".join(f"{m['main']:.0f} + {m['workers']:.0f}" for m in last["rss"].values())
+        + f"; main's peak {last['peak_main']:.0f}"
+    )
     print(f"  database: {db_path.stat().st_size / 2**20:,.0f} MB for {last['new']:,} papers")
 
     match = run_child("match", str(db_path))
     print("\nmatch (all shipped queries, local database):")
     first, again = match["runs"]
     for (name, matched, linked, secs, status), (*_, secs2, _) in zip(first["queries"], again["queries"]):
-        print(f"  {name:22}" + (f"{matched:8,} matched {linked:8,} linked {secs:7.2f} s   rerun {secs2:6.2f} s"
-                                 if status == "ok" else status))
+        print(
+            f"  {name:22}"
+            + (f"{matched:8,} matched {linked:8,} linked {secs:7.2f} s   rerun {secs2:6.2f} s" if status == "ok" else status)
+        )
     print(f"  total {first['total']:.2f} s (rerun {again['total']:.2f} s); goal < 5 s")
 
-    latency = {"FTS5 query (no Datasette)": fts_latency(db_path, args.clients, args.requests),
-               **datasette_latency(db_path, args.clients, args.requests)}
-    print(f"\nsearch with {args.clients} concurrent clients; Datasette: no plugins, --immutable, "
-          f"{', '.join(f'{k}={v}' for k, v in SETTINGS.items())}:")
+    latency = {
+        "FTS5 query (no Datasette)": fts_latency(db_path, args.clients, args.requests),
+        **datasette_latency(db_path, args.clients, args.requests),
+    }
+    print(
+        f"\nsearch with {args.clients} concurrent clients; Datasette: no plugins, --immutable, "
+        f"{', '.join(f'{k}={v}' for k, v in SETTINGS.items())}:"
+    )
     for name, r in latency.items():
-        print(f"  {name:26} p50 {r['p50'] * 1000:7.0f} ms   p95 {r['p95'] * 1000:7.0f} ms   "
-              f"({r['requests']} requests, {r['errors']} errors)")
+        print(
+            f"  {name:26} p50 {r['p50'] * 1000:7.0f} ms   p95 {r['p95'] * 1000:7.0f} ms   "
+            f"({r['requests']} requests, {r['errors']} errors)"
+        )
     print("  goal: FTS search p95 < 100 ms")
 
     exports = run_child("exports", str(db_path))

@@ -10,6 +10,7 @@ exclusions buy. Recall is estimated twice: within the labelled pool, and on the 
 of the curated paper lists in ../shared/data/curated-lists/ (title only, so a lower bound).
 Skips (exit 0) when ../shared is absent.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,7 +38,7 @@ NAIVE = {
     "distillation": r"distill\w*|teacher[- ]student",
     "nas": r"architecture search|nas",
     "bert-compression": r"(?:bert|transformers?|language models?|llms?)\W+(?:\w+\W+){0,6}?(?:compress\w*|distill\w*|prun\w*|quantiz\w*)"
-                        r"|(?:compress\w*|distill\w*|prun\w*|quantiz\w*)\W+(?:\w+\W+){0,6}?(?:bert|transformers?|language models?|llms?)",
+    r"|(?:compress\w*|distill\w*|prun\w*|quantiz\w*)\W+(?:\w+\W+){0,6}?(?:bert|transformers?|language models?|llms?)",
     "sparse-training": r"sparse training|lottery|dynamic sparse|sparse networks?",
     "efficient-architectures": r"(?:light[- ]?weight|compact|efficient|small|tiny|mobile)[- ](?:\w+[- ])?(?:networks?|models?|architectures?|cnns?)",
 }
@@ -137,15 +138,21 @@ def main() -> int:
     ours, base = score(hits, labels, tags), score(naive_hits, labels, tags)
     positives = Counter(tag for (_, tag), yes in labels.items() if yes)
 
-    print(f"{len(corpus)} real records; {len(labels)} hand-labelled (paper, tag) pairs "
-          f"({sum(labels.values())} yes); taxonomy: {len(corpus) / elapsed:,.0f} records/s\n")
-    print(f"{'tag':<24} {'hits':>5} {'labelled':>8} {'precision':>9}   {'naive hits':>10} {'naive prec.':>11}   "
-          f"{'pool recall':>11}")
+    print(
+        f"{len(corpus)} real records; {len(labels)} hand-labelled (paper, tag) pairs "
+        f"({sum(labels.values())} yes); taxonomy: {len(corpus) / elapsed:,.0f} records/s\n"
+    )
+    print(
+        f"{'tag':<24} {'hits':>5} {'labelled':>8} {'precision':>9}   {'naive hits':>10} {'naive prec.':>11}   "
+        f"{'pool recall':>11}"
+    )
     for tag in tags:
         o, b = ours[tag], base.get(tag, {"hits": 0, "labelled": 0, "yes": 0})
         found = sum(1 for (pid, t), yes in labels.items() if yes and t == tag and tag in hits.get(pid, {}))
-        print(f"{tag:<24} {o['hits']:>5} {o['labelled']:>8} {_ratio(o['yes'], o['labelled']):>9}   "
-              f"{b['hits']:>10} {_ratio(b['yes'], b['labelled']):>11}   {_ratio(found, positives[tag]):>11}")
+        print(
+            f"{tag:<24} {o['hits']:>5} {o['labelled']:>8} {_ratio(o['yes'], o['labelled']):>9}   "
+            f"{b['hits']:>10} {_ratio(b['yes'], b['labelled']):>11}   {_ratio(found, positives[tag]):>11}"
+        )
     total = {k: sum(ours[t][k] for t in tags) for k in ("hits", "labelled", "yes")}
     print(f"{'all tags':<24} {total['hits']:>5} {total['labelled']:>8} {_ratio(total['yes'], total['labelled']):>9}")
     print("\nprecision = labelled-yes / labelled hits; pool recall = labelled positives the taxonomy finds")

@@ -9,6 +9,7 @@ the titles match. Entries of the same file
 that denote one paper are merged and counted as duplicated. Network first, then one
 write transaction, so a failure never leaves half an import.
 """
+
 from __future__ import annotations
 
 import json
@@ -45,8 +46,10 @@ class ImportReport:
     paper_ids: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
-        return (f"{self.path}: {self.entries} entries: {self.matched} matched, {self.added} added, "
-                f"{self.fetched} fetched from arXiv, {self.skipped} skipped, {self.duplicated} duplicated")
+        return (
+            f"{self.path}: {self.entries} entries: {self.matched} matched, {self.added} added, "
+            f"{self.fetched} fetched from arXiv, {self.skipped} skipped, {self.duplicated} duplicated"
+        )
 
 
 @dataclass
@@ -80,10 +83,13 @@ class Matcher:
         self._by_paper: dict[str, Group] = {}
         self._by_arxiv: dict[str, Group] = {}
         self._by_doi: dict[str, Group] = {}
-        self.stored_dois = {normalize_doi(d): pid for pid, d in db.execute("select id, doi from papers where doi is not null")}
+        self.stored_dois = {
+            normalize_doi(d): pid for pid, d in db.execute("select id, doi from papers where doi is not null")
+        }
         self.stored_dois.pop(None, None)
-        self.stored_keys = {k.lower(): pid for pid, k in db.execute("select id, citation_key from papers "
-                                                                    "where citation_key is not null")}
+        self.stored_keys = {
+            k.lower(): pid for pid, k in db.execute("select id, citation_key from papers where citation_key is not null")
+        }
 
     def add(self, record: BibRecord) -> bool:
         """File the record in its group; True when an earlier record already denoted that paper."""
@@ -111,8 +117,9 @@ class Matcher:
             return record.arxiv_id
         if normalize_doi(record.doi) in self.stored_dois:
             return self.stored_dois[normalize_doi(record.doi)]
-        found = self.stored_titles().find(record.title, record.authors,
-                                          accept=lambda pid: _compatible(record, *self._facts[pid]))
+        found = self.stored_titles().find(
+            record.title, record.authors, accept=lambda pid: _compatible(record, *self._facts[pid])
+        )
         if found:
             return found
         # exported or imported before under this key (also catches entries without authors)
@@ -136,9 +143,16 @@ class Matcher:
         group = self._by_arxiv.get(record.arxiv_id or "") or self._by_doi.get(normalize_doi(record.doi) or "")
         if group is not None:
             return group
-        found = self._pending.find(record.title, record.authors, accept=lambda n: _compatible(
-            record, self.groups[int(n)].first("arxiv_id"), normalize_doi(self.groups[int(n)].first("doi")),
-            self.groups[int(n)].first("year")))
+        found = self._pending.find(
+            record.title,
+            record.authors,
+            accept=lambda n: _compatible(
+                record,
+                self.groups[int(n)].first("arxiv_id"),
+                normalize_doi(self.groups[int(n)].first("doi")),
+                self.groups[int(n)].first("year"),
+            ),
+        )
         return self.groups[int(found)] if found else None
 
 
@@ -170,9 +184,14 @@ def import_bibtex(
     new = [g for g in groups if g.paper_id is None]
     report.matched = len(groups) - len(new)
     # stored papers on arXiv that an earlier import had to keep from BibTeX (never fetched)
-    incomplete = [r[0] for r in db.execute(
-        "select id from papers where updated is null and id in (select value from json_each(?))",
-        [json.dumps([g.paper_id for g in groups if g.paper_id])]) if arxiv_id(r[0]) == r[0]]
+    incomplete = [
+        r[0]
+        for r in db.execute(
+            "select id from papers where updated is null and id in (select value from json_each(?))",
+            [json.dumps([g.paper_id for g in groups if g.paper_id])],
+        )
+        if arxiv_id(r[0]) == r[0]
+    ]
     wanted = list(dict.fromkeys([*(g.first("arxiv_id") for g in new if g.first("arxiv_id")), *incomplete]))
     fetched, unreachable = fetch(client, wanted, report) if wanted else ({}, False)
     with transaction(db):
@@ -185,8 +204,12 @@ def import_bibtex(
                 g.paper_id, g.source = _new_id(db, g, arxiv if unreachable else None, used), "bibtex"
             used.add(g.paper_id)
         keys = {g.paper_id: g.records[0].key for g in new}
-        save_papers(db, [fetched[g.paper_id] for g in new if g.source == "arxiv"]
-                    + [fetched[pid] for pid in incomplete if pid in fetched], citation_keys=keys)
+        save_papers(
+            db,
+            [fetched[g.paper_id] for g in new if g.source == "arxiv"]
+            + [fetched[pid] for pid in incomplete if pid in fetched],
+            citation_keys=keys,
+        )
         save_papers(db, [to_paper(g) for g in new if g.source == "bibtex"], venue_source="bibtex", citation_keys=keys)
         for g in groups:
             if g.source != "bibtex":
@@ -220,8 +243,9 @@ def fetch(client: ArxivClient | None, ids: list[str], report: ImportReport) -> t
             return found, True
     missing = [pid for pid in ids if pid not in found and pid not in rejected]
     if missing:
-        report.problems.append(f"arXiv has no paper {', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}: "
-                               "kept from BibTeX fields")
+        report.problems.append(
+            f"arXiv has no paper {', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}: kept from BibTeX fields"
+        )
     return found, False
 
 
@@ -265,8 +289,9 @@ def merge(db: sqlite_utils.Database, paper_id: str, records: Sequence[BibRecord]
     group = Group(list(records))
     venue, updates = group.venue_record, {}
     if venue and VENUE_RANK["bibtex"] >= VENUE_RANK.get(row[0], 0):
-        updates.update(venue=venue.venue, venue_type=venue.venue_type, volume=venue.volume, pages=venue.pages,
-                       venue_source="bibtex")
+        updates.update(
+            venue=venue.venue, venue_type=venue.venue_type, volume=venue.volume, pages=venue.pages, venue_source="bibtex"
+        )
         if venue.year:
             updates["year"] = venue.year
     if not row[1] and group.first("doi"):

@@ -6,6 +6,7 @@ a middleware) and `crossref` inheritance, decodes LaTeX (accents, braces, escape
 stray HTML entities (`&amp;`) to Unicode in titles, names and venues, and finds arXiv
 ids and DOIs wherever files put them. A malformed entry becomes a problem line `file:line: entry 'key': why`.
 """
+
 from __future__ import annotations
 
 import html
@@ -37,8 +38,12 @@ ARXIV_FIELDS = ("eprint", "arxiv", "arxivid", "url", "journal", "howpublished", 
 _PREPRINT = re.compile(r"\barxiv\b|^\s*corr\s*$|\bpreprint\b", re.IGNORECASE)
 _KEY = re.compile(r"@\s*\w+\s*[{(]\s*([^,\s]+)")
 _YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)\b")
-MONTHS = dict(zip("jan feb mar apr may jun jul aug sep oct nov dec".split(),
-                  "January February March April May June July August September October November December".split()))
+MONTHS = dict(
+    zip(
+        "jan feb mar apr may jun jul aug sep oct nov dec".split(),
+        "January February March April May June July August September October November December".split(),
+    )
+)
 
 
 @dataclass
@@ -111,7 +116,7 @@ def _unenclose(value: str) -> str:
 
 
 def _resolve(piece: str, strings: dict[str, str]) -> str:
-    if piece[:1] in "{\"" or piece.isdigit():
+    if piece[:1] in '{"' or piece.isdigit():
         return _unenclose(piece)
     return strings.get(piece.lower(), MONTHS.get(piece.lower()[:3], piece))
 
@@ -128,7 +133,9 @@ def read_bibtex(path: str | Path) -> BibFile:
         raise ConfigError(str(path), None, f"cannot read: {e.strerror}") from None
     except UnicodeDecodeError as e:
         line = e.object[: e.start].count(b"\n") + 1
-        raise ConfigError(str(path), line, f"not UTF-8 (byte 0x{e.object[e.start]:02x}); convert the file to UTF-8") from None
+        raise ConfigError(
+            str(path), line, f"not UTF-8 (byte 0x{e.object[e.start]:02x}); convert the file to UTF-8"
+        ) from None
     library = bibtexparser.parse_string(text, parse_stack=PARSE_STACK)
     problems: list[tuple[int, str]] = []
     skipped = duplicates = 0

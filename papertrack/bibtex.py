@@ -10,6 +10,7 @@ DBLP): a journal gives `@article` (journal, volume, pages), a conference or work
 on arXiv carries `eprint`, `archivePrefix = {arXiv}`, `primaryClass` and `url`, as
 arXiv's own BibTeX does, so a later import finds it again by its arXiv id.
 """
+
 from __future__ import annotations
 
 import json
@@ -28,8 +29,21 @@ from .errors import UsageError
 from .models import abs_url, arxiv_id
 from .names import is_person, last_first
 
-COLUMNS = ("id", "title", "authors", "year", "published", "primary_category", "doi", "url", "venue",
-           "venue_type", "volume", "pages", "citation_key")
+COLUMNS = (
+    "id",
+    "title",
+    "authors",
+    "year",
+    "published",
+    "primary_category",
+    "doi",
+    "url",
+    "venue",
+    "venue_type",
+    "volume",
+    "pages",
+    "citation_key",
+)
 ENTRY_TYPES = {"journal": "article", "conference": "inproceedings", "workshop": "inproceedings"}
 
 
@@ -41,8 +55,10 @@ def export_ids(db: sqlite_utils.Database, ids: Iterable[str]) -> str:
 def export(db: sqlite_utils.Database, ids: Iterable[str] | None = None) -> tuple[str, int]:
     """BibTeX for these papers (default: all, see `select_ids`), sorted by citation key;
     returns (text, number of entries)."""
-    rows = sorted(_rows(db, list(dict.fromkeys(select_ids(db) if ids is None else ids))),
-                  key=lambda r: (r["citation_key"].lower(), r["id"]))
+    rows = sorted(
+        _rows(db, list(dict.fromkeys(select_ids(db) if ids is None else ids))),
+        key=lambda r: (r["citation_key"].lower(), r["id"]),
+    )
     return write(rows), len(rows)
 
 
@@ -52,8 +68,9 @@ def write(rows: Iterable[dict]) -> str:
     fmt = BibtexFormat()
     fmt.indent, fmt.value_column, fmt.block_separator = "  ", "auto", "\n"
     # in-place stack: the library is thrown away afterwards, so the writer need not copy it
-    return bibtexparser.write_string(library, unparse_stack=default_unparse_stack(allow_inplace_modification=True),
-                                     bibtex_format=fmt)
+    return bibtexparser.write_string(
+        library, unparse_stack=default_unparse_stack(allow_inplace_modification=True), bibtex_format=fmt
+    )
 
 
 def select_ids(
@@ -72,17 +89,32 @@ def select_ids(
         raise UsageError(f"--from {date_from} is after --to {date_to}")
     where, params = [], []
     for label, values, table, sql in (
-        ("tag", tags, "tags", "select pt.papers_id from papers_tags pt join tags t on t.id = pt.tags_id "
-                              "where t.name in (select value from json_each(?))"),
-        ("query", queries, "queries", "select pq.papers_id from papers_queries pq join queries q on q.id = pq.queries_id "
-                                      "where q.name in (select value from json_each(?))"),
+        (
+            "tag",
+            tags,
+            "tags",
+            "select pt.papers_id from papers_tags pt join tags t on t.id = pt.tags_id "
+            "where t.name in (select value from json_each(?))",
+        ),
+        (
+            "query",
+            queries,
+            "queries",
+            "select pq.papers_id from papers_queries pq join queries q on q.id = pq.queries_id "
+            "where q.name in (select value from json_each(?))",
+        ),
         ("paper id", ids, "papers", "select value from json_each(?)"),
     ):
         if not values:
             continue
         column = "id" if table == "papers" else "name"
-        known = {r[0] for r in db.execute(f"select {column} from {table} where {column} in (select value from json_each(?))",
-                                          [json.dumps(list(values))])}
+        known = {
+            r[0]
+            for r in db.execute(
+                f"select {column} from {table} where {column} in (select value from json_each(?))",
+                [json.dumps(list(values))],
+            )
+        }
         unknown = [v for v in values if v not in known]
         if unknown:
             raise UsageError(f"unknown {label} {unknown[0]!r}")
@@ -100,9 +132,12 @@ def select_ids(
 
 def _rows(db: sqlite_utils.Database, ids: list[str]) -> list[dict]:
     """Rows to export, in the order of `ids`, each with a citation key."""
-    found = {r["id"]: r for r in db.query(
-        f"select {', '.join(COLUMNS)} from papers where id in (select value from json_each(?))", [json.dumps(ids)]
-    )}
+    found = {
+        r["id"]: r
+        for r in db.query(
+            f"select {', '.join(COLUMNS)} from papers where id in (select value from json_each(?))", [json.dumps(ids)]
+        )
+    }
     keys = ensure_keys(db, [i for i, r in found.items() if not r["citation_key"]])
     return [dict(found[i], citation_key=found[i]["citation_key"] or keys[i]) for i in ids if i in found]
 

@@ -5,6 +5,7 @@ changes when other papers arrive. When the base key is taken (case-insensitively
 BibTeX compares keys) the paper gets the first free suffix `a`, `b`, ... `z`, `aa`, ...;
 the paper that had the base key keeps it. `set_key` is the user's override.
 """
+
 from __future__ import annotations
 
 import json
@@ -22,11 +23,13 @@ from .names import ascii_fold, is_person, surname_key
 from .schema import transaction
 
 # Words a title may start with that say nothing about the paper.
-STOPWORDS = frozenset("""
+STOPWORDS = frozenset(
+    """
 a an the on of in for to and or with without via from by at as into onto over under
 towards toward beyond through using about is are be being do does can could should
 what when where which who why how we our you your it its this that these those not no
-""".split())
+""".split()
+)
 # What BibTeX and LaTeX accept in a key (no spaces, braces, commas, quotes, #, %, ~, \).
 _TEX_START = re.compile(r"[\\${}]")
 _VALID_KEY = re.compile(r"^[^\s,{}()\"#%'=\\~]+$")
@@ -73,23 +76,27 @@ def assign_keys(db: sqlite_utils.Database, ids: Iterable[str]) -> dict[str, str]
     keys = compute_keys(db, ids)
     if keys:
         # one UPDATE statement: the FTS triggers then flush once, not once per row
-        db.execute("update papers set citation_key = k.value from json_each(?) k where papers.id = k.key",
-                   [json.dumps(keys)])
+        db.execute(
+            "update papers set citation_key = k.value from json_each(?) k where papers.id = k.key", [json.dumps(keys)]
+        )
     return keys
 
 
 def compute_keys(db: sqlite_utils.Database, ids: Iterable[str]) -> dict[str, str]:
     """The keys `assign_keys` would store, without storing them."""
-    rows = list(db.query(
-        "select id, title, authors, year, published from papers where citation_key is null "
-        "and id in (select value from json_each(?))",
-        [json.dumps(list(ids))],
-    ))
+    rows = list(
+        db.query(
+            "select id, title, authors, year, published from papers where citation_key is null "
+            "and id in (select value from json_each(?))",
+            [json.dumps(list(ids))],
+        )
+    )
     return keys_for(db, rows)
 
 
-def keys_for(db: sqlite_utils.Database, rows: list[dict], preferred: dict[str, str] | None = None,
-             bases: dict[str, str] | None = None) -> dict[str, str]:
+def keys_for(
+    db: sqlite_utils.Database, rows: list[dict], preferred: dict[str, str] | None = None, bases: dict[str, str] | None = None
+) -> dict[str, str]:
     """New keys for papers given as rows (`id`, `title`, `authors` as JSON, `year`,
     `published`), unique against the stored keys and each other.
 
@@ -122,10 +129,14 @@ def _taken(db: sqlite_utils.Database, prefixes: Iterable[str]) -> set[str]:
     """Stored keys (lower-cased) that start with any of `prefixes`: all a batch can collide
     with, read through the case-insensitive key index instead of loading every key."""
     wanted = sorted({p.lower() for p in prefixes if p})
-    return {k.lower() for (k,) in db.execute(
-        "select p.citation_key from json_each(?) j cross join papers p "
-        "where p.citation_key >= j.value collate nocase and p.citation_key < j.value || char(65535) collate nocase",
-        [json.dumps(wanted)])}
+    return {
+        k.lower()
+        for (k,) in db.execute(
+            "select p.citation_key from json_each(?) j cross join papers p "
+            "where p.citation_key >= j.value collate nocase and p.citation_key < j.value || char(65535) collate nocase",
+            [json.dumps(wanted)],
+        )
+    }
 
 
 def ensure_keys(db: sqlite_utils.Database, ids: Iterable[str]) -> dict[str, str]:
@@ -150,9 +161,7 @@ def set_key(db: sqlite_utils.Database, paper_id: str, key: str) -> str | None:
     row = db.execute("select citation_key from papers where id = ?", [paper_id]).fetchone()
     if row is None:
         raise UsageError(f"no paper with id {paper_id!r}")
-    holder = db.execute(
-        "select id from papers where lower(citation_key) = lower(?) and id != ?", [key, paper_id]
-    ).fetchone()
+    holder = db.execute("select id from papers where lower(citation_key) = lower(?) and id != ?", [key, paper_id]).fetchone()
     if holder:
         raise UsageError(f"citation key {key!r} is already used by paper {holder[0]}")
     db.execute("update papers set citation_key = ? where id = ?", [key, paper_id])

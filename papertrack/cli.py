@@ -1,4 +1,5 @@
 """The `papertrack` command: each command parses options, calls one library function, prints."""
+
 from __future__ import annotations
 
 import functools
@@ -37,13 +38,25 @@ def _stored_db(db_path: str):
 
 
 def db_option(fn: Callable) -> Callable:
-    return click.option("--db", "db_path", default=DEFAULT_DB, show_default=True, type=click.Path(dir_okay=False),
-                        help="SQLite database file")(fn)
+    return click.option(
+        "--db",
+        "db_path",
+        default=DEFAULT_DB,
+        show_default=True,
+        type=click.Path(dir_okay=False),
+        help="SQLite database file",
+    )(fn)
 
 
 def queries_option(fn: Callable) -> Callable:
-    return click.option("--queries", "queries_path", default=DEFAULT_QUERIES, show_default=True,
-                        type=click.Path(dir_okay=False), help="Saved queries and taxonomy (YAML)")(fn)
+    return click.option(
+        "--queries",
+        "queries_path",
+        default=DEFAULT_QUERIES,
+        show_default=True,
+        type=click.Path(dir_okay=False),
+        help="Saved queries and taxonomy (YAML)",
+    )(fn)
 
 
 def with_config(fn: Callable) -> Callable:
@@ -92,16 +105,33 @@ def harvest_command(db_path: str, config: Config, names: tuple[str, ...], full: 
 @cli.command()
 @db_option
 @with_config
-@click.option("--stale-days", default=14.0, show_default=True, type=click.FloatRange(0, 36500),
-              help="Flag queries not harvested for this long")
+@click.option(
+    "--stale-days",
+    default=14.0,
+    show_default=True,
+    type=click.FloatRange(0, 36500),
+    help="Flag queries not harvested for this long",
+)
 def status(db_path: str, config: Config, stale_days: float) -> None:
     """Each query's last successful harvest and paper count; failed or stale ones flagged."""
     rows = query_status(_stored_db(db_path), config, stale_days)
-    click.echo(tabulate(disable_numparse=True, tabular_data=
-        [(s.query, s.source, s.papers, s.last_success or "never", s.flag.upper() if s.flag != "ok" else "ok",
-          (s.last_error or "")[:80]) for s in rows],
-        headers=["query", "source", "papers", "last success", "flag", "last error"],
-    ))
+    click.echo(
+        tabulate(
+            disable_numparse=True,
+            tabular_data=[
+                (
+                    s.query,
+                    s.source,
+                    s.papers,
+                    s.last_success or "never",
+                    s.flag.upper() if s.flag != "ok" else "ok",
+                    (s.last_error or "")[:80],
+                )
+                for s in rows
+            ],
+            headers=["query", "source", "papers", "last success", "flag", "last error"],
+        )
+    )
 
 
 @cli.command()
@@ -216,8 +246,17 @@ def unpick(db_path: str, papers: tuple[str, ...], issue: str) -> None:
 @click.option("--first-seen", is_flag=True, help="Select by when papertrack first saw a paper, not by publication")
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), help="Write to FILE, not stdout")
-def digest(db_path: str, config: Config, date_from: str | None, date_to: str | None, issue: str | None,
-           tags: tuple[str, ...], first_seen: bool, lang: str, output: str | None) -> None:
+def digest(
+    db_path: str,
+    config: Config,
+    date_from: str | None,
+    date_to: str | None,
+    issue: str | None,
+    tags: tuple[str, ...],
+    first_seen: bool,
+    lang: str,
+    output: str | None,
+) -> None:
     """Write the newsletter's papers section (markdown) for a date window or an issue's picks."""
     from .digest import render, select
 
@@ -244,8 +283,13 @@ def import_digest(db_path: str, config: Config, files: tuple[str, ...]) -> None:
     from .history import import_issues
 
     reports = import_issues(open_db(db_path), files, taxonomy=Taxonomy(config.taxonomy))
-    click.echo(tabulate([(r.path, r.issue, len(r.featured), len(r.skipped)) for r in reports],
-                        headers=["file", "issue", "featured", "skipped"], disable_numparse=True))
+    click.echo(
+        tabulate(
+            [(r.path, r.issue, len(r.featured), len(r.skipped)) for r in reports],
+            headers=["file", "issue", "featured", "skipped"],
+            disable_numparse=True,
+        )
+    )
     for r in reports:
         for reason in r.skipped:
             click.echo(f"skipped {r.path}: {reason}")
@@ -259,13 +303,24 @@ def import_digest(db_path: str, config: Config, files: tuple[str, ...]) -> None:
 @click.option("--tag", "tags", multiple=True, metavar="TAG", help="Papers with this tag (repeatable: any of them)")
 @click.option("--query", "names", multiple=True, metavar="NAME", help="Papers found by this saved query (repeatable)")
 @click.option("--id", "ids", multiple=True, metavar="ID", help="This paper (repeatable)")
-@click.option("--from", "date_from", type=click.DateTime(["%Y-%m-%d"]), metavar="DATE",
-              help="Submitted (v1) on or after this day, YYYY-MM-DD")
-@click.option("--to", "date_to", type=click.DateTime(["%Y-%m-%d"]), metavar="DATE",
-              help="Submitted (v1) on or before this day, YYYY-MM-DD")
+@click.option(
+    "--from",
+    "date_from",
+    type=click.DateTime(["%Y-%m-%d"]),
+    metavar="DATE",
+    help="Submitted (v1) on or after this day, YYYY-MM-DD",
+)
+@click.option(
+    "--to",
+    "date_to",
+    type=click.DateTime(["%Y-%m-%d"]),
+    metavar="DATE",
+    help="Submitted (v1) on or before this day, YYYY-MM-DD",
+)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to this file instead of stdout")
-def bibtex_command(db_path: str, tags: tuple[str, ...], names: tuple[str, ...], ids: tuple[str, ...],
-                   date_from, date_to, output: str | None) -> None:
+def bibtex_command(
+    db_path: str, tags: tuple[str, ...], names: tuple[str, ...], ids: tuple[str, ...], date_from, date_to, output: str | None
+) -> None:
     """Export papers as BibTeX (UTF-8): all of them, or those matching every filter given."""
     from .bibtex import export, select_ids
 
@@ -318,8 +373,12 @@ def key_command(db_path: str, paper_id: str, new_key: str) -> None:
 @db_option
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on (loopback by default)")
 @click.option("--port", default=8001, show_default=True, type=click.IntRange(0, 65535), help="Port; 0 picks a free one")
-@click.option("--metadata", "metadata_path", type=click.Path(dir_okay=False),
-              help="Datasette metadata [default: ./metadata.json, else the built-in copy]")
+@click.option(
+    "--metadata",
+    "metadata_path",
+    type=click.Path(dir_okay=False),
+    help="Datasette metadata [default: ./metadata.json, else the built-in copy]",
+)
 def serve_command(db_path: str, host: str, port: int, metadata_path: str | None) -> None:
     """Browse the database in Datasette (read-only), with papertrack's metadata and plugin."""
     from .serve import serve
@@ -334,13 +393,23 @@ def serve_command(db_path: str, host: str, port: int, metadata_path: str | None)
 @click.argument("file", type=click.Path(dir_okay=False))
 @db_option
 @queries_option
-@click.option("--category", "categories", multiple=True, metavar="PREFIX",
-              help="Keep records with a category starting with PREFIX (cs. or cs.LG; repeatable). Default: all")
+@click.option(
+    "--category",
+    "categories",
+    multiple=True,
+    metavar="PREFIX",
+    help="Keep records with a category starting with PREFIX (cs. or cs.LG; repeatable). Default: all",
+)
 @click.option("--since", metavar="DATE", help="Keep papers first submitted on or after DATE (YYYY-MM-DD)")
-@click.option("--workers", type=click.IntRange(min=0), default=None,
-              help="Parsing processes [default: one per core, at most 4; 0 parses in this process]")
-def import_snapshot_command(file: str, db_path: str, queries_path: str, categories: tuple[str, ...],
-                            since: str | None, workers: int | None) -> None:
+@click.option(
+    "--workers",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Parsing processes [default: one per core, at most 4; 0 parses in this process]",
+)
+def import_snapshot_command(
+    file: str, db_path: str, queries_path: str, categories: tuple[str, ...], since: str | None, workers: int | None
+) -> None:
     """Import arXiv's metadata snapshot (JSON lines, optionally .gz); rerun to resume."""
     from .snapshot import import_snapshot, parse_filter
 
@@ -355,8 +424,14 @@ def import_snapshot_command(file: str, db_path: str, queries_path: str, categori
         return
     if report.resumed_after:
         click.echo(f"resumed after line {report.resumed_after:,}")
-    click.echo(tabulate(disable_numparse=True, tabular_data=[[f"{getattr(report, c):,}" for c in report.counts]],
-                        headers=list(report.counts), colalign=["right"] * len(report.counts)))
+    click.echo(
+        tabulate(
+            disable_numparse=True,
+            tabular_data=[[f"{getattr(report, c):,}" for c in report.counts]],
+            headers=list(report.counts),
+            colalign=["right"] * len(report.counts),
+        )
+    )
     rate = report.read_now / report.seconds if report.seconds else 0
     click.echo(f"{report.seconds:.1f} s, {rate:,.0f} records/s")
 
@@ -377,11 +452,20 @@ def match_command(db_path: str, queries_path: str, names: tuple[str, ...], try_t
         count, rows = try_query(open_db(db_path), try_text, limit)
         click.echo(f"{count:,} papers match")
         if rows:
-            click.echo(tabulate(disable_numparse=True, headers=["id", "submitted", "title"],
-                                tabular_data=[(r["id"], (r["published"] or "")[:10], shorten(r["title"], 80)) for r in rows]))
+            click.echo(
+                tabulate(
+                    disable_numparse=True,
+                    headers=["id", "submitted", "title"],
+                    tabular_data=[(r["id"], (r["published"] or "")[:10], shorten(r["title"], 80)) for r in rows],
+                )
+            )
         return
     reports = match_saved(open_db(db_path), load_config(queries_path), names)
-    click.echo(tabulate(disable_numparse=True, headers=["query", "matched", "new links", "seconds", "status"],
-                        colalign=["left", "right", "right", "right", "left"],
-                        tabular_data=[(r.query, f"{r.matched:,}", f"{r.linked:,}", f"{r.seconds:.2f}", r.status)
-                                      for r in reports]))
+    click.echo(
+        tabulate(
+            disable_numparse=True,
+            headers=["query", "matched", "new links", "seconds", "status"],
+            colalign=["left", "right", "right", "right", "left"],
+            tabular_data=[(r.query, f"{r.matched:,}", f"{r.linked:,}", f"{r.seconds:.2f}", r.status) for r in reports],
+        )
+    )

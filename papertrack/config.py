@@ -2,6 +2,7 @@
 
 Every problem is a `ConfigError` naming the file, the line and what is wrong.
 """
+
 from __future__ import annotations
 
 import datetime as dt

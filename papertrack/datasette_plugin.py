@@ -10,6 +10,7 @@
 * metadata.json's `papers` block also describes any other database holding a `papers`
   table (`db/demo.db` is served as `demo`), so it is written once.
 """
+
 from __future__ import annotations
 
 import json
@@ -68,7 +69,9 @@ def _has_papers(db) -> bool:
     try:
         conn = sqlite3.connect(f"file:{db.path}?mode=ro", uri=True)
         try:
-            return conn.execute("select 1 from sqlite_master where type = 'table' and name = 'papers'").fetchone() is not None
+            return (
+                conn.execute("select 1 from sqlite_master where type = 'table' and name = 'papers'").fetchone() is not None
+            )
         finally:
             conn.close()
     except sqlite3.Error:
@@ -138,8 +141,15 @@ class ManyToManyFacet(Facet):
                 + f"group by o.[{other_pk}] order by count desc, label limit {size + 1}"
             )
             try:
-                rows = (await self.ds.execute(self.database, sql, self.params, truncate=False,
-                                              custom_time_limit=self.ds.setting("facet_time_limit_ms"))).rows
+                rows = (
+                    await self.ds.execute(
+                        self.database,
+                        sql,
+                        self.params,
+                        truncate=False,
+                        custom_time_limit=self.ds.setting("facet_time_limit_ms"),
+                    )
+                ).rows
             except QueryInterrupted:
                 timed_out.append(other)
                 continue
@@ -149,18 +159,29 @@ class ManyToManyFacet(Facet):
                 if key in selected:
                     path = path_with_removed_args(self.request, {"_through": selected[key]})
                 else:
-                    value = json.dumps({"table": through, "column": other_column, "value": str(row["value"])},
-                                       separators=(",", ":"))
+                    value = json.dumps(
+                        {"table": through, "column": other_column, "value": str(row["value"])}, separators=(",", ":")
+                    )
                     path = path_with_added_args(self.request, {"_through": value})
-                values.append({
-                    "value": row["value"], "label": row["label"], "count": row["count"], "selected": key in selected,
-                    "toggle_url": self.ds.absolute_url(self.request, self.ds.urls.path(path)),
-                })
-            results.append({
-                "name": other, "type": self.type, "results": values, "truncated": len(rows) > size,
-                "hideable": source_and_config["source"] != "metadata",
-                "toggle_url": self.ds.urls.path(path_with_removed_args(self.request, {"_facet_m2m": other})),
-            })
+                values.append(
+                    {
+                        "value": row["value"],
+                        "label": row["label"],
+                        "count": row["count"],
+                        "selected": key in selected,
+                        "toggle_url": self.ds.absolute_url(self.request, self.ds.urls.path(path)),
+                    }
+                )
+            results.append(
+                {
+                    "name": other,
+                    "type": self.type,
+                    "results": values,
+                    "truncated": len(rows) > size,
+                    "hideable": source_and_config["source"] != "metadata",
+                    "toggle_url": self.ds.urls.path(path_with_removed_args(self.request, {"_facet_m2m": other})),
+                }
+            )
         return results, timed_out
 
 
@@ -172,8 +193,13 @@ async def _link(db, table: str, other: str) -> tuple[str, str, str, str, str] | 
         ours = [fk for fk in outgoing if fk["other_table"] == table]
         theirs = [fk for fk in outgoing if fk["other_table"] == other]
         if ours and theirs:
-            return (incoming["other_table"], ours[0]["column"], ours[0]["other_column"],
-                    theirs[0]["column"], theirs[0]["other_column"])
+            return (
+                incoming["other_table"],
+                ours[0]["column"],
+                ours[0]["other_column"],
+                theirs[0]["column"],
+                theirs[0]["other_column"],
+            )
     return None
 
 
@@ -190,8 +216,11 @@ def _id_column(columns: list[str], table: str | None) -> str | None:
 
 
 def can_render_bib(datasette, columns, table, database, view_name):
-    return (view_name in ("table", "row", "database") and is_papertrack(datasette, database)
-            and _id_column(columns, table) is not None)
+    return (
+        view_name in ("table", "row", "database")
+        and is_papertrack(datasette, database)
+        and _id_column(columns, table) is not None
+    )
 
 
 async def render_bib(datasette, request, database, table, columns, rows, sql, data, view_name):
@@ -214,8 +243,10 @@ async def render_bib(datasette, request, database, table, columns, rows, sql, da
     body = await db.execute_fn(lambda conn: export_ids(sqlite_utils.Database(conn), [str(i) for i in ids if i]))
     headers = {"content-disposition": f'inline; filename="{table or data.get("query_name") or database}.bib"'}
     if more:
-        body = (f"@comment{{papertrack: more than {BIB_CAP:,} rows match and an export holds at most "
-                f"{BIB_CAP:,}; narrow the filter to get the rest.}}\n\n") + body
+        body = (
+            f"@comment{{papertrack: more than {BIB_CAP:,} rows match and an export holds at most "
+            f"{BIB_CAP:,}; narrow the filter to get the rest.}}\n\n"
+        ) + body
         headers["x-papertrack-truncated"] = str(BIB_CAP)
     return Response(body, content_type="text/plain; charset=utf-8", headers=headers)
 
@@ -233,10 +264,19 @@ async def _table_ids(datasette, request, database, table, column) -> tuple[list,
     db = datasette.get_database(database)
     pks = await db.primary_keys(table)
     dropped = {"_next", "_size", "_col", "_nocol", "_shape", "_labels", "_extras", "_sort", "_sort_desc"}
-    args = [(k, v) for k, v in urllib.parse.parse_qsl(request.query_string, keep_blank_values=True)
-            if k not in dropped and not k.startswith("_facet")]
-    args += [("_col", column), ("_size", "max"), ("_shape", "objects"),
-             ("_nofacet", "1"), ("_nocount", "1"), ("_nosuggest", "1")]
+    args = [
+        (k, v)
+        for k, v in urllib.parse.parse_qsl(request.query_string, keep_blank_values=True)
+        if k not in dropped and not k.startswith("_facet")
+    ]
+    args += [
+        ("_col", column),
+        ("_size", "max"),
+        ("_shape", "objects"),
+        ("_nofacet", "1"),
+        ("_nocount", "1"),
+        ("_nosuggest", "1"),
+    ]
     if len(pks) == 1:
         args.append(("_sort", pks[0]))
     path = datasette.urls.table(database, table, format="json")
@@ -261,7 +301,8 @@ async def _table_ids(datasette, request, database, table, column) -> tuple[list,
         ordered = await db.execute(
             f"select [{column}] from [{table}] where [{column}] in (select value from json_each(:ids)) "
             f"order by [{sort or sort_desc}]{' desc' if sort_desc else ''}, [{column}]",
-            {"ids": json.dumps(ids)})
+            {"ids": json.dumps(ids)},
+        )
         ids = [row[0] for row in ordered.rows]
     return ids, more
 
@@ -295,8 +336,12 @@ def register_output_renderer(datasette):
 
 @hookimpl
 def render_cell(value, column, table, database, datasette):
-    if column not in CELL_COLUMNS or table not in (None, "papers") or not isinstance(value, str) \
-            or not is_papertrack(datasette, database):
+    if (
+        column not in CELL_COLUMNS
+        or table not in (None, "papers")
+        or not isinstance(value, str)
+        or not is_papertrack(datasette, database)
+    ):
         return None
     if column in LINK_TEXT:
         if value.startswith(("https://", "http://")):
@@ -324,13 +369,16 @@ def extra_template_vars(view_name, table, database, request, datasette):
     if database is None or table is None or not is_papertrack(datasette, database):
         return {}
     order = (datasette.plugin_config("papertrack", database=database, table=table) or {}).get("column_order") or []
-    facets = [f if isinstance(f, str) else next(iter(f.values()))
-              for f in datasette.table_metadata(database, table).get("facets", [])]
+    facets = [
+        f if isinstance(f, str) else next(iter(f.values()))
+        for f in datasette.table_metadata(database, table).get("facets", [])
+    ]
     extra = {
         "papertrack": True,
         "papertrack_reorder": (lambda columns, rows: _reorder(columns, rows, order)) if order else None,
         "papertrack_facets": lambda results: sorted(
-            results, key=lambda f: facets.index(f["name"]) if f["name"] in facets else len(facets)),
+            results, key=lambda f: facets.index(f["name"]) if f["name"] in facets else len(facets)
+        ),
     }
     if view_name != "row" or table != "papers" or request is None:
         return extra
@@ -356,12 +404,20 @@ async def _paper(datasette, database: str, paper_id: str) -> dict | None:
     row = (await db.execute("select * from papers where id = ?", [paper_id])).first()
     if row is None:
         return None
-    tags = (await db.execute(
-        "select t.id, t.name from papers_tags pt join tags t on t.id = pt.tags_id "
-        "where pt.papers_id = ? order by t.name", [paper_id])).rows
-    authors = (await db.execute(
-        "select a.id, a.name from papers_authors pa join authors a on a.id = pa.authors_id "
-        "where pa.papers_id = ? order by pa.position", [paper_id])).rows
+    tags = (
+        await db.execute(
+            "select t.id, t.name from papers_tags pt join tags t on t.id = pt.tags_id "
+            "where pt.papers_id = ? order by t.name",
+            [paper_id],
+        )
+    ).rows
+    authors = (
+        await db.execute(
+            "select a.id, a.name from papers_authors pa join authors a on a.id = pa.authors_id "
+            "where pa.papers_id = ? order by pa.position",
+            [paper_id],
+        )
+    ).rows
     papers_url = datasette.urls.table(database, "papers")
 
     def through(link_table: str, column: str, value) -> str:

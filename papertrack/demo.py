@@ -1,5 +1,6 @@
 """The offline demo: bundled sample papers served by a local arXiv stand-in, harvested by
 the real harvest code into `db/demo.db`."""
+
 from __future__ import annotations
 
 import json
@@ -52,8 +53,15 @@ def build_demo_digest(db_path: str | Path = DEMO_DB, out: str | Path | None = No
 
     db = open_db(db_path)
     pick(db, DEMO_PICKS, DEMO_ISSUE)
-    set_note(db, "1909.04977", Note(headline="CARS：进化算法加权值共享的结构搜索，CIFAR-10 上单卡半天",
-                                    source="papertrack demo", source_url="https://arxiv.org/abs/1909.04977"))
+    set_note(
+        db,
+        "1909.04977",
+        Note(
+            headline="CARS：进化算法加权值共享的结构搜索，CIFAR-10 上单卡半天",
+            source="papertrack demo",
+            source_url="https://arxiv.org/abs/1909.04977",
+        ),
+    )
     out = Path(out or Path(db_path).with_name("demo-digest.md"))
     out.write_text(render(select(db, issue=DEMO_ISSUE)), encoding="utf-8")
     db.close()

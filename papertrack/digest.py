@@ -1,5 +1,6 @@
 """The newsletter's papers section: select papers (an issue's picks, or a date window
 grouped by tag) and render them with the Jinja2 template in papertrack/templates/."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -75,8 +76,11 @@ def select(
     papers published (or, with `first_seen`, first harvested) from `date_from` to `date_to`
     inclusive, optionally only those with one of `tags`, grouped by tag in `tag_order`."""
     issue = issue_date(issue) if issue else None
-    picked = [r[0] for r in db.execute(
-        "select papers_id from picks where issue = ? order by picked, rowid", [issue])] if issue else []
+    picked = (
+        [r[0] for r in db.execute("select papers_id from picks where issue = ? order by picked, rowid", [issue])]
+        if issue
+        else []
+    )
     if picked:
         ids, mode = picked, "picks"
     else:
@@ -86,12 +90,20 @@ def select(
         if end < start:
             raise UsageError(f"--to {date_to} is before --from {date_from}")
         column = "first_seen" if first_seen else "published"
-        ids = [r[0] for r in db.execute(
-            f"select id from papers where {column} >= ? and {column} < ? "
-            "and (? = '[]' or id in (select pt.papers_id from papers_tags pt join tags t on t.id = pt.tags_id "
-            "where t.name in (select value from json_each(?)))) order by published desc, id",
-            [start.isoformat(), (end + dt.timedelta(days=1)).isoformat(), json.dumps(list(tags)), json.dumps(list(tags))],
-        )]
+        ids = [
+            r[0]
+            for r in db.execute(
+                f"select id from papers where {column} >= ? and {column} < ? "
+                "and (? = '[]' or id in (select pt.papers_id from papers_tags pt join tags t on t.id = pt.tags_id "
+                "where t.name in (select value from json_each(?)))) order by published desc, id",
+                [
+                    start.isoformat(),
+                    (end + dt.timedelta(days=1)).isoformat(),
+                    json.dumps(list(tags)),
+                    json.dumps(list(tags)),
+                ],
+            )
+        ]
         mode = "window"
     entries = _entries(db, ids)
     if mode == "window":
@@ -134,18 +146,20 @@ def _entries(db: sqlite_utils.Database, ids: list[str]) -> list[Entry]:
         r = rows[pid]
         url = r["url"] or abs_url(pid)
         code = r["note_code"] or r["code_url"]
-        entries.append(Entry(
-            id=pid,
-            label=md_escape(compact(r["venue"])) or None,
-            headline=md_escape(r["headline"] or r["title"]),
-            source=md_escape(r["source"]) if r["source"] else "arXiv",
-            link=md_url(r["source_url"] or url),
-            title=md_escape(r["title"]),
-            url=md_url(url),
-            code=md_url(code) if code else None,
-            summary_lines=_editor_text(r["note_summary"]) if r["note_summary"] else [md_escape(r["summary"])],
-            tags=json.loads(r["tags"] or "[]"),
-        ))
+        entries.append(
+            Entry(
+                id=pid,
+                label=md_escape(compact(r["venue"])) or None,
+                headline=md_escape(r["headline"] or r["title"]),
+                source=md_escape(r["source"]) if r["source"] else "arXiv",
+                link=md_url(r["source_url"] or url),
+                title=md_escape(r["title"]),
+                url=md_url(url),
+                code=md_url(code) if code else None,
+                summary_lines=_editor_text(r["note_summary"]) if r["note_summary"] else [md_escape(r["summary"])],
+                tags=json.loads(r["tags"] or "[]"),
+            )
+        )
     return entries
 
 

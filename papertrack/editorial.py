@@ -3,6 +3,7 @@
 A note wins over derived values everywhere: `papers.summary` and `papers.code_url` show
 the note's text as soon as it is written, and harvests keep it (store.save_papers).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -86,8 +87,7 @@ def apply_notes(db: sqlite_utils.Database, ids: Iterable[str]) -> None:
     ).fetchall():
         db.execute(
             "update papers set summary = ?, code_url = ? where id = ?",
-            [note_summary or summarize(abstract or "") or None,
-             note_code or detected_code_url(abstract, comment), pid],
+            [note_summary or summarize(abstract or "") or None, note_code or detected_code_url(abstract, comment), pid],
         )
 
 
@@ -103,8 +103,9 @@ def add_picks(db: sqlite_utils.Database, ids: Iterable[str], issue: str) -> list
     """`pick` inside the caller's transaction, for checked ids."""
     known = {r[0] for r in db.execute("select papers_id from picks where issue = ?", [issue])}
     fresh = [i for i in dict.fromkeys(ids) if i not in known]
-    db.conn.executemany("insert into picks (papers_id, issue, picked) values (?, ?, ?)",
-                        [(i, issue, now_iso()) for i in fresh])
+    db.conn.executemany(
+        "insert into picks (papers_id, issue, picked) values (?, ?, ?)", [(i, issue, now_iso()) for i in fresh]
+    )
     return fresh
 
 
@@ -113,12 +114,16 @@ def unpick(db: sqlite_utils.Database, papers: Iterable[str], issue: str) -> list
     issue = issue_date(issue)
     ids = paper_ids(db, papers)
     with transaction(db):
-        picked = [r[0] for r in db.execute(
-            "select papers_id from picks where issue = ? and papers_id in (select value from json_each(?))",
-            [issue, _json(ids)],
-        )]
-        db.execute("delete from picks where issue = ? and papers_id in (select value from json_each(?))",
-                   [issue, _json(picked)])
+        picked = [
+            r[0]
+            for r in db.execute(
+                "select papers_id from picks where issue = ? and papers_id in (select value from json_each(?))",
+                [issue, _json(ids)],
+            )
+        ]
+        db.execute(
+            "delete from picks where issue = ? and papers_id in (select value from json_each(?))", [issue, _json(picked)]
+        )
     return picked
 
 

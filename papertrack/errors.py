@@ -1,4 +1,5 @@
 """Typed errors. Each names its culprit; the CLI prints one line and exits with `exit_code`."""
+
 from __future__ import annotations
 
 

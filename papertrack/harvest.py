@@ -7,6 +7,7 @@ that order, so they are picked up too. DBLP queries (see `harvest_dblp`) remembe
 hit count instead. The state of an unfinished run (which date window, which offset) is
 committed with every page: a killed run resumes where it stopped.
 """
+
 from __future__ import annotations
 
 import json
@@ -126,9 +127,19 @@ def harvest(
             raise
         finally:
             report.requests = requests() - report.base_requests
-            report.total = db.execute("select count(*) from papers_queries where queries_id = ?", [ids[q.name]]).fetchone()[0]
-            record_run(db, run_id, finished=now_iso(), status=report.status, error=report.error,
-                       requests=report.requests, new=report.new, updated=report.updated)
+            report.total = db.execute("select count(*) from papers_queries where queries_id = ?", [ids[q.name]]).fetchone()[
+                0
+            ]
+            record_run(
+                db,
+                run_id,
+                finished=now_iso(),
+                status=report.status,
+                error=report.error,
+                requests=report.requests,
+                new=report.new,
+                updated=report.updated,
+            )
         reports.append(report)
     return reports
 
@@ -232,7 +243,10 @@ def _split(window: list, total: int) -> list[list[str]]:
     if hi - lo < timedelta(minutes=2):
         raise SourceError(f"{total} results submitted within one minute exceed arXiv's paging limit of {PAGING_LIMIT}")
     mid = lo + (hi - lo) / 2
-    return [[(mid + timedelta(minutes=1)).strftime(_MINUTE), hi.strftime(_MINUTE)], [lo.strftime(_MINUTE), mid.strftime(_MINUTE)]]
+    return [
+        [(mid + timedelta(minutes=1)).strftime(_MINUTE), hi.strftime(_MINUTE)],
+        [lo.strftime(_MINUTE), mid.strftime(_MINUTE)],
+    ]
 
 
 @dataclass
@@ -255,10 +269,12 @@ def query_status(db: sqlite_utils.Database, config: Config, stale_days: float = 
     out = []
     for q in config.queries:
         qid, last_success, progress = db.execute(
-            "select id, last_success, progress from queries where name = ?", [q.name]).fetchone()
+            "select id, last_success, progress from queries where name = ?", [q.name]
+        ).fetchone()
         papers = db.execute("select count(*) from papers_queries where queries_id = ?", [qid]).fetchone()[0]
         last = db.execute(
-            "select status, error from harvest_runs where query = ? order by id desc limit 1", [q.name]).fetchone()
+            "select status, error from harvest_runs where query = ? order by id desc limit 1", [q.name]
+        ).fetchone()
         status, error = last if last else (None, None)
         if status in ("failed", "interrupted") or (status is None and progress):
             flag = "failed" if status == "failed" else "interrupted"

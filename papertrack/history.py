@@ -12,6 +12,7 @@ arXiv-id label) becomes a pick for the issue, and its headline, source, commenta
 code link and summary the paper's note. Papers not yet stored are fetched from arXiv by
 id, all of them in one request.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -121,7 +122,9 @@ def _headline(line: str, n: int) -> Featured:
         return Featured(n, line[2:].strip())
     text, url, label = m.group("text").strip(), m.group("url").strip(), m.group("label")
     headline, _, source = text.rpartition(" | ") if " | " in text else (text, "", "")
-    paper = arxiv_id_in(url) or (_ID_LABEL.match(label.strip()).group(1) if label and _ID_LABEL.match(label.strip()) else None)
+    paper = arxiv_id_in(url) or (
+        _ID_LABEL.match(label.strip()).group(1) if label and _ID_LABEL.match(label.strip()) else None
+    )
     return Featured(n, headline.strip(), source.strip() or None, url or None, paper, label=label)
 
 
@@ -173,8 +176,9 @@ def import_issues(
     from arXiv in one request first. Nothing is written if a file or the fetch fails."""
     issues = read_issues(paths)
     wanted = list(dict.fromkeys(e.paper for i in issues for e in i.entries if e.paper))
-    known = {r[0] for r in db.execute("select id from papers where id in (select value from json_each(?))",
-                                      [json.dumps(wanted)])}
+    known = {
+        r[0] for r in db.execute("select id from papers where id in (select value from json_each(?))", [json.dumps(wanted)])
+    }
     missing = [p for p in wanted if p not in known]
     fetched = []
     if missing:
@@ -194,9 +198,13 @@ def import_issues(
                 if e.paper not in found:
                     report.skipped.append(f"line {e.line}: {e.paper} not found on arXiv ({_short(e.headline)})")
                     continue
-                note = Note(headline=e.headline or None, summary=e.summary or None, source=e.source,
-                            source_url=e.source_url if e.source_url and e.source_url.startswith("http") else None,
-                            code_url=e.code_url)
+                note = Note(
+                    headline=e.headline or None,
+                    summary=e.summary or None,
+                    source=e.source,
+                    source_url=e.source_url if e.source_url and e.source_url.startswith("http") else None,
+                    code_url=e.code_url,
+                )
                 write_note(db, e.paper, note, only_missing=True)
                 add_picks(db, [e.paper], issue.issue)
                 report.featured.append(e.paper)

@@ -5,6 +5,7 @@ between dollars, and a literal dollar is stored as `\\$` (arXiv's own convention
 two stay distinguishable. Decoding uses pylatexenc (the decoder bibtexparser's
 `LatexDecodingMiddleware` wraps) without its ligature rules, so `--` and `~` stay as typed.
 """
+
 from __future__ import annotations
 
 import re
@@ -18,7 +19,7 @@ _BRACE = re.compile(r"[{}]")
 _TEX = re.compile(r"[\\{$]")
 _BARE_SPECIAL = re.compile(r"(?<!\\)([%&#])")
 # \$ survives decoding as this placeholder, so that it can be told apart from math
-_DOLLAR = "\uE000"
+_DOLLAR = "\ue000"
 _ESCAPES = str.maketrans({c: "\\" + c for c in "&%$#_{}"} | {"\\": r"\textbackslash{}"})
 _WORD = re.compile(r"(?<![\\\w])[^\W_]+")
 

@@ -17,6 +17,7 @@ When an arXiv harvest later stores the preprint of a `dblp:` row, `merge_preprin
 (query links, manual tag decisions, notes, picks, citation key, and any other table
 pointing at papers.id) onto the arXiv id and deletes the row.
 """
+
 from __future__ import annotations
 
 import json
@@ -62,18 +63,28 @@ def plan_page(
     """Resolve each record of a page (see the module docstring). Preprint look-ups run
     for records that have no row yet, or for all unmatched ones when `lookup_known`."""
     pattern = re.compile(query.title_filter, re.IGNORECASE) if query.title_filter else None
-    records = [p for p in page.papers if (not pattern or pattern.search(p.title))
-               and (not query.since or (p.year or 9999) >= query.since.year)]
+    records = [
+        p
+        for p in page.papers
+        if (not pattern or pattern.search(p.title)) and (not query.since or (p.year or 9999) >= query.since.year)
+    ]
     plan = Plan()
     if not records:
         return plan
-    keys = _lookup(db, "select dblp_key, id from papers where dblp_key in (select value from json_each(?)) "
-                       "order by id like 'dblp:%' desc", [r.dblp_key for r in records])  # arXiv rows win
+    keys = _lookup(
+        db,
+        "select dblp_key, id from papers where dblp_key in (select value from json_each(?)) order by id like 'dblp:%' desc",
+        [r.dblp_key for r in records],
+    )  # arXiv rows win
     linked_ids = {r.id: page.arxiv_ids[r.id] for r in records if r.id in page.arxiv_ids}
-    stored = set(_lookup(db, "select id, id from papers where id in (select value from json_each(?))",
-                         list(linked_ids.values())))
-    dois = _lookup(db, "select lower(doi), id from papers where lower(doi) in (select value from json_each(?)) "
-                       "and id not like 'dblp:%'", [r.doi for r in records if r.doi])
+    stored = set(
+        _lookup(db, "select id, id from papers where id in (select value from json_each(?))", list(linked_ids.values()))
+    )
+    dois = _lookup(
+        db,
+        "select lower(doi), id from papers where lower(doi) in (select value from json_each(?)) and id not like 'dblp:%'",
+        [r.doi for r in records if r.doi],
+    )
     by_arxiv_id: dict[str, Paper] = {}  # arXiv id -> the record that names it
     unmatched: list[Paper] = []
     for record in records:
@@ -142,8 +153,10 @@ def save_plan(db: sqlite_utils.Database, plan: Plan, query_id: int, taxonomy: Ta
         result += save_papers(db, arxiv_papers, query_id, taxonomy)
     if plan.rows:
         result += save_papers(db, plan.rows, query_id, taxonomy, venue_source="dblp")
-        db.conn.executemany("update papers set dblp_key = ? where id = ? and dblp_key is not ?",
-                            [(r.dblp_key, r.id, r.dblp_key) for r in plan.rows])
+        db.conn.executemany(
+            "update papers set dblp_key = ? where id = ? and dblp_key is not ?",
+            [(r.dblp_key, r.id, r.dblp_key) for r in plan.rows],
+        )
     touched = set(result.new) | set(result.updated)
     merged = []
     for pid, record in [*plan.matches, *((paper.id, record) for paper, record in plan.found)]:
@@ -168,14 +181,30 @@ def apply_venue(db: sqlite_utils.Database, paper_id: str, record: Paper) -> bool
         "where id = ? and (dblp_key is null or dblp_key = ?) and not ("
         "venue is ? and venue_type is ? and volume is ? and pages is ? and year is coalesce(?, year) "
         "and venue_source is 'dblp' and dblp_key is ? and doi is coalesce(doi, ?))",
-        [record.venue, record.venue_type, record.volume, record.pages, record.year, record.dblp_key, record.doi,
-         paper_id, record.dblp_key,
-         record.venue, record.venue_type, record.volume, record.pages, record.year, record.dblp_key, record.doi],
+        [
+            record.venue,
+            record.venue_type,
+            record.volume,
+            record.pages,
+            record.year,
+            record.dblp_key,
+            record.doi,
+            paper_id,
+            record.dblp_key,
+            record.venue,
+            record.venue_type,
+            record.volume,
+            record.pages,
+            record.year,
+            record.dblp_key,
+            record.doi,
+        ],
     )
     return cur.rowcount > 0
 
 
 # ---------------------------------------------------------------- merging dblp: rows into arXiv papers
+
 
 def has_dblp_rows(db: sqlite_utils.Database) -> bool:
     # a range on the primary key: an index seek, so arXiv harvests pay nothing when there are none
@@ -206,8 +235,9 @@ def merge_row(db: sqlite_utils.Database, source: str, target: str) -> bool:
     """Move `source` (a dblp: row) onto `target` and delete it: DBLP's venue data, the
     citation key, and every row of every table that points at papers.id. False when
     there is no such row. The caller refreshes the target's tags."""
-    old = db.execute(f"select citation_key, dblp_key, doi, venue_source, {', '.join(VENUE_COLUMNS)} "
-                     "from papers where id = ?", [source]).fetchone()
+    old = db.execute(
+        f"select citation_key, dblp_key, doi, venue_source, {', '.join(VENUE_COLUMNS)} from papers where id = ?", [source]
+    ).fetchone()
     if old is None:
         return False
     citation_key, dblp_key, doi, venue_source, *venue = old
@@ -225,21 +255,26 @@ def merge_row(db: sqlite_utils.Database, source: str, target: str) -> bool:
         db.execute(f"update or ignore [{table}] set [{column}] = ? where [{column}] = ?", [target, source])
         db.execute(f"delete from [{table}] where [{column}] = ?", [source])
     # the editor's text wins over derived values
-    db.execute("update papers set summary = coalesce((select summary from notes where papers_id = ?), summary), "
-               "code_url = coalesce((select code_url from notes where papers_id = ?), code_url) where id = ?",
-               [target, target, target])
+    db.execute(
+        "update papers set summary = coalesce((select summary from notes where papers_id = ?), summary), "
+        "code_url = coalesce((select code_url from notes where papers_id = ?), code_url) where id = ?",
+        [target, target, target],
+    )
     db.execute("delete from papers where id = ?", [source])
     return True
 
 
 def _paper_references(db: sqlite_utils.Database) -> list[tuple[str, str]]:
     """(table, column) of every foreign key to papers.id, including other features' tables."""
-    return [(t.name, fk.column) for t in db.tables for fk in t.foreign_keys
-            if fk.other_table == "papers" and fk.other_column == "id"]
+    return [
+        (t.name, fk.column)
+        for t in db.tables
+        for fk in t.foreign_keys
+        if fk.other_table == "papers" and fk.other_column == "id"
+    ]
 
 
 def _lookup(db: sqlite_utils.Database, sql: str, values: list) -> dict:
     if not values:
         return {}
     return {k: v for k, v in db.execute(sql, [json.dumps(list(values))]) if k is not None}
-

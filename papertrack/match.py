@@ -16,6 +16,7 @@ ranges are plain SQL. The result agrees with the local arXiv stand-in (`query.ev
 * What cannot agree: FTS5's unicode61 tokenizer folds accents (`naïve` is `naive`),
   while the stand-in splits words at every non-ASCII letter (`na`, `ve`).
 """
+
 from __future__ import annotations
 
 import itertools
@@ -77,9 +78,13 @@ class Translator:
         out = [variants(w) for w in words]
         missing = {t for vs in out for t in vs if t not in self.present}
         if missing:
-            found = {r[0] for r in self.db.execute(
-                "select term from temp.papers_fts_terms where term in (select value from json_each(?))",
-                [json.dumps(sorted(missing))])}
+            found = {
+                r[0]
+                for r in self.db.execute(
+                    "select term from temp.papers_fts_terms where term in (select value from json_each(?))",
+                    [json.dumps(sorted(missing))],
+                )
+            }
             self.present.update({t: t in found for t in missing})
         return [[t for t in vs if self.present[t]] for vs in out]
 
@@ -131,8 +136,10 @@ class Translator:
             f"(({ALL} : ({_phrases(forms[:k])})) AND ({rest} : ({_phrases(forms[k:], initial=True)})))"
             for k in range(1, len(words))
         )
-        check = Sql(f"({_IN_FTS} and papertrack_all_phrase(p.title, p.abstract, p.authors, p.comment, p.journal_ref, ?))",
-                    (spans, term.value))
+        check = Sql(
+            f"({_IN_FTS} and papertrack_all_phrase(p.title, p.abstract, p.authors, p.comment, p.journal_ref, ?))",
+            (spans, term.value),
+        )
         return Sql(f"({_IN_FTS}) or {check.cond}", (within.expr, *check.params))
 
 
@@ -217,7 +224,8 @@ def _adopt_snapshot_watermark(db: sqlite_utils.Database, query: SavedQuery, quer
         keep = json.loads(row["filter"])
         prefixes, imported_since = keep.get("categories") or [], keep.get("since")
         covers = (not prefixes or (cats and all(c.startswith(tuple(prefixes)) for c in cats))) and (
-            not imported_since or imported_since <= since)
+            not imported_since or imported_since <= since
+        )
         if covers and (newest is None or row["newest"] > newest):
             newest = row["newest"]
     if newest:

@@ -14,6 +14,7 @@ Two records are the same paper when
     another paper.
 `bench/dblp_matching.py` measures false and missed matches on real titles.
 """
+
 from __future__ import annotations
 
 import json
@@ -58,7 +59,8 @@ def words_agree(a: str, b: str) -> bool:
     left, right = set(a.split()) - STOPWORDS, set(b.split()) - STOPWORDS
     only_left, only_right = left - right, right - left
     return all(_has_counterpart(w, only_right) for w in only_left) and all(
-        _has_counterpart(w, only_left) for w in only_right)
+        _has_counterpart(w, only_left) for w in only_right
+    )
 
 
 def _has_counterpart(word: str, others: set[str]) -> bool:
@@ -72,8 +74,9 @@ def same_title(a: str, b: str, threshold: float = TITLE_THRESHOLD) -> float | No
     return score if score and words_agree(a, b) else None
 
 
-def best_match(title: str, authors: Iterable[str], candidates: Iterable[Candidate],
-               threshold: float = TITLE_THRESHOLD) -> str | None:
+def best_match(
+    title: str, authors: Iterable[str], candidates: Iterable[Candidate], threshold: float = TITLE_THRESHOLD
+) -> str | None:
     """The id of the candidate this title and author list denote (best title score), or None."""
     key, authors = normalize_title(title), list(authors)
     best, best_score = None, 0.0
@@ -97,10 +100,16 @@ def find_by_title(
     `exclude` skips these ids, `exclude_prefix` every id starting with it (`'dblp:'`).
     """
     skip = set(exclude)
-    return best_match(title, authors, (
-        c for c in fts_candidates(db, title)
-        if c[0] not in skip and not (exclude_prefix and c[0].startswith(exclude_prefix))
-    ), threshold)
+    return best_match(
+        title,
+        authors,
+        (
+            c
+            for c in fts_candidates(db, title)
+            if c[0] not in skip and not (exclude_prefix and c[0].startswith(exclude_prefix))
+        ),
+        threshold,
+    )
 
 
 def fts_candidates(db: sqlite_utils.Database, title: str, limit: int = CANDIDATES) -> list[Candidate]:
@@ -109,11 +118,14 @@ def fts_candidates(db: sqlite_utils.Database, title: str, limit: int = CANDIDATE
     if not words:
         return []
     match = "title: (" + " OR ".join(f'"{w}"' for w in dict.fromkeys(words)) + ")"
-    return [(r["id"], r["title"], json.loads(r["authors"] or "[]")) for r in db.query(
-        "select p.id, p.title, p.authors from papers_fts join papers p on p.rowid = papers_fts.rowid "
-        "where papers_fts match ? order by rank limit ?",
-        [match, limit],
-    )]
+    return [
+        (r["id"], r["title"], json.loads(r["authors"] or "[]"))
+        for r in db.query(
+            "select p.id, p.title, p.authors from papers_fts join papers p on p.rowid = papers_fts.rowid "
+            "where papers_fts match ? order by rank limit ?",
+            [match, limit],
+        )
+    ]
 
 
 class TitleIndex:
@@ -151,5 +163,8 @@ class TitleIndex:
         pool = set().union(*postings[:2])
         if accept:
             pool = {pid for pid in pool if accept(pid)}
-        return best_match(title, authors, ((pid, self.titles[pid], self.authors[pid]) for pid in pool), self.threshold) \
-            if pool else None
+        return (
+            best_match(title, authors, ((pid, self.titles[pid], self.authors[pid]) for pid in pool), self.threshold)
+            if pool
+            else None
+        )

@@ -1,4 +1,5 @@
 """The one noun every part shares: `Paper`, plus identifier and text normalisation."""
+
 from __future__ import annotations
 
 import re

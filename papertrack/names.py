@@ -5,6 +5,7 @@ before the surname are the "von" part: `Laurens van der Maaten`). Two things "Fi
 Last" strings cannot say in BibTeX's grammar are handled here: a trailing suffix
 (`John Smith Jr.`) and capitalised particles (`Luc Van Gool`, `Fernando De la Torre`).
 """
+
 from __future__ import annotations
 
 import re

@@ -1,4 +1,5 @@
 """Terminal output for the CLI: progress bars, tables of run reports, short text."""
+
 from __future__ import annotations
 
 import sys
@@ -21,8 +22,9 @@ class ImportProgress:
         self.path, self.warned, self.midline = path, 0, False
         self.bar = None
         if sys.stderr.isatty() and Path(path).is_file():
-            self.bar = click.progressbar(length=Path(path).stat().st_size, label="importing", file=sys.stderr,
-                                         item_show_func=lambda text: text)
+            self.bar = click.progressbar(
+                length=Path(path).stat().st_size, label="importing", file=sys.stderr, item_show_func=lambda text: text
+            )
 
     def __enter__(self) -> ImportProgress:
         return self
@@ -35,8 +37,10 @@ class ImportProgress:
 
     def update(self, report, chunk) -> None:
         if self.bar is not None:
-            self.bar.update(chunk.position - self.bar.pos,
-                            f"{report.read:,} records, {_bytes(chunk.position)} of {_bytes(self.bar.length)}")
+            self.bar.update(
+                chunk.position - self.bar.pos,
+                f"{report.read:,} records, {_bytes(chunk.position)} of {_bytes(self.bar.length)}",
+            )
             self.midline = True
 
     def bad(self, line: int, message: str) -> None:
@@ -52,7 +56,6 @@ def _bytes(n: float) -> str:
             return f"{n:,.0f} {unit}" if unit in ("bytes", "KB") else f"{n:,.1f} {unit}"
         n /= 1024
     return ""
-
 
 
 class ProgressBars:
@@ -80,8 +83,9 @@ class ProgressBars:
         if report.query != self.query:
             self._close()
             self.query = report.query
-            self.bar = click.progressbar(length=max(page.total, 1), label=f"{report.query:<24}", file=sys.stderr,
-                                         show_pos=True)
+            self.bar = click.progressbar(
+                length=max(page.total, 1), label=f"{report.query:<24}", file=sys.stderr, show_pos=True
+            )
             self.bar.render_progress()
         self.bar.update(len(page.papers))
 
@@ -96,10 +100,13 @@ def shorten(text: str, width: int) -> str:
 
 
 def print_reports(reports: list[RunReport]) -> None:
-    click.echo(tabulate(disable_numparse=True, tabular_data=
-        [(r.query, r.requests, r.new, r.updated, r.total, r.status) for r in reports],
-        headers=["query", "requests", "new", "updated", "total", "status"],
-    ))
+    click.echo(
+        tabulate(
+            disable_numparse=True,
+            tabular_data=[(r.query, r.requests, r.new, r.updated, r.total, r.status) for r in reports],
+            headers=["query", "requests", "new", "updated", "total", "status"],
+        )
+    )
     for r in reports:
         if r.error:
             click.secho(f"{r.query}: {r.error}", fg="red", err=True)

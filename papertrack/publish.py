@@ -11,6 +11,7 @@ The per-database block is keyed `papers`, the name Datasette gives `db/papers.db
 plugin applies the same block to any other database that holds a `papers` table
 (`db/demo.db` is served as `demo`), so nothing is repeated for the demo.
 """
+
 from __future__ import annotations
 
 import json
@@ -25,8 +26,19 @@ CC0 = "https://creativecommons.org/publicdomain/zero/1.0/"
 HIDDEN = ("papers_tags", "papers_authors", "papers_queries", "tag_edits", "queries", "harvest_runs")
 LABELS = {"papers": "title", "tags": "name", "authors": "name"}
 # How the papers table reads (the plugin reorders the columns; the rest follow in schema order).
-COLUMN_ORDER = ["id", "title", "authors", "published", "venue", "primary_category", "summary",
-                "url", "pdf_url", "code_url", "abstract"]
+COLUMN_ORDER = [
+    "id",
+    "title",
+    "authors",
+    "published",
+    "venue",
+    "primary_category",
+    "summary",
+    "url",
+    "pdf_url",
+    "code_url",
+    "abstract",
+]
 
 _TAGS = """(select group_concat(name, ', ') from (
       select t.name from papers_tags pt join tags t on t.id = pt.tags_id
@@ -61,7 +73,7 @@ order by p.published desc""",
     "window": {
         "title": "Papers in a date window",
         "description": "Papers first submitted from one date to another (YYYY-MM-DD, both included), "
-                       "with their tags and summary: the newsletter's fortnight.",
+        "with their tags and summary: the newsletter's fortnight.",
         "sql": f"""select p.id, p.title, p.published, p.venue,
   {_TAGS},
   p.summary, p.code_url, p.url
@@ -73,8 +85,8 @@ order by p.published""",
     "stale_queries": {
         "title": "Harvest health",
         "description": "Each saved query's last successful harvest and its last run, flagged failed, "
-                       "interrupted, never or stale (no success for so many days, 14 when left empty); "
-                       "flagged queries first. The same flags as `papertrack status`.",
+        "interrupted, never or stale (no success for so many days, 14 when left empty); "
+        "flagged queries first. The same flags as `papertrack status`.",
         "sql": """with last_run as (
   select query, status, started, error,
     row_number() over (partition by query order by id desc) as n

@@ -11,6 +11,7 @@ category exactly or by a prefix ending in `*`.
 `evaluate` is the reference used by the demo's local arXiv stand-in and by the tests
 that check the SQL translation in `match`.
 """
+
 from __future__ import annotations
 
 import re
@@ -143,12 +144,27 @@ class Record:
 
     __slots__ = ("id", "categories", "published", "updated", "fields", "sets")
 
-    def __init__(self, id: str, title: str, abstract: str, authors: list[str], categories: list[str],
-                 comment: str | None, journal_ref: str | None, published: str, updated: str):
+    def __init__(
+        self,
+        id: str,
+        title: str,
+        abstract: str,
+        authors: list[str],
+        categories: list[str],
+        comment: str | None,
+        journal_ref: str | None,
+        published: str,
+        updated: str,
+    ):
         self.id, self.categories = id, categories
         self.published, self.updated = published, updated
-        self.fields = {"ti": stems(title), "abs": stems(abstract), "au": stems(" ".join(authors)),
-                       "co": stems(comment), "jr": stems(journal_ref)}
+        self.fields = {
+            "ti": stems(title),
+            "abs": stems(abstract),
+            "au": stems(" ".join(authors)),
+            "co": stems(comment),
+            "jr": stems(journal_ref),
+        }
         self.fields["all"] = [t for f in TEXT_FIELDS for t in self.fields[f]]
         self.sets = {k: set(v) for k, v in self.fields.items()}
 

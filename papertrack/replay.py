@@ -5,6 +5,7 @@ links as recorded from the live service), evaluating `search_query` with
 `papertrack.query`, paging with start/max_results (capped at 2000), sorting by
 relevance, lastUpdatedDate or submittedDate. Faults can be injected by request number.
 """
+
 from __future__ import annotations
 
 import re
@@ -127,8 +128,20 @@ class ReplayArxiv:
         """Replace the corpus (e.g. to publish a new version) and forget cached answers."""
         with self._lock:
             self.papers = {p.id: p for p in papers}
-            self.records = {p.id: Record(p.id, p.title, p.abstract, p.authors, p.categories, p.comment,
-                                         p.journal_ref, p.published or "", p.updated or "") for p in self.papers.values()}
+            self.records = {
+                p.id: Record(
+                    p.id,
+                    p.title,
+                    p.abstract,
+                    p.authors,
+                    p.categories,
+                    p.comment,
+                    p.journal_ref,
+                    p.published or "",
+                    p.updated or "",
+                )
+                for p in self.papers.values()
+            }
             self._xml = {pid: ET.tostring(entry_element(p)) for pid, p in self.papers.items()}
             self._hits = lru_cache(maxsize=64)(self._search)
 
@@ -173,8 +186,12 @@ class ReplayArxiv:
             return 429, b"Too Many Requests", {"Retry-After": f.retry_after}
         size = min(int(qs.get("max_results") or 10), 2000)
         try:
-            hits = self._hits(qs.get("search_query", ""), qs.get("id_list", ""), qs.get("sortBy", "relevance"),
-                              qs.get("sortOrder") == "ascending")
+            hits = self._hits(
+                qs.get("search_query", ""),
+                qs.get("id_list", ""),
+                qs.get("sortBy", "relevance"),
+                qs.get("sortOrder") == "ascending",
+            )
         except UsageError as e:
             return 400, error_feed(f"malformed query: {e}"), {}
         page = hits[start : start + size]

@@ -4,6 +4,7 @@
 descriptions and the README's schema section are checked against the same table
 (`tests/test_schema.py`).
 """
+
 from __future__ import annotations
 
 import sqlite3
@@ -19,7 +20,10 @@ TABLES: dict[str, dict] = {
         "doc": "One row per paper: arXiv metadata plus what papertrack derives and editors add.",
         "pk": "id",
         "columns": {
-            "id": (str, "arXiv id without version (1909.04977, hep-th/9901001); dblp:KEY, doi:DOI or bib:KEY for papers not on arXiv"),
+            "id": (
+                str,
+                "arXiv id without version (1909.04977, hep-th/9901001); dblp:KEY, doi:DOI or bib:KEY for papers not on arXiv",
+            ),
             "title": (str, "Title, whitespace collapsed"),
             "abstract": (str, "Abstract, whitespace collapsed"),
             "authors": (str, "JSON array of author names, in order"),
@@ -40,7 +44,10 @@ TABLES: dict[str, dict] = {
             "pages": (str, "Pages or article number, when known"),
             "year": (int, "Year of publication (venue year when known, else year of v1)"),
             "summary": (str, "One- or two-sentence TL;DR: the editor's if given, else extracted from the abstract"),
-            "code_url": (str, "Code repository: the editor's if given, else the first GitHub/GitLab link in abstract or comment"),
+            "code_url": (
+                str,
+                "Code repository: the editor's if given, else the first GitHub/GitLab link in abstract or comment",
+            ),
             "citation_key": (str, "BibTeX citation key, assigned once and stable"),
             "dblp_key": (str, "DBLP record key, when linked"),
             "first_seen": (str, "When papertrack first stored it"),
@@ -123,7 +130,10 @@ TABLES: dict[str, dict] = {
             "query": (str, "Query text"),
             "tags": (str, "JSON array of the tags the query gives"),
             "since": (str, "Oldest submission date a backfill reaches"),
-            "watermark": (str, "Where the next harvest stops: arXiv, the newest 'updated' date of the last complete harvest; DBLP, its hit count and title filter (JSON)"),
+            "watermark": (
+                str,
+                "Where the next harvest stops: arXiv, the newest 'updated' date of the last complete harvest; DBLP, its hit count and title filter (JSON)",
+            ),
             "progress": (str, "JSON state of an unfinished harvest, so a rerun resumes it"),
             "last_success": (str, "When the last harvest finished without error"),
         },
@@ -292,8 +302,10 @@ def schema_markdown() -> str:
             out.append(f"| `{col}` | {'INTEGER' if kind is int else 'TEXT'} | {doc} |")
         out.append("")
     for table, cols in FTS.items():
-        out.append(f"**`{table}_fts`** — FTS5 index over `{table}`: {', '.join(f'`{c}`' for c in cols)}; "
-                   "kept in sync by triggers.\n")
+        out.append(
+            f"**`{table}_fts`** — FTS5 index over `{table}`: {', '.join(f'`{c}`' for c in cols)}; "
+            "kept in sync by triggers.\n"
+        )
     return "\n".join(out).rstrip() + "\n"
 
 

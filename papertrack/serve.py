@@ -5,6 +5,7 @@ connections, so no SQL it runs can write; the file stays mutable (not `immutable
 so a harvest writing at the same time is seen at once and never served half-done
 (WAL: readers keep a consistent snapshot and never block the writer).
 """
+
 from __future__ import annotations
 
 import json
@@ -19,8 +20,8 @@ from .schema import open_db
 DEFAULT_METADATA = "metadata.json"
 # Datasette 0.65 reads these as settings (`--setting name value`), not from metadata.json.
 SETTINGS = {
-    "truncate_cells_html": 300,   # long abstracts are cut on table pages; the paper page has them whole
-    "suggest_facets": False,      # one query per column per page view; the useful facets are configured
+    "truncate_cells_html": 300,  # long abstracts are cut on table pages; the paper page has them whole
+    "suggest_facets": False,  # one query per column per page view; the useful facets are configured
     "facet_time_limit_ms": 1000,  # the tag facet joins through papers_tags on every page view
 }
 
@@ -49,8 +50,11 @@ def datasette_for(db_path: str | Path, metadata: dict | None = None, settings: d
 
     path = Path(db_path)
     open_db(path, create=False).close()
-    return Datasette([str(path)], metadata=metadata if metadata is not None else load_metadata(),
-                     settings={**SETTINGS, **(settings or {})})
+    return Datasette(
+        [str(path)],
+        metadata=metadata if metadata is not None else load_metadata(),
+        settings={**SETTINGS, **(settings or {})},
+    )
 
 
 def serve(

@@ -17,6 +17,7 @@ The search index is kept by its triggers throughout: a killed import leaves it i
 with what was committed. (Dropping it and building it once at the end was measured: on
 two cores it is slower, because the index build then no longer overlaps the parsing.)
 """
+
 from __future__ import annotations
 
 import json
@@ -230,10 +231,21 @@ def _resume(db: sqlite_utils.Database, ident: str, path: Path, keep: Filter) -> 
                 db.execute("update imports set path = ? where id = ?", [str(path), ident])
         return report
     with transaction(db):
-        db["imports"].upsert({  # type: ignore[union-attr]
-            "id": ident, "path": str(path), "filter": keep.as_json(), "status": "running", "started": now_iso(),
-            "finished": None, "line": 0, "byte_offset": 0, "newest": None, **{c: 0 for c in report.counts},
-        }, pk="id")
+        db["imports"].upsert(
+            {  # type: ignore[union-attr]
+                "id": ident,
+                "path": str(path),
+                "filter": keep.as_json(),
+                "status": "running",
+                "started": now_iso(),
+                "finished": None,
+                "line": 0,
+                "byte_offset": 0,
+                "newest": None,
+                **{c: 0 for c in report.counts},
+            },
+            pk="id",
+        )
     return report
 
 
@@ -264,13 +276,18 @@ class _bulk_settings:
                 self.db.execute(f"insert into [{fts}]([{fts}], rank) values ('hashsize', ?)", [value])
 
 
-def _write(db: sqlite_utils.Database, chunk: Chunk, parsed: Parsed, taxonomy: Taxonomy | None, now: str,
-           report: ImportReport) -> None:
+def _write(
+    db: sqlite_utils.Database, chunk: Chunk, parsed: Parsed, taxonomy: Taxonomy | None, now: str, report: ImportReport
+) -> None:
     """Store one parsed chunk: new papers on the fast path, known ones through save_papers."""
     rows = {r[0]: (r, i) for r, i in zip(parsed.rows, parsed.lines)}  # a repeated id: the last one wins
     ids = list(rows)
-    stored = {r[0]: r[1:] for r in db.execute(
-        f"select id, {', '.join(SOURCE_FIELDS)} from papers where id in (select value from json_each(?))", [_in(ids)])}
+    stored = {
+        r[0]: r[1:]
+        for r in db.execute(
+            f"select id, {', '.join(SOURCE_FIELDS)} from papers where id in (select value from json_each(?))", [_in(ids)]
+        )
+    }
     new = [rows[i][0] for i in ids if i not in stored]
     changed = [i for i in ids if i in stored and stored[i] != rows[i][0][1:_N_SOURCE]]
     report.read += parsed.read
@@ -284,15 +301,22 @@ def _write(db: sqlite_utils.Database, chunk: Chunk, parsed: Parsed, taxonomy: Ta
         new = _with_keys(db, new)
         _write_rows(db, new, [])
         new_ids = _in([r[0] for r in new])
-        db.execute("insert or ignore into authors (name) select j.value from papers p, json_each(p.authors) j "
-                   "where p.id in (select value from json_each(?))", [new_ids])
-        db.execute("insert or ignore into papers_authors (papers_id, authors_id, position) "
-                   "select p.id, a.id, j.key + 1 from papers p, json_each(p.authors) j join authors a on a.name = j.value "
-                   "where p.id in (select value from json_each(?))", [new_ids])
+        db.execute(
+            "insert or ignore into authors (name) select j.value from papers p, json_each(p.authors) j "
+            "where p.id in (select value from json_each(?))",
+            [new_ids],
+        )
+        db.execute(
+            "insert or ignore into papers_authors (papers_id, authors_id, position) "
+            "select p.id, a.id, j.key + 1 from papers p, json_each(p.authors) j join authors a on a.name = j.value "
+            "where p.id in (select value from json_each(?))",
+            [new_ids],
+        )
         tagged = [r[0] for r in new if r[0] in parsed.tags]
         if has_dblp_rows(db):  # a venue-only dblp: row may be one of these preprints (its tags move over)
-            merged = merge_preprints(db, [Paper(id=r[_COL["id"]], title=r[_COL["title"]],
-                                                authors=json.loads(r[_COL["authors"]])) for r in new])
+            merged = merge_preprints(
+                db, [Paper(id=r[_COL["id"]], title=r[_COL["title"]], authors=json.loads(r[_COL["authors"]])) for r in new]
+            )
             tagged = list(dict.fromkeys([*tagged, *(target for _, target in merged)]))
         refresh_tags(db, tagged, {i: parsed.tags[i] for i in tagged if i in parsed.tags})
         report.new += len(new)
@@ -308,7 +332,7 @@ def _with_keys(db: sqlite_utils.Database, rows: list[tuple]) -> list[tuple]:
     other) from the bases `parse_chunk` put in their place."""
     at = _COL["citation_key"]
     keys = keys_for(db, [{"id": r[0], "published": r[_COL["published"]]} for r in rows], bases={r[0]: r[at] for r in rows})
-    return [(*r[:at], keys[r[0]], *r[at + 1:]) for r in rows]
+    return [(*r[:at], keys[r[0]], *r[at + 1 :]) for r in rows]
 
 
 def _save_progress(db: sqlite_utils.Database, ident: str, chunk: Chunk, report: ImportReport) -> None:
@@ -317,4 +341,3 @@ def _save_progress(db: sqlite_utils.Database, ident: str, chunk: Chunk, report: 
         f"update imports set line = ?, byte_offset = ?, newest = ?, {', '.join(f'[{c}] = ?' for c in counts)} where id = ?",
         [chunk.first_line + len(chunk.lines) - 1, chunk.end_offset, report.newest, *counts.values(), ident],
     )
-

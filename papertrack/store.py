@@ -4,6 +4,7 @@ Functions here never open transactions themselves unless named `*_page`/`record_
 callers group them with `schema.transaction` so that a page and the query's progress
 commit together.
 """
+
 from __future__ import annotations
 
 import json
@@ -24,8 +25,19 @@ from .schema import transaction
 
 # Fields a source owns: a change in any of them makes a stored paper "updated".
 SOURCE_FIELDS = (
-    "title", "abstract", "authors", "published", "updated", "version",
-    "primary_category", "categories", "doi", "journal_ref", "comment", "url", "pdf_url",
+    "title",
+    "abstract",
+    "authors",
+    "published",
+    "updated",
+    "version",
+    "primary_category",
+    "categories",
+    "doi",
+    "journal_ref",
+    "comment",
+    "url",
+    "pdf_url",
 )
 DERIVED_FIELDS = ("venue", "venue_source", "venue_type", "volume", "pages", "year", "summary", "code_url")
 VENUE_RANK = {None: 0, "arxiv": 1, "bibtex": 2, "dblp": 3}
@@ -124,12 +136,18 @@ def finish_row(row: dict, paper: Paper, derived: Derived, old: dict | None, venu
     precedence against the stored row `old` (None for a new paper)."""
     venue = {"venue": paper.venue, "venue_type": paper.venue_type, "volume": paper.volume, "pages": paper.pages}
     if not paper.venue and derived.venue:
-        venue.update(venue=derived.venue, venue_type=derived.venue_type,
-                     volume=paper.volume or derived.volume, pages=paper.pages or derived.pages)
+        venue.update(
+            venue=derived.venue,
+            venue_type=derived.venue_type,
+            volume=paper.volume or derived.volume,
+            pages=paper.pages or derived.pages,
+        )
     venue["venue_source"] = (venue_source if paper.venue else "arxiv") if venue["venue"] else None
     # a higher-ranked source wins; a venue once stated stays when a new version names none
-    kept = old is not None and (VENUE_RANK.get(old["venue_source"], 0) > VENUE_RANK.get(venue["venue_source"], 0)
-                                or bool(old["venue"] and not venue["venue"]))
+    kept = old is not None and (
+        VENUE_RANK.get(old["venue_source"], 0) > VENUE_RANK.get(venue["venue_source"], 0)
+        or bool(old["venue"] and not venue["venue"])
+    )
     if kept:
         venue = {k: old[k] for k in venue}
     row.update(
@@ -160,9 +178,12 @@ def _write_rows(db: sqlite_utils.Database, inserts: Sequence[tuple], updates: Se
     db.execute(f"create temp table if not exists staging_papers as select {cols} from papers where 0")
     for rows, sql in (
         (inserts, f"insert into papers ({cols}) select {cols} from temp.staging_papers"),
-        (updates, "update papers set " + ", ".join(f"{c} = s.{c}" for c in _INSERT_COLUMNS
-                                                   if c not in ("id", "first_seen", "citation_key"))
-         + " from temp.staging_papers s where papers.id = s.id"),
+        (
+            updates,
+            "update papers set "
+            + ", ".join(f"{c} = s.{c}" for c in _INSERT_COLUMNS if c not in ("id", "first_seen", "citation_key"))
+            + " from temp.staging_papers s where papers.id = s.id",
+        ),
     ):
         if rows:
             db.conn.executemany(
@@ -198,7 +219,9 @@ def save_authors(db: sqlite_utils.Database, authors_by_paper: dict[str, list[str
         return
     names = {n for names in authors_by_paper.values() for n in names}
     db.conn.executemany("insert or ignore into authors (name) values (?)", [(n,) for n in names])
-    db.execute("delete from papers_authors where papers_id in (select value from json_each(?))", [_in(list(authors_by_paper))])
+    db.execute(
+        "delete from papers_authors where papers_id in (select value from json_each(?))", [_in(list(authors_by_paper))]
+    )
     db.conn.executemany(
         "insert or ignore into papers_authors (papers_id, authors_id, position) select ?, id, ? from authors where name = ?",
         [(pid, i, n) for pid, names in authors_by_paper.items() for i, n in enumerate(names, 1)],
@@ -208,10 +231,13 @@ def save_authors(db: sqlite_utils.Database, authors_by_paper: dict[str, list[str
 def link_query(db: sqlite_utils.Database, query_id: int, paper_ids: Iterable[str]) -> list[str]:
     """Record that a saved query found these papers; returns the ids newly linked."""
     ids = list(paper_ids)
-    known = {r[0] for r in db.execute(
-        "select papers_id from papers_queries where queries_id = ? and papers_id in (select value from json_each(?))",
-        [query_id, _in(ids)],
-    )}
+    known = {
+        r[0]
+        for r in db.execute(
+            "select papers_id from papers_queries where queries_id = ? and papers_id in (select value from json_each(?))",
+            [query_id, _in(ids)],
+        )
+    }
     fresh = [i for i in ids if i not in known]
     db.conn.executemany("insert into papers_queries (papers_id, queries_id) values (?, ?)", [(i, query_id) for i in fresh])
     return fresh
@@ -277,6 +303,7 @@ def refresh_tags(
 
 
 # ---------------------------------------------------------------- saved queries and runs
+
 
 def sync_queries(db: sqlite_utils.Database, queries: Iterable[SavedQuery]) -> dict[str, int]:
     """Upsert the saved queries; a changed query text or `since` resets its harvest state."""

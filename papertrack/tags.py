@@ -4,6 +4,7 @@ A paper's tags come from three sources (store.refresh_tags): the saved queries t
 it, the taxonomy, and the editor's decisions in `tag_edits`, which are applied last and so
 survive every harvest and retag.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -68,9 +69,13 @@ def record_edits(db: sqlite_utils.Database, ids: Iterable[str], names: Iterable[
 
 
 def paper_tags(db: sqlite_utils.Database, pid: str) -> list[str]:
-    return [r[0] for r in db.execute(
-        "select t.name from papers_tags pt join tags t on t.id = pt.tags_id where pt.papers_id = ? order by t.name", [pid]
-    )]
+    return [
+        r[0]
+        for r in db.execute(
+            "select t.name from papers_tags pt join tags t on t.id = pt.tags_id where pt.papers_id = ? order by t.name",
+            [pid],
+        )
+    ]
 
 
 @dataclass

@@ -5,6 +5,7 @@ the parent dies (even by SIGKILL) a child's next read fails and it exits, so no 
 keeps working. Each child has at most one item in flight, so the parent never blocks
 sending to a busy child while that child blocks sending its result back.
 """
+
 from __future__ import annotations
 
 import multiprocessing as mp

@@ -1,4 +1,5 @@
 """Shared fixtures: tiny in-memory databases, paper factories, a local arXiv stand-in."""
+
 from __future__ import annotations
 
 import os
@@ -148,8 +149,10 @@ def start_fake_arxiv(tmp_path: Path, name: str, corpus: str, *faults: str):
     tool = requires_shared("tools", "fake_arxiv.py")
     data = requires_shared("data", "arxiv", corpus)
     port_file, log = tmp_path / f"{name}.port", tmp_path / f"{name}.requests.jsonl"
-    proc = subprocess.Popen([sys.executable, str(tool), str(data), "--port", "0", "--port-file", str(port_file),
-                             "--log", str(log), *faults], stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, str(tool), str(data), "--port", "0", "--port-file", str(port_file), "--log", str(log), *faults],
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 60
     while not port_file.exists():
         if time.monotonic() > deadline or proc.poll() is not None:

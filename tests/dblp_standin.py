@@ -4,6 +4,7 @@ The shape follows the live service (see ../shared/data/dblp/): every number a st
 single author as an object, `ee` a string or a list, titles ending in ".", no `hit` key
 for an empty result, and rate limiting as HTTP 429 with an HTML page and Retry-After.
 """
+
 from __future__ import annotations
 
 import json
@@ -21,9 +22,19 @@ RATE_LIMIT_PAGE = b"""<!DOCTYPE HTML PUBLIC "-//IETF//DTD HTML 2.0//EN">
 """
 
 
-def info(key: str, title: str, authors: list[str], venue: str | list | None = "CVPR", year: int = 2020,
-         type: str = "Conference and Workshop Papers", ee: str | list | None = None, doi: str | None = None,
-         volume: str | None = None, pages: str | None = "1-10", pids: bool = True) -> dict:
+def info(
+    key: str,
+    title: str,
+    authors: list[str],
+    venue: str | list | None = "CVPR",
+    year: int = 2020,
+    type: str = "Conference and Workshop Papers",
+    ee: str | list | None = None,
+    doi: str | None = None,
+    volume: str | None = None,
+    pages: str | None = "1-10",
+    pids: bool = True,
+) -> dict:
     """One hit's `info` as DBLP writes it. `authors` of one name becomes a single object
     (or a bare string with `pids=False`, the pre-2020 shape)."""
     people: list = [{"@pid": f"{100 + i}/{len(n)}", "text": n} for i, n in enumerate(authors)] if pids else list(authors)
@@ -43,12 +54,21 @@ def response(query: str, hits: list[dict], first: int, total: int) -> bytes:
     """The whole JSON body for a page of hits."""
     block: dict = {"@total": str(total), "@computed": str(min(total, 10000)), "@sent": str(len(hits)), "@first": str(first)}
     if hits:  # an empty result has no "hit" key at all
-        block["hit"] = [{"@score": "1", "@id": str(1000 + first + i), "info": h, "url": f"URL#{1000 + first + i}"}
-                        for i, h in enumerate(hits)]
-    return json.dumps({"result": {
-        "query": query, "status": {"@code": "200", "text": "OK"}, "time": {"@unit": "msecs", "text": "3.14"},
-        "completions": {"@total": "0", "@computed": "0", "@sent": "0"}, "hits": block,
-    }}).encode()
+        block["hit"] = [
+            {"@score": "1", "@id": str(1000 + first + i), "info": h, "url": f"URL#{1000 + first + i}"}
+            for i, h in enumerate(hits)
+        ]
+    return json.dumps(
+        {
+            "result": {
+                "query": query,
+                "status": {"@code": "200", "text": "OK"},
+                "time": {"@unit": "msecs", "text": "3.14"},
+                "completions": {"@total": "0", "@computed": "0", "@sent": "0"},
+                "hits": block,
+            }
+        }
+    ).encode()
 
 
 class DblpStandIn:

@@ -4,6 +4,7 @@
 every third also found by the pruning query, 5 submitted in the last days, one with
 hostile markup in its title, abstract and authors, and a failed harvest run.
 """
+
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
@@ -31,9 +32,9 @@ N = 130
 RECENT = 5
 HOSTILE_ID = "2001.09999"
 HOSTILE_TITLE = '<script>alert("pwned")</script> <b>Bold</b> binarization'
-HOSTILE_ABSTRACT = 'An <img src=x onerror=alert(1)> abstract about <b>binary</b> weights.'
-TITLE_WORD = "zebrafinch"      # only in paper 7's title
-ABSTRACT_WORD = "quokkanet"    # only in paper 11's abstract
+HOSTILE_ABSTRACT = "An <img src=x onerror=alert(1)> abstract about <b>binary</b> weights."
+TITLE_WORD = "zebrafinch"  # only in paper 7's title
+ABSTRACT_WORD = "quokkanet"  # only in paper 11's abstract
 
 
 def paper(i: int):
@@ -57,8 +58,9 @@ def build(path: str | Path) -> Path:
     db = open_db(path)
     ids = sync_queries(db, QUERIES.queries)
     papers = [paper(i) for i in range(N)]
-    hostile = make_paper(9999, id=HOSTILE_ID, title=HOSTILE_TITLE, abstract=HOSTILE_ABSTRACT,
-                         authors=["<i>Mallory</i>", "Ada Lovelace"])
+    hostile = make_paper(
+        9999, id=HOSTILE_ID, title=HOSTILE_TITLE, abstract=HOSTILE_ABSTRACT, authors=["<i>Mallory</i>", "Ada Lovelace"]
+    )
     with transaction(db):
         save_papers(db, papers + [hostile], query_id=ids["binarization"])
         save_papers(db, papers[::3], query_id=ids["pruning"])

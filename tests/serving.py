@@ -1,4 +1,5 @@
 """Run `papertrack serve` (or `demo`) as a real process on 127.0.0.1 and find its URL."""
+
 from __future__ import annotations
 
 import os
@@ -36,8 +37,14 @@ class Server:
 def papertrack_process(*args: str, cwd: Path, timeout: float = 60) -> Iterator[Server]:
     """Start `python -m papertrack ARGS` (which must end up serving) and yield once it listens."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "papertrack", *args], cwd=cwd, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "papertrack", *args],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     lines: queue.Queue = queue.Queue()
     output: list[str] = []
 

@@ -1,4 +1,5 @@
 """The arXiv client against recorded-shape responses: formats, ids, faults, errors."""
+
 from __future__ import annotations
 
 import time

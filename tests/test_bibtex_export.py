@@ -1,4 +1,5 @@
 """BibTeX export: entry types, names, titles, citation keys, selection, validity."""
+
 from __future__ import annotations
 
 import sqlite3
@@ -30,9 +31,14 @@ def parse(text: str) -> dict[str, dict]:
 
 
 def cars(**kw):
-    defaults = dict(id="1909.04977", title="CARS: Continuous Evolution for Efficient Neural Architecture Search",
-                    authors=["Zhaohui Yang", "Yunhe Wang", "Xinghao Chen"], primary_category="cs.CV",
-                    published="2019-09-11T09:20:54Z", updated="2020-03-10T00:00:00Z")
+    defaults = dict(
+        id="1909.04977",
+        title="CARS: Continuous Evolution for Efficient Neural Architecture Search",
+        authors=["Zhaohui Yang", "Yunhe Wang", "Xinghao Chen"],
+        primary_category="cs.CV",
+        published="2019-09-11T09:20:54Z",
+        updated="2020-03-10T00:00:00Z",
+    )
     return make_paper(0, **{**defaults, **kw})
 
 
@@ -54,66 +60,110 @@ def test_arxiv_only_paper_is_misc_like_arxivs_own_bibtex(db):
 
 def test_entry_types_follow_the_venue_columns(db):
     save_papers(db, [cars(comment="Accepted by CVPR 2020", doi="10.1109/CVPR42600.2020.00190")])
-    save_papers(db, [make_paper(2, title="Journal paper", venue="IEEE TPAMI", venue_type="journal", volume="44",
-                                pages="1-12", doi="10.1109/TPAMI.2021.1")], venue_source="dblp")
-    save_papers(db, [make_paper(3, title="Workshop paper", venue="ICML 2020 Workshop on Efficiency",
-                                venue_type="workshop")], venue_source="bibtex")
+    save_papers(
+        db,
+        [
+            make_paper(
+                2,
+                title="Journal paper",
+                venue="IEEE TPAMI",
+                venue_type="journal",
+                volume="44",
+                pages="1-12",
+                doi="10.1109/TPAMI.2021.1",
+            )
+        ],
+        venue_source="dblp",
+    )
+    save_papers(
+        db,
+        [make_paper(3, title="Workshop paper", venue="ICML 2020 Workshop on Efficiency", venue_type="workshop")],
+        venue_source="bibtex",
+    )
     entries = parse(export_ids(db, ["1909.04977", "2001.00002", "2001.00003"]))
     conf = entries["yang2020cars"]  # the venue year is the paper's year
     assert (conf["type"], conf["booktitle"], conf["year"]) == ("inproceedings", "CVPR 2020", "2020")
     assert conf["doi"] == "10.1109/CVPR42600.2020.00190" and conf["eprint"] == "1909.04977"
     journal = entries["lovelace2020journal"]
-    assert (journal["type"], journal["journal"], journal["volume"], journal["pages"]) == ("article", "IEEE TPAMI", "44", "1--12")
+    assert (journal["type"], journal["journal"], journal["volume"], journal["pages"]) == (
+        "article",
+        "IEEE TPAMI",
+        "44",
+        "1--12",
+    )
     assert entries["lovelace2020workshop"]["type"] == "inproceedings"
-    save_papers(db, [make_paper(4, title="Untyped venue", venue="Some Symposium", url="https://x.org/{a}")],
-                venue_source="bibtex")
+    save_papers(
+        db, [make_paper(4, title="Untyped venue", venue="Some Symposium", url="https://x.org/{a}")], venue_source="bibtex"
+    )
     db.execute("update papers set venue_type = null where id = '2001.00004'")
     untyped = parse(export_ids(db, ["2001.00004"]))["lovelace2020untyped"]
     assert (untyped["type"], untyped["howpublished"]) == ("misc", "Some Symposium")
 
 
 def test_paper_not_on_arxiv_has_no_arxiv_fields(db):
-    save_papers(db, [make_paper(0, id="doi:10.5281/zenodo.1", title="spaCy", url="https://doi.org/10.5281/zenodo.1",
-                                doi="10.5281/zenodo.1", year=2020, published=None)], venue_source="bibtex")
+    save_papers(
+        db,
+        [
+            make_paper(
+                0,
+                id="doi:10.5281/zenodo.1",
+                title="spaCy",
+                url="https://doi.org/10.5281/zenodo.1",
+                doi="10.5281/zenodo.1",
+                year=2020,
+                published=None,
+            )
+        ],
+        venue_source="bibtex",
+    )
     [e] = parse(export_ids(db, ["doi:10.5281/zenodo.1"])).values()
     assert e["type"] == "misc" and "eprint" not in e and e["url"] == "https://doi.org/10.5281/zenodo.1"
     assert e["year"] == "2020"
 
 
-@pytest.mark.parametrize("name, expected", [
-    ("Zhaohui Yang", "Yang, Zhaohui"),
-    ("Laurens van der Maaten", "van der Maaten, Laurens"),
-    ("Luc Van Gool", "Van Gool, Luc"),
-    ("Fernando De la Torre", "De la Torre, Fernando"),
-    ("Charles Louis de la Vallée Poussin", "de la Vallée Poussin, Charles Louis"),
-    ("John Smith Jr.", "Smith, Jr., John"),
-    ("Martin Luther King III", "King, III, Martin Luther"),
-    ("Quoc V. Le", "Le, Quoc V."),
-    ("Miguel Á. Carreira-Perpiñán", "Carreira-Perpiñán, Miguel Á."),
-    ("Arm", "Arm"),
-    ("van der Maaten, Laurens", "van der Maaten, Laurens"),
-])
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        ("Zhaohui Yang", "Yang, Zhaohui"),
+        ("Laurens van der Maaten", "van der Maaten, Laurens"),
+        ("Luc Van Gool", "Van Gool, Luc"),
+        ("Fernando De la Torre", "De la Torre, Fernando"),
+        ("Charles Louis de la Vallée Poussin", "de la Vallée Poussin, Charles Louis"),
+        ("John Smith Jr.", "Smith, Jr., John"),
+        ("Martin Luther King III", "King, III, Martin Luther"),
+        ("Quoc V. Le", "Le, Quoc V."),
+        ("Miguel Á. Carreira-Perpiñán", "Carreira-Perpiñán, Miguel Á."),
+        ("Arm", "Arm"),
+        ("van der Maaten, Laurens", "van der Maaten, Laurens"),
+    ],
+)
 def test_names_last_first(name, expected):
     assert last_first(name) == expected
 
 
-@pytest.mark.parametrize("title, expected", [
-    ("BERT-of-Theseus: Compressing BERT", "{BERT}-of-Theseus: Compressing {BERT}"),
-    ("GhostNet: More Features from Cheap Operations", "{GhostNet}: More Features from Cheap Operations"),
-    ("MobileNetV2 and CNNs for 3D GANs", "{MobileNetV2} and {CNNs} for {3D} {GANs}"),
-    ("Sparse $\\ell_1$ and $O(N^2)$ training", "Sparse {$\\ell_1$} and {$O(N^2)$} training"),
-    ("R&D: 50% of #1 at $2, a_b {c}", "R\\&D: 50\\% of \\#1 at \\$2, a\\_b c"),
-    ("Costs \\$2 and \\$3", "Costs \\$2 and \\$3"),
-    ("Schr\\\"odinger's Caf\\'e", "Schrödinger's Café"),
-    ("Über-Netze für Ärzte", "Über-Netze für Ärzte"),
-])
+@pytest.mark.parametrize(
+    "title, expected",
+    [
+        ("BERT-of-Theseus: Compressing BERT", "{BERT}-of-Theseus: Compressing {BERT}"),
+        ("GhostNet: More Features from Cheap Operations", "{GhostNet}: More Features from Cheap Operations"),
+        ("MobileNetV2 and CNNs for 3D GANs", "{MobileNetV2} and {CNNs} for {3D} {GANs}"),
+        ("Sparse $\\ell_1$ and $O(N^2)$ training", "Sparse {$\\ell_1$} and {$O(N^2)$} training"),
+        ("R&D: 50% of #1 at $2, a_b {c}", "R\\&D: 50\\% of \\#1 at \\$2, a\\_b c"),
+        ("Costs \\$2 and \\$3", "Costs \\$2 and \\$3"),
+        ("Schr\\\"odinger's Caf\\'e", "Schrödinger's Café"),
+        ("Über-Netze für Ärzte", "Über-Netze für Ärzte"),
+    ],
+)
 def test_titles_protect_capitals_and_escape_specials(title, expected):
     assert latex.title(title) == expected
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.sampled_from(list("abcXYZéü09 &%#_-:!") + ["\\$", "GhostNet", " $\\ell_1$ ", " $O(N)$ "]),
-                min_size=1, max_size=30))
+@given(
+    st.lists(
+        st.sampled_from(list("abcXYZéü09 &%#_-:!") + ["\\$", "GhostNet", " $\\ell_1$ ", " $O(N)$ "]), min_size=1, max_size=30
+    )
+)
 def test_titles_survive_bibtex_and_decoding(tokens):
     """Whatever a stored title contains, the value parses, and reading it back gives the title."""
     title = " ".join("".join(tokens).split()) or "x"
@@ -133,16 +183,19 @@ def test_any_title_gives_a_value_both_parsers_read(title):
     assert pybtex.database.parse_string(text, "bibtex").entries["k"].fields["note"] == "after"
 
 
-@pytest.mark.parametrize("authors, year, title, key", [
-    (["Zhaohui Yang"], 2020, "CARS: Continuous Evolution", "yang2020cars"),
-    (["Laurens van der Maaten"], 2008, "Visualizing Data using t-SNE", "vandermaaten2008visualizing"),
-    (["Felix Neumärker"], 2018, "On the Memory-Efficiency of SpiNNaker", "neumarker2018memory"),
-    (["Ashish Vaswani"], 2017, "Attention Is All You Need", "vaswani2017attention"),
-    (["Dan Alistarh"], 2017, "QSGD: Communication-Efficient SGD", "alistarh2017qsgd"),
-    (["Lee"], 2019, "A 1-bit $\\ell_1$ Method", "lee2019bit"),
-    ([], None, "Towards the Unknown", "anonunknown"),
-    (["others"], 2001, "", "anon2001"),
-])
+@pytest.mark.parametrize(
+    "authors, year, title, key",
+    [
+        (["Zhaohui Yang"], 2020, "CARS: Continuous Evolution", "yang2020cars"),
+        (["Laurens van der Maaten"], 2008, "Visualizing Data using t-SNE", "vandermaaten2008visualizing"),
+        (["Felix Neumärker"], 2018, "On the Memory-Efficiency of SpiNNaker", "neumarker2018memory"),
+        (["Ashish Vaswani"], 2017, "Attention Is All You Need", "vaswani2017attention"),
+        (["Dan Alistarh"], 2017, "QSGD: Communication-Efficient SGD", "alistarh2017qsgd"),
+        (["Lee"], 2019, "A 1-bit $\\ell_1$ Method", "lee2019bit"),
+        ([], None, "Towards the Unknown", "anonunknown"),
+        (["others"], 2001, "", "anon2001"),
+    ],
+)
 def test_base_keys(authors, year, title, key):
     assert base_key(authors, year, title) == key
 
@@ -189,12 +242,18 @@ def test_selection_by_tag_query_id_and_dates(db):
     save_papers(db, papers[3:], query_id=ids["quantization"])
     assert select_ids(db) == [p.id for p in papers]
     assert select_ids(db, tags=["low-bit"]) == ["2001.00004", "2001.00005"]
-    assert select_ids(db, queries=["binarization"], date_from="2020-02-15", date_to="2020-03-15") == ["2001.00002", "2001.00003"]
+    assert select_ids(db, queries=["binarization"], date_from="2020-02-15", date_to="2020-03-15") == [
+        "2001.00002",
+        "2001.00003",
+    ]
     assert select_ids(db, ids=["2001.00005", "2001.00001"], tags=["binarization"]) == ["2001.00001"]
     assert select_ids(db, date_to="2020-01-15") == ["2001.00001"]  # the end day is included
-    for kw, culprit in ((dict(date_from="2020-03-01", date_to="2020-02-01"), "--from 2020-03-01 is after --to"),
-                        (dict(tags=["nope"]), "unknown tag 'nope'"), (dict(queries=["nope"]), "unknown query 'nope'"),
-                        (dict(ids=["1234.56789"]), "unknown paper id '1234.56789'")):
+    for kw, culprit in (
+        (dict(date_from="2020-03-01", date_to="2020-02-01"), "--from 2020-03-01 is after --to"),
+        (dict(tags=["nope"]), "unknown tag 'nope'"),
+        (dict(queries=["nope"]), "unknown query 'nope'"),
+        (dict(ids=["1234.56789"]), "unknown paper id '1234.56789'"),
+    ):
         with pytest.raises(UsageError, match=culprit):
             select_ids(db, **kw)
 

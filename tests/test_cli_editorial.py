@@ -1,4 +1,5 @@
 """End to end: CLI -> local arXiv stand-in -> SQLite -> the newsletter's markdown."""
+
 from __future__ import annotations
 
 import shutil
@@ -22,20 +23,53 @@ taxonomy:
 """
 
 PAPERS = [
-    make_paper("1909.04977", title="CARS: Continuous Evolution for Efficient Neural Architecture Search",
-               abstract="We develop an efficient continuous evolutionary approach for neural architecture search.",
-               comment="CVPR 2020. Code is available at https://github.com/huawei-noah/CARS",
-               published="2019-09-11T09:20:54Z", updated="2019-09-11T09:20:54Z"),
-    make_paper("1909.05000", title="Quantized architecture search", abstract="We propose quantized neural architecture search.",
-               published="2019-09-12T00:00:00Z", updated="2019-09-12T00:00:00Z"),
-    make_paper("1909.10788", title="IR-Net", abstract="We propose IR-Net for binary networks, no architecture.",
-               categories=["cs.CV"], published="2019-09-24T00:00:00Z", updated="2019-09-24T00:00:00Z"),
-    make_paper("2002.02925", title="BERT-of-Theseus", abstract="We compress BERT.", categories=["cs.CL"],
-               published="2020-02-07T00:00:00Z", updated="2020-02-07T00:00:00Z"),
-    make_paper("2205.14135", title="FlashAttention", abstract="We propose FlashAttention.", categories=["cs.LG"],
-               published="2022-05-27T00:00:00Z", updated="2022-05-27T00:00:00Z"),
-    make_paper("2001.00007", title="Paper 7", abstract="We propose seven.", categories=["cs.CV"],
-               published="2020-01-08T00:00:00Z", updated="2020-01-08T00:00:00Z"),
+    make_paper(
+        "1909.04977",
+        title="CARS: Continuous Evolution for Efficient Neural Architecture Search",
+        abstract="We develop an efficient continuous evolutionary approach for neural architecture search.",
+        comment="CVPR 2020. Code is available at https://github.com/huawei-noah/CARS",
+        published="2019-09-11T09:20:54Z",
+        updated="2019-09-11T09:20:54Z",
+    ),
+    make_paper(
+        "1909.05000",
+        title="Quantized architecture search",
+        abstract="We propose quantized neural architecture search.",
+        published="2019-09-12T00:00:00Z",
+        updated="2019-09-12T00:00:00Z",
+    ),
+    make_paper(
+        "1909.10788",
+        title="IR-Net",
+        abstract="We propose IR-Net for binary networks, no architecture.",
+        categories=["cs.CV"],
+        published="2019-09-24T00:00:00Z",
+        updated="2019-09-24T00:00:00Z",
+    ),
+    make_paper(
+        "2002.02925",
+        title="BERT-of-Theseus",
+        abstract="We compress BERT.",
+        categories=["cs.CL"],
+        published="2020-02-07T00:00:00Z",
+        updated="2020-02-07T00:00:00Z",
+    ),
+    make_paper(
+        "2205.14135",
+        title="FlashAttention",
+        abstract="We propose FlashAttention.",
+        categories=["cs.LG"],
+        published="2022-05-27T00:00:00Z",
+        updated="2022-05-27T00:00:00Z",
+    ),
+    make_paper(
+        "2001.00007",
+        title="Paper 7",
+        abstract="We propose seven.",
+        categories=["cs.CV"],
+        published="2020-01-08T00:00:00Z",
+        updated="2020-01-08T00:00:00Z",
+    ),
 ]
 
 
@@ -56,8 +90,12 @@ def harvested(run_cli, replay, tmp_path):
 
 def tags_of(tmp_path, pid):
     db = open_db(tmp_path / "db" / "papers.db")
-    return {r[0]: r[1] for r in db.execute(
-        "select t.name, pt.origin from papers_tags pt join tags t on t.id = pt.tags_id where pt.papers_id = ?", [pid])}
+    return {
+        r[0]: r[1]
+        for r in db.execute(
+            "select t.name, pt.origin from papers_tags pt join tags t on t.id = pt.tags_id where pt.papers_id = ?", [pid]
+        )
+    }
 
 
 def test_tag_untag_retag(harvested, tmp_path):
@@ -80,11 +118,23 @@ def test_unknown_paper_is_one_line_exit_2(harvested):
 
 
 def test_note_pick_unpick_digest(harvested, tmp_path):
-    result = harvested("note", "1909.04977", "--headline", "CARS：华为的结构搜索", "--source", "智东西",
-                       "--source-url", "https://mp.weixin.qq.com/s/cars", "--summary", "编辑写的摘要。")
+    result = harvested(
+        "note",
+        "1909.04977",
+        "--headline",
+        "CARS：华为的结构搜索",
+        "--source",
+        "智东西",
+        "--source-url",
+        "https://mp.weixin.qq.com/s/cars",
+        "--summary",
+        "编辑写的摘要。",
+    )
     assert result.exit_code == 0 and "headline: CARS：华为的结构搜索" in result.output
-    assert harvested("pick", "1909.04977", "1909.05000", "--issue", "2020-03-19").output == \
-        "picked for 2020-03-19: 1909.04977, 1909.05000\n"
+    assert (
+        harvested("pick", "1909.04977", "1909.05000", "--issue", "2020-03-19").output
+        == "picked for 2020-03-19: 1909.04977, 1909.05000\n"
+    )
     assert harvested("unpick", "1909.05000", "--issue", "2020-03-19").output == "unpicked from 2020-03-19: 1909.05000\n"
     result = harvested("digest", "--issue", "2020-03-19", "-o", "out.md")
     assert result.exit_code == 0, result.output
@@ -106,8 +156,9 @@ def test_note_pick_unpick_digest(harvested, tmp_path):
 def test_digest_usage_errors(harvested):
     result = harvested("digest", "--from", "2019-09-01", "--to", "yesterday")
     assert (result.exit_code, result.output) == (2, "Error: --to 'yesterday' is not a date (YYYY-MM-DD)\n")
-    assert harvested("pick", "1909.04977", "--issue", "2020-3-19").output == \
-        "Error: issue date '2020-3-19' is not YYYY-MM-DD\n"
+    assert (
+        harvested("pick", "1909.04977", "--issue", "2020-3-19").output == "Error: issue date '2020-3-19' is not YYYY-MM-DD\n"
+    )
 
 
 def test_import_digest(harvested, tmp_path):
@@ -120,7 +171,10 @@ def test_import_digest(harvested, tmp_path):
     assert result.output.splitlines()[2].split() == ["2020-03-19.md", "2020-03-19", "3", "1"]
     assert "skipped 2020-04-04.md: line 13: no arXiv link (To Compress or Not to Compress)" in result.output
     result = harvested("digest", "--issue", "2020-04-04")
-    assert "- [IR-Net：信息保留的二值神经网络，落地性能和实用性俱佳 | 机器学习研究组](https://mp.weixin.qq.com/s/irnet)  " in result.output
+    assert (
+        "- [IR-Net：信息保留的二值神经网络，落地性能和实用性俱佳 | 机器学习研究组](https://mp.weixin.qq.com/s/irnet)  "
+        in result.output
+    )
     result = harvested("import-digest", "missing.md")
     assert (result.exit_code, result.output) == (2, "Error: missing.md: cannot read file: No such file or directory\n")
 

@@ -1,4 +1,5 @@
 """queries.yaml: validation with file and line, and the shipped file itself."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -16,8 +17,11 @@ BAD = {
     "bad yaml": ("queries:\n  - name: x\n    source: arxiv\n    query: 'ti:a\n", 4, "invalid YAML"),
     "missing key": ("queries:\n  - name: x\n    source: arxiv\n    tags: [a]\n", 2, "query 'x': missing key 'query'"),
     "unknown source": ("queries:\n  - name: x\n    source: scholar\n    query: a\n", 2, "unknown source 'scholar'"),
-    "duplicate name": (BASIC_QUERIES + "  - name: quantization\n    source: arxiv\n    query: ti:x\n", 10,
-                       "duplicate query name 'quantization'"),
+    "duplicate name": (
+        BASIC_QUERIES + "  - name: quantization\n    source: arxiv\n    query: ti:x\n",
+        10,
+        "duplicate query name 'quantization'",
+    ),
     "bad name": ("queries:\n  - name: Big Name\n    source: arxiv\n    query: a\n", 2, "name must match"),
     "unknown key": ("queries:\n  - name: x\n    source: arxiv\n    query: a\n    tag: [a]\n", 2, "unknown key 'tag'"),
     "bad since": ("queries:\n  - name: x\n    source: arxiv\n    query: a\n    since: soon\n", 2, "since must be a date"),
@@ -62,8 +66,16 @@ def test_defaults_and_select():
 def test_shipped_queries_cover_the_topics_and_restrict_categories():
     config = load_config(ROOT / "queries.yaml")
     names = {q.name for q in config.queries}
-    assert {"binarization", "quantization", "pruning", "distillation", "nas", "bert-compression",
-            "sparse-training", "mobile-architectures"} <= names
+    assert {
+        "binarization",
+        "quantization",
+        "pruning",
+        "distillation",
+        "nas",
+        "bert-compression",
+        "sparse-training",
+        "mobile-architectures",
+    } <= names
     for q in config.queries:
         if q.source == "arxiv":
             assert "cat:cs." in q.query, q.name

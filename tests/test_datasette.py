@@ -1,5 +1,6 @@
 """The Datasette publication in-process (datasette.client): metadata, facets, search, canned
 queries, the .bib renderer, the paper page, read-only SQL and escaping."""
+
 from __future__ import annotations
 
 import asyncio
@@ -93,7 +94,9 @@ def test_tag_facet_links_with_through_and_toggles_off(client):
     assert selected["selected"] and "_through" not in selected["toggle_url"]
     # the facet counts within the filter: every pruning paper is also a binarization paper
     assert {v["label"]: v["count"] for v in filtered["facet_results"]["tags"]["results"]} == {
-        "pruning": papers_db.pruning_count(), "binarization": papers_db.pruning_count()}
+        "pruning": papers_db.pruning_count(),
+        "binarization": papers_db.pruning_count(),
+    }
 
 
 def test_m2m_facet_on_request_for_authors(client):
@@ -240,7 +243,7 @@ def test_other_row_pages_are_datasette_defaults(client):
 
 def test_table_cells_are_readable(client):
     html = client.get(f"/papers/papers?_search={TITLE_WORD}").text
-    assert "Ada Lovelace, Author 7" in html and '[&#34;Ada' not in html and '["Ada' not in html
+    assert "Ada Lovelace, Author 7" in html and "[&#34;Ada" not in html and '["Ada' not in html
     assert ">abs</a>" in html and ">pdf</a>" in html
     assert html.index('data-column="title"') < html.index('data-column="abstract"') < html.index('data-column="updated"')
 
@@ -266,16 +269,19 @@ def test_hostile_text_is_escaped_everywhere(client):
 # ---------------------------------------------------------------- no SQL can write
 
 
-@pytest.mark.parametrize("sql", [
-    "delete from papers",
-    "update papers set title = 'x'",
-    "insert into tags (name) values ('x')",
-    "drop table papers",
-    "pragma journal_mode = delete",
-    "attach database ':memory:' as other",
-    "with t as (select 1) delete from papers",
-    "select 1; delete from papers",
-])
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "delete from papers",
+        "update papers set title = 'x'",
+        "insert into tags (name) values ('x')",
+        "drop table papers",
+        "pragma journal_mode = delete",
+        "attach database ':memory:' as other",
+        "with t as (select 1) delete from papers",
+        "select 1; delete from papers",
+    ],
+)
 def test_write_sql_is_refused(client, db_path, sql):
     data = client.json(f"/papers.json?sql={urllib.parse.quote(sql)}", status=400)
     assert not data["ok"]
@@ -301,6 +307,7 @@ def test_metadata_applies_to_any_database_with_a_papers_table(db_path, tmp_path)
     shutil.copy(db_path, demo)
     other = tmp_path / "other.db"
     import sqlite3
+
     sqlite3.connect(other).execute("create table things (id integer primary key)").connection.commit()
     from datasette.app import Datasette
 

@@ -4,6 +4,7 @@ Covers linking by title (and refusing same-words-different-paper), the batched a
 look-up, dblp: rows and their later merge into the arXiv paper, incremental re-runs,
 resuming a failed run, failure isolation and the CLI.
 """
+
 from __future__ import annotations
 
 import json
@@ -54,13 +55,23 @@ def dblp():
 
 
 def run(db, dblp_server, arxiv_server, names=("cvpr2020-efficient",), page_size=None, **kw):
-    return harvest(db, CONFIG, names, arxiv_client=ArxivClient(arxiv_server.url, delay=0),
-                   dblp_client=DblpClient(dblp_server.url, delay=0, page_size=page_size), **kw)
+    return harvest(
+        db,
+        CONFIG,
+        names,
+        arxiv_client=ArxivClient(arxiv_server.url, delay=0),
+        dblp_client=DblpClient(dblp_server.url, delay=0, page_size=page_size),
+        **kw,
+    )
 
 
 def tags(db, pid):
-    return sorted(r[0] for r in db.execute(
-        "select t.name from papers_tags pt join tags t on t.id = pt.tags_id where pt.papers_id = ?", [pid]))
+    return sorted(
+        r[0]
+        for r in db.execute(
+            "select t.name from papers_tags pt join tags t on t.id = pt.tags_id where pt.papers_id = ?", [pid]
+        )
+    )
 
 
 def arxiv_lookups(server):
@@ -68,13 +79,21 @@ def arxiv_lookups(server):
 
 
 def test_a_match_by_title_gets_venue_year_doi_key_and_the_query_tags(db, dblp, replay):
-    paper = preprint(1, "Learning Efficient Binary Networks", ["Song Han", "Ada Lovelace"],
-                     comment="Accepted by ICCV 2019")
+    paper = preprint(1, "Learning Efficient Binary Networks", ["Song Han", "Ada Lovelace"], comment="Accepted by ICCV 2019")
     arxiv = replay([paper])
     run(db, dblp([]), arxiv, names=("binarization",))
     assert db["papers"].get(paper.id)["venue"] == "ICCV 2019"  # from the arXiv comment
-    server = dblp([info("conf/cvpr/HanL20", "Learning efficient binary networks", ["Song Han 0003", "Ada Lovelace"],
-                        doi="10.1109/CVPR42600.2020.00123", pages="1200-1209")])
+    server = dblp(
+        [
+            info(
+                "conf/cvpr/HanL20",
+                "Learning efficient binary networks",
+                ["Song Han 0003", "Ada Lovelace"],
+                doi="10.1109/CVPR42600.2020.00123",
+                pages="1200-1209",
+            )
+        ]
+    )
     [report] = run(db, server, arxiv)
     assert (report.status, report.new, report.updated, report.total) == ("ok", 0, 1, 1)
     row = db["papers"].get(paper.id)
@@ -83,12 +102,18 @@ def test_a_match_by_title_gets_venue_year_doi_key_and_the_query_tags(db, dblp, r
     assert tags(db, paper.id) == ["binarization", "cvpr2020"]
     assert db["papers"].count == 1 and not arxiv_lookups(arxiv)
     # arXiv harvests again (a new version): the DBLP venue and DOI stay
-    arxiv.set_papers([preprint(1, paper.title, paper.authors, comment="Accepted by ICCV 2019", version=2,
-                               updated="2020-07-01T00:00:00Z")])
+    arxiv.set_papers(
+        [preprint(1, paper.title, paper.authors, comment="Accepted by ICCV 2019", version=2, updated="2020-07-01T00:00:00Z")]
+    )
     [again] = run(db, dblp([]), arxiv, names=("binarization",))
     assert (again.new, again.updated) == (0, 1)
     row = db["papers"].get(paper.id)
-    assert (row["venue"], row["venue_source"], row["doi"], row["version"]) == ("CVPR 2020", "dblp", "10.1109/cvpr42600.2020.00123", 2)
+    assert (row["venue"], row["venue_source"], row["doi"], row["version"]) == (
+        "CVPR 2020",
+        "dblp",
+        "10.1109/cvpr42600.2020.00123",
+        2,
+    )
     [quiet] = run(db, dblp([]), arxiv, names=("binarization",))
     assert (quiet.new, quiet.updated) == (0, 0)  # a kept DOI is no change
 
@@ -97,25 +122,39 @@ def test_same_words_different_paper_does_not_match(db, dblp, replay):
     binary = preprint(1, "Pruning Binary Neural Networks for Efficient Inference", ["Ada Lovelace"])
     arxiv = replay([binary])
     run(db, dblp([]), arxiv, names=("binarization",))
-    server = dblp([
-        info("conf/cvpr/Lovelace20", "Pruning Ternary Neural Networks for Efficient Inference", ["Ada Lovelace"]),  # one word apart
-        info("conf/cvpr/Hopper20", "Pruning Binary Neural Networks for Efficient Inference", ["Grace Hopper"]),  # same title, other people
-    ])
+    server = dblp(
+        [
+            info(
+                "conf/cvpr/Lovelace20", "Pruning Ternary Neural Networks for Efficient Inference", ["Ada Lovelace"]
+            ),  # one word apart
+            info(
+                "conf/cvpr/Hopper20", "Pruning Binary Neural Networks for Efficient Inference", ["Grace Hopper"]
+            ),  # same title, other people
+        ]
+    )
     [report] = run(db, server, arxiv)
     assert report.new == 2 and report.updated == 0
     assert db["papers"].get(binary.id)["venue"] is None and db["papers"].get(binary.id)["dblp_key"] is None
     assert {r["id"] for r in db.query("select id from papers where id like 'dblp:%'")} == {
-        "dblp:conf/cvpr/Lovelace20", "dblp:conf/cvpr/Hopper20"}
+        "dblp:conf/cvpr/Lovelace20",
+        "dblp:conf/cvpr/Hopper20",
+    }
     [lookup] = arxiv_lookups(arxiv)  # both titles in one batched request; arXiv's answer was not confirmed
-    assert 'ti:"pruning ternary neural networks for efficient inference" OR ti:"pruning binary neural networks for efficient inference"' == lookup
+    assert (
+        'ti:"pruning ternary neural networks for efficient inference" OR ti:"pruning binary neural networks for efficient inference"'
+        == lookup
+    )
 
 
 def test_an_unmatched_record_finds_its_preprint_on_arxiv(db, dblp, replay):
-    pre = preprint(7, "XNOR Pruning: Efficient Binarized Networks", ["Zoë Çelik", "José García"],
-                   comment="CVPR 2020 oral")
+    pre = preprint(7, "XNOR Pruning: Efficient Binarized Networks", ["Zoë Çelik", "José García"], comment="CVPR 2020 oral")
     arxiv = replay([pre, preprint(8, "Unrelated binary work", ["Someone Else"])])
-    server = dblp([info("conf/cvpr/CelikG20", "XNOR pruning: efficient binarized networks", ["Zoe Celik", "Jose Garcia"]),
-                   info("conf/cvpr/Nobody20", "Compressing Nothing At All", ["No Body"])])
+    server = dblp(
+        [
+            info("conf/cvpr/CelikG20", "XNOR pruning: efficient binarized networks", ["Zoe Celik", "Jose Garcia"]),
+            info("conf/cvpr/Nobody20", "Compressing Nothing At All", ["No Body"]),
+        ]
+    )
     [report] = run(db, server, arxiv)
     assert report.new == 2 and report.status == "ok"
     row = db["papers"].get(pre.id)
@@ -127,20 +166,37 @@ def test_an_unmatched_record_finds_its_preprint_on_arxiv(db, dblp, replay):
 
 
 def test_no_preprint_makes_a_dblp_row_with_dblp_metadata(db, dblp, replay):
-    server = dblp([info("conf/cvpr/Solo20", "Distilling a Lightweight Detector", ["Ada Lovelace 0002"],
-                        doi="10.1109/CVPR.2020.42", ee=["https://doi.org/10.1109/CVPR.2020.42", "https://example.org/pdf"])])
+    server = dblp(
+        [
+            info(
+                "conf/cvpr/Solo20",
+                "Distilling a Lightweight Detector",
+                ["Ada Lovelace 0002"],
+                doi="10.1109/CVPR.2020.42",
+                ee=["https://doi.org/10.1109/CVPR.2020.42", "https://example.org/pdf"],
+            )
+        ]
+    )
     run(db, server, replay([]))
     row = db["papers"].get("dblp:conf/cvpr/Solo20")
     assert row["title"] == "Distilling a Lightweight Detector" and json.loads(row["authors"]) == ["Ada Lovelace"]
     assert (row["venue"], row["venue_type"], row["year"], row["venue_source"]) == ("CVPR 2020", "conference", 2020, "dblp")
-    assert (row["doi"], row["url"], row["dblp_key"]) == ("10.1109/cvpr.2020.42", "https://doi.org/10.1109/CVPR.2020.42", "conf/cvpr/Solo20")
+    assert (row["doi"], row["url"], row["dblp_key"]) == (
+        "10.1109/cvpr.2020.42",
+        "https://doi.org/10.1109/CVPR.2020.42",
+        "conf/cvpr/Solo20",
+    )
     assert tags(db, row["id"]) == ["cvpr2020"]
     assert db.execute("select count(*) from papers_fts where papers_fts match 'lightweight'").fetchone()[0] == 1
 
 
 def test_a_later_arxiv_harvest_merges_the_dblp_row_keeping_tags_notes_picks(db, dblp, replay):
     arxiv = replay([])
-    run(db, dblp([info("conf/cvpr/LovelaceH20", "Binary Neural Networks Done Right", ["Ada Lovelace", "Grace Hopper"])]), arxiv)
+    run(
+        db,
+        dblp([info("conf/cvpr/LovelaceH20", "Binary Neural Networks Done Right", ["Ada Lovelace", "Grace Hopper"])]),
+        arxiv,
+    )
     row_id = "dblp:conf/cvpr/LovelaceH20"
     # the editor works on the dblp: row before the preprint is known
     db.execute("insert into tag_edits (papers_id, tag, action, at) values (?, 'must-read', 'add', '2020-06-01')", [row_id])
@@ -157,18 +213,31 @@ def test_a_later_arxiv_harvest_merges_the_dblp_row_keeping_tags_notes_picks(db, 
     assert report.new == 1
     assert db.execute("select count(*) from papers where id like 'dblp:%'").fetchone()[0] == 0
     row = db["papers"].get(pre.id)
-    assert (row["venue"], row["venue_source"], row["dblp_key"], row["year"]) == ("CVPR 2020", "dblp", "conf/cvpr/LovelaceH20", 2020)
+    assert (row["venue"], row["venue_source"], row["dblp_key"], row["year"]) == (
+        "CVPR 2020",
+        "dblp",
+        "conf/cvpr/LovelaceH20",
+        2020,
+    )
     assert (row["citation_key"], row["summary"]) == ("lovelace2020binary", "Editor summary.")
     assert tags(db, pre.id) == ["binarization", "must-read"]  # the manual removal of cvpr2020 survives too
     assert db["notes"].get(pre.id)["headline"] == "二值网络"
     assert [r[0] for r in db.execute("select papers_id from picks")] == [pre.id]
-    queries = {r[0] for r in db.execute("select q.name from papers_queries pq join queries q on q.id = pq.queries_id "
-                                         "where pq.papers_id = ?", [pre.id])}
+    queries = {
+        r[0]
+        for r in db.execute(
+            "select q.name from papers_queries pq join queries q on q.id = pq.queries_id where pq.papers_id = ?", [pre.id]
+        )
+    }
     assert queries == {"binarization", "cvpr2020-efficient"}
     assert db.execute("select count(*) from papers_fts where papers_fts match 'done'").fetchone()[0] == 1
     # the DBLP query again: the record is now linked to the arXiv paper, nothing duplicated
-    [again] = run(db, dblp([info("conf/cvpr/LovelaceH20", "Binary Neural Networks Done Right", ["Ada Lovelace", "Grace Hopper"])]),
-                  arxiv, full=True)
+    [again] = run(
+        db,
+        dblp([info("conf/cvpr/LovelaceH20", "Binary Neural Networks Done Right", ["Ada Lovelace", "Grace Hopper"])]),
+        arxiv,
+        full=True,
+    )
     assert (again.new, again.updated) == (0, 0) and db["papers"].count == 1
 
 
@@ -193,8 +262,13 @@ def test_a_failed_run_resumes_at_its_page_and_isolates_the_failure(db, dblp, rep
     server = dblp(hits, faults={2: (500, b"<html>oops</html>", {}), 3: (500, b"<html>oops</html>", {})})
     arxiv = replay([make_paper(1)])
     config_names = ("binarization", "cvpr2020-efficient")
-    reports = harvest(db, CONFIG, config_names, arxiv_client=ArxivClient(arxiv.url, delay=0),
-                      dblp_client=DblpClient(server.url, delay=0, page_size=2, retries=1))
+    reports = harvest(
+        db,
+        CONFIG,
+        config_names,
+        arxiv_client=ArxivClient(arxiv.url, delay=0),
+        dblp_client=DblpClient(server.url, delay=0, page_size=2, retries=1),
+    )
     assert [r.status for r in reports] == ["ok", "failed"]
     assert "DBLP answered HTTP 500" in reports[1].error and reports[1].new == 2
     progress = json.loads(db.execute("select progress from queries where name = 'cvpr2020-efficient'").fetchone()[0])
@@ -204,7 +278,10 @@ def test_a_failed_run_resumes_at_its_page_and_isolates_the_failure(db, dblp, rep
     assert report.status == "ok" and report.new == 3
     assert [a["f"] for a in server.log[before:]] == ["2", "4"]
     assert db.execute("select count(*) from papers where id like 'dblp:%'").fetchone()[0] == 5
-    assert [r[0] for r in db.execute("select status from harvest_runs where query = 'cvpr2020-efficient' order by id")] == ["failed", "ok"]
+    assert [r[0] for r in db.execute("select status from harvest_runs where query = 'cvpr2020-efficient' order by id")] == [
+        "failed",
+        "ok",
+    ]
 
 
 def test_title_filter_since_and_corr_records(db, dblp, replay):
@@ -212,14 +289,28 @@ def test_title_filter_since_and_corr_records(db, dblp, replay):
     save_papers(db, [known])
     db.conn.commit()
     config = parse_config(QUERIES.replace("tags: [cvpr2020]", "tags: [cvpr2020]\n    since: 2019-06-01"))
-    server = dblp([
-        info("conf/cvpr/Off20", "Graph Matching for Scene Understanding", ["Ada Lovelace"]),  # no keyword
-        info("conf/cvpr/Old18", "Binarized Networks of 2018", ["Ada Lovelace"], year=2018),  # before since
-        info("journals/corr/abs-2003-00004", "Quantized Binary Neural Networks", ["Ada Lovelace"], venue="CoRR",
-             type="Informal and Other Publications", volume="abs/2003.00004", ee="https://arxiv.org/abs/2003.00004"),
-    ])
-    [report] = harvest(db, config, ["cvpr2020-efficient"], arxiv_client=ArxivClient(replay([]).url, delay=0),
-                       dblp_client=DblpClient(server.url, delay=0))
+    server = dblp(
+        [
+            info("conf/cvpr/Off20", "Graph Matching for Scene Understanding", ["Ada Lovelace"]),  # no keyword
+            info("conf/cvpr/Old18", "Binarized Networks of 2018", ["Ada Lovelace"], year=2018),  # before since
+            info(
+                "journals/corr/abs-2003-00004",
+                "Quantized Binary Neural Networks",
+                ["Ada Lovelace"],
+                venue="CoRR",
+                type="Informal and Other Publications",
+                volume="abs/2003.00004",
+                ee="https://arxiv.org/abs/2003.00004",
+            ),
+        ]
+    )
+    [report] = harvest(
+        db,
+        config,
+        ["cvpr2020-efficient"],
+        arxiv_client=ArxivClient(replay([]).url, delay=0),
+        dblp_client=DblpClient(server.url, delay=0),
+    )
     assert (report.new, report.updated, report.total) == (0, 0, 1)
     row = db["papers"].get(known.id)
     assert row["venue"] is None and row["dblp_key"] is None  # CoRR is the preprint itself: tagged, no venue
@@ -239,10 +330,15 @@ def test_dblp_linked_paper_exports_as_inproceedings(db, dblp, replay):
 
 # ------------------------------------------------------------------ CLI end to end
 
+
 def test_cli_harvest_dblp_and_arxiv_then_status(run_cli, dblp, replay, tmp_path):
     arxiv = replay([preprint(1, "Efficient Binary Networks", ["Ada Lovelace"])])
-    server = dblp([info("conf/cvpr/Lovelace20", "Efficient binary networks", ["Ada Lovelace"]),
-                   info("conf/cvpr/Hopper20", "Lightweight Everything", ["Grace Hopper"])])
+    server = dblp(
+        [
+            info("conf/cvpr/Lovelace20", "Efficient binary networks", ["Ada Lovelace"]),
+            info("conf/cvpr/Hopper20", "Lightweight Everything", ["Grace Hopper"]),
+        ]
+    )
     write_queries(tmp_path / "queries.yaml", QUERIES)
     env = {"PAPERTRACK_ARXIV_URL": arxiv.url, "PAPERTRACK_DBLP_URL": server.url, "PAPERTRACK_DBLP_DELAY": "0"}
     result = run_cli("harvest", env=env)
@@ -278,12 +374,21 @@ def test_shipped_queries_have_venue_queries():
 def test_a_changed_title_filter_reads_the_pages_again(db, dblp, replay):
     from dataclasses import replace
 
-    server, arxiv = dblp([info("conf/cvpr/A20", "Efficient Everything", ["Ada Lovelace"]),
-                          info("conf/cvpr/B20", "Graph Matching", ["Grace Hopper"])]), replay([])
+    server, arxiv = (
+        dblp(
+            [
+                info("conf/cvpr/A20", "Efficient Everything", ["Ada Lovelace"]),
+                info("conf/cvpr/B20", "Graph Matching", ["Grace Hopper"]),
+            ]
+        ),
+        replay([]),
+    )
     run(db, server, arxiv, page_size=1)
     assert db["papers"].count == 1
     wider = replace(CONFIG, queries=(replace(CONFIG.queries[1], title_filter="efficient|graph"),))
-    [report] = harvest(db, wider, arxiv_client=ArxivClient(arxiv.url, delay=0), dblp_client=DblpClient(server.url, delay=0, page_size=1))
+    [report] = harvest(
+        db, wider, arxiv_client=ArxivClient(arxiv.url, delay=0), dblp_client=DblpClient(server.url, delay=0, page_size=1)
+    )
     assert report.new == 1 and db["papers"].count == 2  # the second page was read again
 
 
@@ -293,13 +398,23 @@ def test_links_by_the_arxiv_id_dblp_names_and_by_doi(db, dblp, replay):
     arxiv = replay([renamed, with_doi])
     run(db, dblp([]), arxiv, names=("binarization",))
     arxiv.set_papers([renamed, with_doi, preprint(11, "Efficient Hashing Explained", ["Alan Turing"])])
-    server = dblp([
-        info("conf/cvpr/Lovelace20", "Efficient Binary Hashing", ["Ada Lovelace"],
-             ee=["https://doi.org/10.1109/CVPR.2020.1", "https://arxiv.org/abs/2003.00009v3"]),
-        info("conf/cvpr/Hopper20", "A Completely Different Efficient Title", ["Grace Hopper"],
-             doi="10.1109/CVPR42600.2020.00777"),
-        info("conf/cvpr/Turing20", "Lightweight Hashing", ["Alan Turing"], ee="https://arxiv.org/abs/2003.00011"),
-    ])
+    server = dblp(
+        [
+            info(
+                "conf/cvpr/Lovelace20",
+                "Efficient Binary Hashing",
+                ["Ada Lovelace"],
+                ee=["https://doi.org/10.1109/CVPR.2020.1", "https://arxiv.org/abs/2003.00009v3"],
+            ),
+            info(
+                "conf/cvpr/Hopper20",
+                "A Completely Different Efficient Title",
+                ["Grace Hopper"],
+                doi="10.1109/CVPR42600.2020.00777",
+            ),
+            info("conf/cvpr/Turing20", "Lightweight Hashing", ["Alan Turing"], ee="https://arxiv.org/abs/2003.00011"),
+        ]
+    )
     [report] = run(db, server, arxiv)
     assert (report.new, report.updated) == (1, 2)
     assert db["papers"].get(renamed.id)["dblp_key"] == "conf/cvpr/Lovelace20"
@@ -314,7 +429,9 @@ def test_a_row_linked_later_by_doi_is_merged_with_its_tags(db, dblp, replay):
     record = info("conf/cvpr/Hopper20", "Compressing Compilers", ["Grace Hopper"], doi="10.1109/CVPR.2020.99")
     arxiv = replay([])
     run(db, dblp([record]), arxiv)
-    db.execute("insert into tag_edits (papers_id, tag, action, at) values ('dblp:conf/cvpr/Hopper20', 'must-read', 'add', 'x')")
+    db.execute(
+        "insert into tag_edits (papers_id, tag, action, at) values ('dblp:conf/cvpr/Hopper20', 'must-read', 'add', 'x')"
+    )
     refresh_tags(db, ["dblp:conf/cvpr/Hopper20"])
     # its preprint arrives under another title, so the arXiv harvest cannot tell it is the same paper
     save_papers(db, [preprint(12, "COBOL for Neural Networks", ["Grace Hopper"], doi="10.1109/CVPR.2020.99")])
@@ -332,11 +449,19 @@ def test_a_real_dblp_answer_end_to_end(db, scripted_server, replay):
 
     body = (requires_shared("data", "dblp") / "mike-turintech_search_publ_author_27hits.json").read_bytes()
     server = scripted_server([(200, body, {"Content-Type": "application/json"})])
-    config = parse_config(QUERIES.replace(f"query: '{TOC}'", "query: 'Michail* Basios*'").replace(
-        "    title_filter: 'quantiz|binar|prun|distill|compress|architecture search|efficient|lightweight'\n", ""))
+    config = parse_config(
+        QUERIES.replace(f"query: '{TOC}'", "query: 'Michail* Basios*'").replace(
+            "    title_filter: 'quantiz|binar|prun|distill|compress|architecture search|efficient|lightweight'\n", ""
+        )
+    )
     arxiv = replay([])
-    [report] = harvest(db, config, ["cvpr2020-efficient"], arxiv_client=ArxivClient(arxiv.url, delay=0),
-                       dblp_client=DblpClient(server.url, delay=0))
+    [report] = harvest(
+        db,
+        config,
+        ["cvpr2020-efficient"],
+        arxiv_client=ArxivClient(arxiv.url, delay=0),
+        dblp_client=DblpClient(server.url, delay=0),
+    )
     assert report.status == "ok" and report.new == 15  # 27 hits, 12 of them CoRR copies arXiv did not know
     venues = dict(db.execute("select dblp_key, venue from papers"))
     assert venues["conf/sigsoft/BasiosLWKB18"] == "ESEC/SIGSOFT FSE 2018"

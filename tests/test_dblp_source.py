@@ -1,4 +1,5 @@
 """The DBLP client against DBLP's real JSON shape: quirks, paging, rate limits, empty results."""
+
 from __future__ import annotations
 
 import json
@@ -29,14 +30,22 @@ def standin():
 
 
 def test_quirks_single_author_object_ee_list_string_numbers_trailing_period(standin):
-    server = standin({TOC: [
-        info("conf/cvpr/Solo20", "Binarizing Everything", ["Ada Lovelace 0002"]),  # one author: an object
-        info("conf/cvpr/LinkedA20", "Pruning with Links", ["Grace Hopper", "Alan Turing"],
-             ee=["https://doi.org/10.1109/CVPR42600.2020.00001", "https://arxiv.org/abs/2003.01234v2"],
-             doi="10.1109/CVPR42600.2020.00001"),
-        info("conf/cvpr/Old20", "Old Shape", ["Edsger Dijkstra"], pids=False),  # a bare string
-        info("conf/cvpr/Many20", "Old Shape, Many Authors", ["A. One", "B. Two"], pids=False),
-    ]})
+    server = standin(
+        {
+            TOC: [
+                info("conf/cvpr/Solo20", "Binarizing Everything", ["Ada Lovelace 0002"]),  # one author: an object
+                info(
+                    "conf/cvpr/LinkedA20",
+                    "Pruning with Links",
+                    ["Grace Hopper", "Alan Turing"],
+                    ee=["https://doi.org/10.1109/CVPR42600.2020.00001", "https://arxiv.org/abs/2003.01234v2"],
+                    doi="10.1109/CVPR42600.2020.00001",
+                ),
+                info("conf/cvpr/Old20", "Old Shape", ["Edsger Dijkstra"], pids=False),  # a bare string
+                info("conf/cvpr/Many20", "Old Shape, Many Authors", ["A. One", "B. Two"], pids=False),
+            ]
+        }
+    )
     page = DblpClient(server.url, delay=0).page(TOC)
     assert (page.first, page.total, page.sent) == (0, 4, 4)
     solo, linked, old, many = page.papers
@@ -90,8 +99,9 @@ def test_persistent_429_fails_with_the_status_not_a_json_error(standin):
 
 def test_truncated_json_is_retried(standin):
     good = response(TOC, [info("conf/cvpr/A20", "A Paper", ["Ada Lovelace"])], 0, 1)
-    server = standin({TOC: [info("conf/cvpr/A20", "A Paper", ["Ada Lovelace"])]},
-                     faults={1: (200, good[: len(good) // 2], {})})
+    server = standin(
+        {TOC: [info("conf/cvpr/A20", "A Paper", ["Ada Lovelace"])]}, faults={1: (200, good[: len(good) // 2], {})}
+    )
     page = DblpClient(server.url, delay=0).page(TOC)
     assert len(page.papers) == 1 and len(server.log) == 2
 
@@ -103,9 +113,17 @@ def test_error_status_in_the_json_is_a_rejection():
 
 def test_corr_records_editorship_and_venue_lists():
     hits = [
-        info("journals/corr/abs-2003-01234", "A Preprint", ["Ada Lovelace"], venue="CoRR",
-             type="Informal and Other Publications", volume="abs/2003.01234", doi="10.48550/ARXIV.2003.01234",
-             ee="https://doi.org/10.48550/arXiv.2003.01234", pages=None),
+        info(
+            "journals/corr/abs-2003-01234",
+            "A Preprint",
+            ["Ada Lovelace"],
+            venue="CoRR",
+            type="Informal and Other Publications",
+            volume="abs/2003.01234",
+            doi="10.48550/ARXIV.2003.01234",
+            ee="https://doi.org/10.48550/arXiv.2003.01234",
+            pages=None,
+        ),
         info("conf/cvpr/2020", "CVPR 2020 proceedings", ["Ed Itor"], type="Editorship"),
         info("conf/eccv/A20", "Multi", ["Ada Lovelace"], venue=["ECCV (5)", "Other"]),
     ]
@@ -116,20 +134,23 @@ def test_corr_records_editorship_and_venue_lists():
     assert eccv.venue == "ECCV 2020"
 
 
-@pytest.mark.parametrize("venue, kind, year, label", [
-    ("CVPR", "Conference and Workshop Papers", 2020, ("CVPR 2020", "conference")),
-    ("NeurIPS", "Conference and Workshop Papers", 2020, ("NeurIPS 2020", "conference")),
-    ("NIPS", "Conference and Workshop Papers", 2015, ("NeurIPS 2015", "conference")),
-    ("ICLR (Poster)", "Conference and Workshop Papers", 2019, ("ICLR 2019", "conference")),
-    ("ECCV (3)", "Conference and Workshop Papers", 2018, ("ECCV 2018", "conference")),
-    ("CVPR Workshops", "Conference and Workshop Papers", 2020, ("CVPR Workshops 2020", "workshop")),
-    ("ICLR (Workshop)", "Conference and Workshop Papers", 2016, ("ICLR Workshop 2016", "workshop")),
-    ("ACL (Findings)", "Conference and Workshop Papers", 2021, ("ACL Findings 2021", "conference")),
-    ("Pattern Recognit.", "Journal Articles", 2021, ("Pattern Recognition 2021", "journal")),
-    ("IEEE Trans. Pattern Anal. Mach. Intell.", "Journal Articles", 2021, ("TPAMI 2021", "journal")),
-    ("SSBSE", "Conference and Workshop Papers", 2017, ("SSBSE 2017", "conference")),
-    ("CoRR", "Informal and Other Publications", 2020, (None, None)),
-])
+@pytest.mark.parametrize(
+    "venue, kind, year, label",
+    [
+        ("CVPR", "Conference and Workshop Papers", 2020, ("CVPR 2020", "conference")),
+        ("NeurIPS", "Conference and Workshop Papers", 2020, ("NeurIPS 2020", "conference")),
+        ("NIPS", "Conference and Workshop Papers", 2015, ("NeurIPS 2015", "conference")),
+        ("ICLR (Poster)", "Conference and Workshop Papers", 2019, ("ICLR 2019", "conference")),
+        ("ECCV (3)", "Conference and Workshop Papers", 2018, ("ECCV 2018", "conference")),
+        ("CVPR Workshops", "Conference and Workshop Papers", 2020, ("CVPR Workshops 2020", "workshop")),
+        ("ICLR (Workshop)", "Conference and Workshop Papers", 2016, ("ICLR Workshop 2016", "workshop")),
+        ("ACL (Findings)", "Conference and Workshop Papers", 2021, ("ACL Findings 2021", "conference")),
+        ("Pattern Recognit.", "Journal Articles", 2021, ("Pattern Recognition 2021", "journal")),
+        ("IEEE Trans. Pattern Anal. Mach. Intell.", "Journal Articles", 2021, ("TPAMI 2021", "journal")),
+        ("SSBSE", "Conference and Workshop Papers", 2017, ("SSBSE 2017", "conference")),
+        ("CoRR", "Informal and Other Publications", 2020, (None, None)),
+    ],
+)
 def test_venue_labels(venue, kind, year, label):
     assert venue_label(venue, kind, year) == label
 

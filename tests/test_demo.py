@@ -1,4 +1,5 @@
 """The offline demo runs the real harvest code against the bundled samples."""
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """The newsletter's papers section: exact format, window selection, picks, editor overrides."""
+
 from __future__ import annotations
 
 import pytest
@@ -25,17 +26,25 @@ CARS = make_paper(
     "1909.04977",
     title="CARS: Continuous Evolution for Efficient Neural Architecture Search",
     abstract="Searching techniques in most of existing neural architecture search (NAS) algorithms are mainly "
-             "dominated by differentiable methods for the efficiency reason. We develop an efficient continuous "
-             "evolutionary approach for searching neural networks. Code: https://github.com/huawei-noah/CARS",
+    "dominated by differentiable methods for the efficiency reason. We develop an efficient continuous "
+    "evolutionary approach for searching neural networks. Code: https://github.com/huawei-noah/CARS",
     comment="CVPR 2020. Code is available at https://github.com/huawei-noah/CARS",
-    published="2019-09-11T09:20:54Z", updated="2020-03-13T10:00:00Z",
+    published="2019-09-11T09:20:54Z",
+    updated="2020-03-13T10:00:00Z",
 )
-IRNET = make_paper("1909.10788", title="Forward and Backward Information Retention for Accurate Binary Neural Networks",
-                   abstract="We propose IR-Net, a binary network.", published="2019-09-24T00:00:00Z")
-QUANT = make_paper("1909.20000", title="A <b>bold</b> [quantized] *model*", abstract="We propose a quantized net.",
-                   published="2019-09-30T23:00:00Z")
-OLD = make_paper("1812.00332", title="ProxylessNAS", abstract="We propose ProxylessNAS.",
-                 published="2018-12-02T00:00:00Z")
+IRNET = make_paper(
+    "1909.10788",
+    title="Forward and Backward Information Retention for Accurate Binary Neural Networks",
+    abstract="We propose IR-Net, a binary network.",
+    published="2019-09-24T00:00:00Z",
+)
+QUANT = make_paper(
+    "1909.20000",
+    title="A <b>bold</b> [quantized] *model*",
+    abstract="We propose a quantized net.",
+    published="2019-09-30T23:00:00Z",
+)
+OLD = make_paper("1812.00332", title="ProxylessNAS", abstract="We propose ProxylessNAS.", published="2018-12-02T00:00:00Z")
 
 
 @pytest.fixture
@@ -109,9 +118,17 @@ def test_picks_make_the_digest_exactly(news):
 
 
 def test_editor_overrides(news):
-    set_note(news, "1909.04977", Note(headline="CARS: 华为基于进化算法的神经网络结构搜索", source="智东西",
-                                     source_url="https://mp.weixin.qq.com/s/cars", summary="第一行\n第二行",
-                                     code_url="https://gitlab.com/x/cars"))
+    set_note(
+        news,
+        "1909.04977",
+        Note(
+            headline="CARS: 华为基于进化算法的神经网络结构搜索",
+            source="智东西",
+            source_url="https://mp.weixin.qq.com/s/cars",
+            summary="第一行\n第二行",
+            code_url="https://gitlab.com/x/cars",
+        ),
+    )
     out = digest(news, "2019-09-01", "2019-09-15")
     assert out.splitlines()[2:] == [
         "- [CVPR2020] [CARS: 华为基于进化算法的神经网络结构搜索 | 智东西](https://mp.weixin.qq.com/s/cars)  ",
@@ -127,15 +144,24 @@ def test_editor_overrides(news):
 
 def test_note_survives_reharvest_and_clearing_restores_derived(news):
     set_note(news, "1909.04977", Note(summary="编辑的摘要", code_url="https://github.com/editor/cars"))
-    newer = make_paper("1909.04977", title=CARS.title, abstract=CARS.abstract + " Now better.", version=2,
-                       published=CARS.published, updated="2020-04-01T00:00:00Z", comment=CARS.comment)
+    newer = make_paper(
+        "1909.04977",
+        title=CARS.title,
+        abstract=CARS.abstract + " Now better.",
+        version=2,
+        published=CARS.published,
+        updated="2020-04-01T00:00:00Z",
+        comment=CARS.comment,
+    )
     with transaction(news):
         save_papers(news, [newer])
     paper = news["papers"].get("1909.04977")
     assert (paper["summary"], paper["code_url"], paper["version"]) == ("编辑的摘要", "https://github.com/editor/cars", 2)
     set_note(news, "1909.04977", Note(summary="", code_url=""))
     paper = news["papers"].get("1909.04977")
-    assert paper["summary"].startswith("We develop an efficient") and paper["code_url"] == "https://github.com/huawei-noah/CARS"
+    assert (
+        paper["summary"].startswith("We develop an efficient") and paper["code_url"] == "https://github.com/huawei-noah/CARS"
+    )
 
 
 def test_note_validates_urls_and_wants_a_field(news):
@@ -154,11 +180,14 @@ def test_warns_about_papers_featured_before(news):
     assert featured(news, ["1909.04977"], before="2020-03-19") == {"1909.04977": ["2020-03-02"]}
 
 
-@pytest.mark.parametrize("args, message", [
-    (("2019-13-01", "2019-12-01"), "--from '2019-13-01' is not a date"),
-    (("2019-12-01", "2019-11-01"), "--to 2019-11-01 is before --from 2019-12-01"),
-    ((None, None), "give --from and --to"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("2019-13-01", "2019-12-01"), "--from '2019-13-01' is not a date"),
+        (("2019-12-01", "2019-11-01"), "--to 2019-11-01 is before --from 2019-12-01"),
+        ((None, None), "give --from and --to"),
+    ],
+)
 def test_bad_windows(news, args, message):
     with pytest.raises(UsageError, match=message):
         select(news, *args)

@@ -1,5 +1,6 @@
 """Integration with the shared arXiv stand-in (../shared/tools/fake_arxiv.py) over real
 records, with its fault injection. Skips in a fresh clone, where ../shared is absent."""
+
 from __future__ import annotations
 
 import json
@@ -19,9 +20,26 @@ CORPUS = "oai-cs-2015-2016.jsonl"
 
 def harvest(tmp_path: Path, name: str, url: str, delay: str):
     env = {**os.environ, "PAPERTRACK_ARXIV_URL": url, "PAPERTRACK_ARXIV_DELAY": delay, "PAPERTRACK_ARXIV_PAGE_SIZE": "2"}
-    return subprocess.run([sys.executable, "-m", "papertrack", "harvest", "--db", str(tmp_path / f"{name}.db"),
-                           "--queries", str(ROOT / "queries.yaml"), "--query", "binarization", "--query", "distillation"],
-                          env=env, capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "papertrack",
+            "harvest",
+            "--db",
+            str(tmp_path / f"{name}.db"),
+            "--queries",
+            str(ROOT / "queries.yaml"),
+            "--query",
+            "binarization",
+            "--query",
+            "distillation",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 def ids(tmp_path: Path, name: str) -> set[str]:
@@ -38,8 +56,21 @@ def test_faults_on_real_records_change_nothing_and_requests_stay_polite(tmp_path
     finally:
         proc.kill()
     assert clean.returncode == 0, clean.stderr
-    proc, url, log = start_fake_arxiv(tmp_path, "faulty", CORPUS, "--fail-every", "5", "--status-429-every", "7", "--empty-every", "4",
-                                "--truncate-every", "6", "--min-interval", "0.25")
+    proc, url, log = start_fake_arxiv(
+        tmp_path,
+        "faulty",
+        CORPUS,
+        "--fail-every",
+        "5",
+        "--status-429-every",
+        "7",
+        "--empty-every",
+        "4",
+        "--truncate-every",
+        "6",
+        "--min-interval",
+        "0.25",
+    )
     try:
         faulty = harvest(tmp_path, "faulty", url, "0.25")
     finally:

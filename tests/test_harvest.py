@@ -1,4 +1,5 @@
 """Harvest end to end: CLI -> HTTP (local arXiv stand-in) -> SQLite, incremental and fault-safe."""
+
 from __future__ import annotations
 
 import json
@@ -96,9 +97,13 @@ def test_two_queries_one_paper_one_row_both_tags(db, replay):
     server = replay([both, binary(6), quant(7)])
     harvest(db, CONFIG, arxiv_client=ArxivClient(server.url, delay=0))
     assert db["papers"].count == 3
-    tags = [r["name"] for r in db.query(
-        "select t.name from papers_tags pt join tags t on t.id = pt.tags_id where papers_id = ? order by t.name",
-        [both.id])]
+    tags = [
+        r["name"]
+        for r in db.query(
+            "select t.name from papers_tags pt join tags t on t.id = pt.tags_id where papers_id = ? order by t.name",
+            [both.id],
+        )
+    ]
     assert tags == ["binarization", "low-bit", "quantization"]
     assert db.execute("select count(*) from papers_queries where papers_id = ?", [both.id]).fetchone()[0] == 2
     origins = {r[0] for r in db.execute("select origin from papers_tags")}
@@ -186,6 +191,7 @@ def test_unicode_and_latex_titles_round_trip(db, replay):
 
 # ------------------------------------------------------------------ CLI end to end
 
+
 def test_cli_harvest_twice_then_status(run_cli, replay, tmp_path):
     server = replay([binary(i) for i in range(1, 6)] + [quant(9)])
     write_queries(tmp_path / "queries.yaml", BASIC_QUERIES)
@@ -198,8 +204,10 @@ def test_cli_harvest_twice_then_status(run_cli, replay, tmp_path):
     assert [line.split() for line in second.output.splitlines()[2:]] == [["quantization", "1", "0", "0", "1", "ok"]]
     assert (tmp_path / "db" / "papers.db").exists()
     rows = {r[0]: r for r in (line.split() for line in run_cli("status").output.splitlines()[2:])}
-    assert [(r[0], r[1], r[2], r[4]) for r in rows.values()] == [("binarization", "arxiv", "5", "ok"),
-                                                                  ("quantization", "arxiv", "1", "ok")]
+    assert [(r[0], r[1], r[2], r[4]) for r in rows.values()] == [
+        ("binarization", "arxiv", "5", "ok"),
+        ("quantization", "arxiv", "1", "ok"),
+    ]
     db = open_db(tmp_path / "db" / "papers.db")
     with db.conn:  # binarization last succeeded long ago
         db.execute("update queries set last_success = '2000-01-01T00:00:00Z' where name = 'binarization'")
@@ -244,12 +252,16 @@ def test_cli_error_feed_fails_that_query_with_arxivs_message(run_cli, scripted_s
     result = run_cli("harvest", env={"PAPERTRACK_ARXIV_URL": server.url})
     assert result.exit_code == 1
     assert [line.split()[:2] + line.split()[-1:] for line in result.stdout.splitlines()[2:]] == [
-        ["binarization", "1", "failed"], ["quantization", "1", "ok"]]
+        ["binarization", "1", "failed"],
+        ["quantization", "1", "ok"],
+    ]
     assert "binarization: arXiv rejected the query" in result.stderr and "incorrect id format for xyz" in result.stderr
     assert len(server.requests) == 2
     db = open_db(tmp_path / "db" / "papers.db")
     assert db.execute("select query, status from harvest_runs order by id").fetchall() == [
-        ("binarization", "failed"), ("quantization", "ok")]
+        ("binarization", "failed"),
+        ("quantization", "ok"),
+    ]
     assert "incorrect id format" in db.execute("select error from harvest_runs where query = 'binarization'").fetchone()[0]
     assert [r[0] for r in db.execute("select id from papers")] == [quant(2).id]
 
@@ -258,8 +270,12 @@ def test_killed_process_resumes_without_duplicates(tmp_path, replay):
     """A real SIGKILL between pages: the rerun finishes the job, nothing lost or doubled."""
     server = replay([binary(i) for i in range(1, 13)])
     write_queries(tmp_path / "queries.yaml", BASIC_QUERIES)
-    env = {**os.environ, "PAPERTRACK_ARXIV_URL": server.url, "PAPERTRACK_ARXIV_DELAY": "0.6",
-           "PAPERTRACK_ARXIV_PAGE_SIZE": "4"}
+    env = {
+        **os.environ,
+        "PAPERTRACK_ARXIV_URL": server.url,
+        "PAPERTRACK_ARXIV_DELAY": "0.6",
+        "PAPERTRACK_ARXIV_PAGE_SIZE": "4",
+    }
     cmd = [sys.executable, "-m", "papertrack", "harvest", "--query", "binarization"]
     proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 20
@@ -277,8 +293,17 @@ def test_killed_process_resumes_without_duplicates(tmp_path, replay):
     assert [r[0] for r in db.execute("select status from harvest_runs order by id")] == ["interrupted", "ok"]
 
 
-@pytest.mark.parametrize("command", [["harvest"], ["status"], ["digest", "--from", "2020-01-01", "--to", "2020-02-01"],
-                                     ["bibtex"], ["tag", "1909.04977", "x"], ["retag"]])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["harvest"],
+        ["status"],
+        ["digest", "--from", "2020-01-01", "--to", "2020-02-01"],
+        ["bibtex"],
+        ["tag", "1909.04977", "x"],
+        ["retag"],
+    ],
+)
 def test_bad_database_file_is_one_line(run_cli, tmp_path, command):
     write_queries(tmp_path / "queries.yaml", BASIC_QUERIES)
     (tmp_path / "junk.db").write_text("not sqlite " * 100)

@@ -1,4 +1,5 @@
 """Editorial history: past issues (markdown) into picks and notes; missing papers in one request."""
+
 from __future__ import annotations
 
 import pytest
@@ -23,7 +24,11 @@ def test_parse_an_issue():
     assert [e.paper for e in issue.entries] == ["1909.04977", None, "2002.02925", "2001.00007"]
     cars = issue.entries[0]
     assert (cars.label, cars.source, cars.source_url, cars.code_url) == (
-        "CVPR2020", "智东西", "https://mp.weixin.qq.com/s/cars", "https://github.com/huawei-noah/CARS")
+        "CVPR2020",
+        "智东西",
+        "https://mp.weixin.qq.com/s/cars",
+        "https://github.com/huawei-noah/CARS",
+    )
     assert cars.headline == "CARS: 华为基于进化算法和权值共享的神经网络结构搜索，CIFAR-10上仅需单卡半天"
     assert cars.summary.splitlines() == [
         "现如今进化算法、梯度、强化学习都可以做结构搜索。",
@@ -37,15 +42,20 @@ def test_parse_an_issue():
 def test_links_in_any_field_and_empty_headline_urls():
     issue = parse_issue((ISSUES / "2020-04-04.md").read_text(), "2020-04-04.md")
     assert [(e.paper, e.source_url) for e in issue.entries] == [
-        ("1909.10788", "https://mp.weixin.qq.com/s/irnet"), (None, "https://www.sysml.cc/doc/2019/127.pdf"),
-        ("2205.14135", None)]
+        ("1909.10788", "https://mp.weixin.qq.com/s/irnet"),
+        (None, "https://www.sysml.cc/doc/2019/127.pdf"),
+        ("2205.14135", None),
+    ]
 
 
-@pytest.mark.parametrize("text, path, issue", [
-    ("---\ndate: 2021-01-05\n---\n## 论文\n", "anything.md", "2021-01-05"),
-    ("# 嵌入式AI简报 (2021-01-19)\n", "notes.md", "2021-01-19"),
-    ("# title\n", "issue-2019-03-31.md", "2019-03-31"),
-])
+@pytest.mark.parametrize(
+    "text, path, issue",
+    [
+        ("---\ndate: 2021-01-05\n---\n## 论文\n", "anything.md", "2021-01-05"),
+        ("# 嵌入式AI简报 (2021-01-19)\n", "notes.md", "2021-01-19"),
+        ("# title\n", "issue-2019-03-31.md", "2019-03-31"),
+    ],
+)
 def test_issue_date_sources(text, path, issue):
     assert parse_issue(text, path).issue == issue
 
@@ -68,21 +78,29 @@ def test_import_fetches_all_missing_papers_in_one_request(db, replay):
     asked = server.log.requests[0]["args"]["id_list"].split(",")
     assert sorted(asked) == sorted(set(ARXIV_IDS) - {"1909.10788"})
     assert [(r.issue, r.featured) for r in reports] == [
-        ("2020-03-19", ["1909.04977", "2002.02925", "2001.00007"]), ("2020-04-04", ["1909.10788", "2205.14135"])]
+        ("2020-03-19", ["1909.04977", "2002.02925", "2001.00007"]),
+        ("2020-04-04", ["1909.10788", "2205.14135"]),
+    ]
     assert [len(r.skipped) for r in reports] == [1, 1]
     assert "no arXiv link (二值神经网络(Binary Neural Networks)最新综述)" in reports[0].skipped[0]
     picks = {(r["papers_id"], r["issue"]) for r in db["picks"].rows}
     assert ("1909.04977", "2020-03-19") in picks and len(picks) == 5
     cars = db["notes"].get("1909.04977")
     assert (cars["source"], cars["source_url"], cars["code_url"]) == (
-        "智东西", "https://mp.weixin.qq.com/s/cars", "https://github.com/huawei-noah/CARS")
+        "智东西",
+        "https://mp.weixin.qq.com/s/cars",
+        "https://github.com/huawei-noah/CARS",
+    )
     assert db["papers"].get("1909.04977")["summary"].startswith("现如今进化算法")
 
 
 def test_imported_issue_renders_back_in_the_same_shape(db, replay):
     import_issues(db, [ISSUES / "2020-04-04.md"], ArxivClient(stand_in(replay).url, delay=0))
     out = render(select(db, issue="2020-04-04"))
-    assert "- [IR-Net：信息保留的二值神经网络，落地性能和实用性俱佳 | 机器学习研究组](https://mp.weixin.qq.com/s/irnet)  " in out
+    assert (
+        "- [IR-Net：信息保留的二值神经网络，落地性能和实用性俱佳 | 机器学习研究组](https://mp.weixin.qq.com/s/irnet)  "
+        in out
+    )
     assert "摘要：**加粗**的编辑摘要保留 markdown。  " in out  # the editor's markdown is theirs
 
 

@@ -1,4 +1,5 @@
 """`match`: arXiv queries as FTS5 + SQL, checked against the stand-in's evaluator."""
+
 from __future__ import annotations
 
 import json
@@ -24,8 +25,9 @@ from .test_config import ROOT
 
 
 def record(p: Paper) -> Record:
-    return Record(p.id, p.title, p.abstract, p.authors, p.categories, p.comment, p.journal_ref,
-                  p.published or "", p.updated or "")
+    return Record(
+        p.id, p.title, p.abstract, p.authors, p.categories, p.comment, p.journal_ref, p.published or "", p.updated or ""
+    )
 
 
 def reference(papers: list[Paper], query: str) -> set[str]:
@@ -43,29 +45,81 @@ def test_variants_are_exactly_the_tokens_that_stem_alike():
 
 
 CORPUS = [
-    make_paper(1, title="Binary Neural Networks: a survey", abstract="Latencies of binary networks on mobile devices.",
-               comment="Accepted at CVPR 2020", categories=["cs.CV", "cs.LG"], published="2019-05-01T00:00:00Z"),
-    make_paper(2, title="Efficient architectures", abstract="An efficient architecture search; low-bit weights.",
-               authors=["Song Han", "Bill Dally"], categories=["cs.LG"], journal_ref="Proc. MLSys 2021"),
-    make_paper(3, title="Pruning processes", abstract="Network pruning of BERT. Vector quantized codes.",
-               categories=["stat.ML", "math.OC"], published="2021-01-01T00:00:00Z"),
-    make_paper(4, title="Edge device latency", abstract="Distilling knowledge from teacher models",
-               authors=["Geoffrey Hinton"], categories=["cs.NE"], comment="binary neural", journal_ref="network case"),
+    make_paper(
+        1,
+        title="Binary Neural Networks: a survey",
+        abstract="Latencies of binary networks on mobile devices.",
+        comment="Accepted at CVPR 2020",
+        categories=["cs.CV", "cs.LG"],
+        published="2019-05-01T00:00:00Z",
+    ),
+    make_paper(
+        2,
+        title="Efficient architectures",
+        abstract="An efficient architecture search; low-bit weights.",
+        authors=["Song Han", "Bill Dally"],
+        categories=["cs.LG"],
+        journal_ref="Proc. MLSys 2021",
+    ),
+    make_paper(
+        3,
+        title="Pruning processes",
+        abstract="Network pruning of BERT. Vector quantized codes.",
+        categories=["stat.ML", "math.OC"],
+        published="2021-01-01T00:00:00Z",
+    ),
+    make_paper(
+        4,
+        title="Edge device latency",
+        abstract="Distilling knowledge from teacher models",
+        authors=["Geoffrey Hinton"],
+        categories=["cs.NE"],
+        comment="binary neural",
+        journal_ref="network case",
+    ),
     make_paper(5, id="hep-th/9901001", title="Strings", abstract="Nothing about networks.", categories=["hep-th"]),
     make_paper(6, id="dblp:conf/cvpr/X20", title="Binary neural networks at CVPR", categories=[]),
 ]
 
 
-@pytest.mark.parametrize("query", [
-    'abs:"binary network"', "ti:network", "abs:latency", "ti:latencies", 'ti:"efficient architecture"',
-    "abs:low-bit", 'abs:"low-bit"', "au:han", 'au:"song han bill"', "co:cvpr", "jr:mlsys", "all:dally",
-    'all:"networks accepted"', 'all:"survey latencies"', 'all:"neural network case"', 'all:"hinton binary"',
-    "cat:cs.LG", "cat:cs.*", "cat:stat.ML ANDNOT cat:math.OC", "id:2001.00002v3", "id:hep-th/9901001",
-    "submittedDate:[202001010000 TO 202012312359]", "lastUpdatedDate:[20190101 TO 20200101]",
-    "ti:binary AND (cat:cs.LG OR cat:cs.NE)", "(abs:pruning OR ti:pruned) ANDNOT abs:quantized",
-    'abs:"vector quantized" ANDNOT ti:strings', "ti:binary abs:mobile", "ti:zzzz OR abs:network",
-    "ti:zzzz AND abs:network", "abs:network ANDNOT ti:zzzz", "ti:processes", 'ti:"--"', "all:network",
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        'abs:"binary network"',
+        "ti:network",
+        "abs:latency",
+        "ti:latencies",
+        'ti:"efficient architecture"',
+        "abs:low-bit",
+        'abs:"low-bit"',
+        "au:han",
+        'au:"song han bill"',
+        "co:cvpr",
+        "jr:mlsys",
+        "all:dally",
+        'all:"networks accepted"',
+        'all:"survey latencies"',
+        'all:"neural network case"',
+        'all:"hinton binary"',
+        "cat:cs.LG",
+        "cat:cs.*",
+        "cat:stat.ML ANDNOT cat:math.OC",
+        "id:2001.00002v3",
+        "id:hep-th/9901001",
+        "submittedDate:[202001010000 TO 202012312359]",
+        "lastUpdatedDate:[20190101 TO 20200101]",
+        "ti:binary AND (cat:cs.LG OR cat:cs.NE)",
+        "(abs:pruning OR ti:pruned) ANDNOT abs:quantized",
+        'abs:"vector quantized" ANDNOT ti:strings',
+        "ti:binary abs:mobile",
+        "ti:zzzz OR abs:network",
+        "ti:zzzz AND abs:network",
+        "abs:network ANDNOT ti:zzzz",
+        "ti:processes",
+        'ti:"--"',
+        "all:network",
+    ],
+)
 def test_queries_agree_with_the_reference_evaluator(db, query):
     save_papers(db, CORPUS)
     assert set(match_ids(db, query)) == reference(CORPUS[:5], query)
@@ -73,36 +127,99 @@ def test_queries_agree_with_the_reference_evaluator(db, query):
 
 # ---------------------------------------------------------------- property test
 
-WORDS = ["network", "networks", "binary", "binaries", "latency", "latencies", "process", "processes", "case",
-         "cases", "cnn", "cnns", "architecture", "architectures", "bit", "bits", "nas", "x1", "2020", "a"]
+WORDS = [
+    "network",
+    "networks",
+    "binary",
+    "binaries",
+    "latency",
+    "latencies",
+    "process",
+    "processes",
+    "case",
+    "cases",
+    "cnn",
+    "cnns",
+    "architecture",
+    "architectures",
+    "bit",
+    "bits",
+    "nas",
+    "x1",
+    "2020",
+    "a",
+]
 SEPARATORS = [" ", " ", " ", "-", ", ", ". ", " (", ") "]
 text = st.lists(st.tuples(st.sampled_from(WORDS), st.sampled_from(SEPARATORS), st.booleans()), max_size=7).map(
-    lambda items: "".join((w.upper() if up else w) + sep for w, sep, up in items).strip())
+    lambda items: "".join((w.upper() if up else w) + sep for w, sep, up in items).strip()
+)
 CATEGORIES = ["cs.LG", "cs.CV", "stat.ML", "math.OC"]
 DATES = ["2015-06-01T00:00:00Z", "2019-12-31T23:59:00Z", "2020-01-01T00:00:00Z", "2023-03-04T12:00:00Z"]
 
 papers = st.lists(
     st.builds(
-        lambda title, abstract, authors, comment, jr, cats, dates: (title or "untitled", abstract, authors, comment or None,
-                                                                   jr or None, cats, sorted(dates)),
-        text, text, st.lists(text.filter(bool), max_size=3), text, text,
-        st.lists(st.sampled_from(CATEGORIES), unique=True, max_size=3), st.lists(st.sampled_from(DATES), min_size=2, max_size=2),
+        lambda title, abstract, authors, comment, jr, cats, dates: (
+            title or "untitled",
+            abstract,
+            authors,
+            comment or None,
+            jr or None,
+            cats,
+            sorted(dates),
+        ),
+        text,
+        text,
+        st.lists(text.filter(bool), max_size=3),
+        text,
+        text,
+        st.lists(st.sampled_from(CATEGORIES), unique=True, max_size=3),
+        st.lists(st.sampled_from(DATES), min_size=2, max_size=2),
     ),
-    min_size=1, max_size=8,
-).map(lambda items: [make_paper(i, title=t, abstract=a, authors=au, comment=c, journal_ref=j, categories=cats,
-                                primary_category=(cats or [None])[0], published=d[0], updated=d[1])
-                     for i, (t, a, au, c, j, cats, d) in enumerate(items, 1)])
+    min_size=1,
+    max_size=8,
+).map(
+    lambda items: [
+        make_paper(
+            i,
+            title=t,
+            abstract=a,
+            authors=au,
+            comment=c,
+            journal_ref=j,
+            categories=cats,
+            primary_category=(cats or [None])[0],
+            published=d[0],
+            updated=d[1],
+        )
+        for i, (t, a, au, c, j, cats, d) in enumerate(items, 1)
+    ]
+)
 
 word = st.sampled_from(WORDS)
 leaf = st.one_of(
     st.tuples(st.sampled_from(["ti", "abs", "au", "co", "jr", "all"]), word).map(lambda t: f"{t[0]}:{t[1]}"),
     st.tuples(st.sampled_from(["ti", "abs", "all", "jr"]), st.lists(word, min_size=2, max_size=3)).map(
-        lambda t: f'{t[0]}:"{" ".join(t[1])}"'),
-    st.sampled_from([f"cat:{c}" for c in CATEGORIES] + ["cat:cs.*", "cat:stat.*", "id:2001.00002", "id:2001.00003v2",
-                     "submittedDate:[201901010000 TO 202001010000]", "lastUpdatedDate:[20200101 TO 20231231]"]),
+        lambda t: f'{t[0]}:"{" ".join(t[1])}"'
+    ),
+    st.sampled_from(
+        [f"cat:{c}" for c in CATEGORIES]
+        + [
+            "cat:cs.*",
+            "cat:stat.*",
+            "id:2001.00002",
+            "id:2001.00003v2",
+            "submittedDate:[201901010000 TO 202001010000]",
+            "lastUpdatedDate:[20200101 TO 20231231]",
+        ]
+    ),
 )
-queries = st.recursive(leaf, lambda inner: st.tuples(inner, st.sampled_from(["AND", "OR", "ANDNOT"]), inner).map(
-    lambda t: f"({t[0]}) {t[1]} ({t[2]})"), max_leaves=6)
+queries = st.recursive(
+    leaf,
+    lambda inner: st.tuples(inner, st.sampled_from(["AND", "OR", "ANDNOT"]), inner).map(
+        lambda t: f"({t[0]}) {t[1]} ({t[2]})"
+    ),
+    max_leaves=6,
+)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -182,7 +299,10 @@ def test_a_filtered_snapshot_does_not_set_watermarks_it_cannot_vouch_for(tmp_pat
     from papertrack.match import match_saved
     from papertrack.snapshot import Filter
 
-    write_queries(tmp_path / "q.yaml", "queries:\n  - name: b\n    source: arxiv\n    query: 'ti:binary AND (cat:cs.LG OR cat:stat.ML)'\n")
+    write_queries(
+        tmp_path / "q.yaml",
+        "queries:\n  - name: b\n    source: arxiv\n    query: 'ti:binary AND (cat:cs.LG OR cat:stat.ML)'\n",
+    )
     (tmp_path / "snap.jsonl").write_text("\n".join(sample_lines()) + "\n")
     import_snapshot(db, tmp_path / "snap.jsonl", Filter(("cs.",)))
     match_saved(db, load_config(tmp_path / "q.yaml"))

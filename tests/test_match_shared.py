@@ -1,6 +1,7 @@
 """Ground truth: on the shared real corpora, `match` finds exactly what a harvest from the
 shared arXiv stand-in (../shared/tools/fake_arxiv.py, its own query evaluator) finds, for
 every shipped query. Skips in a fresh clone, where ../shared is absent."""
+
 from __future__ import annotations
 
 import os
@@ -37,9 +38,23 @@ def test_match_finds_what_a_harvest_from_the_stand_in_finds(tmp_path, corpus):
     proc, url, _ = start_fake_arxiv(tmp_path, "stand-in", corpus)
     try:
         env = {**os.environ, "PAPERTRACK_ARXIV_URL": url, "PAPERTRACK_ARXIV_DELAY": "0"}
-        done = subprocess.run([sys.executable, "-m", "papertrack", "harvest", "--db", str(tmp_path / "harvest.db"),
-                               "--queries", str(queries), *arxiv_queries],
-                              env=env, capture_output=True, text=True, timeout=600)
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "papertrack",
+                "harvest",
+                "--db",
+                str(tmp_path / "harvest.db"),
+                "--queries",
+                str(queries),
+                *arxiv_queries,
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
     finally:
         proc.kill()
     assert done.returncode == 0, done.stdout + done.stderr
@@ -48,9 +63,12 @@ def test_match_finds_what_a_harvest_from_the_stand_in_finds(tmp_path, corpus):
     match_saved(db, config)
     harvested, matched = by_query(open_db(tmp_path / "harvest.db")), by_query(db)
     differences = {
-        q.name: {"only harvest": sorted(harvested.get(q.name, set()) - matched.get(q.name, set())),
-                 "only match": sorted(matched.get(q.name, set()) - harvested.get(q.name, set()))}
-        for q in config.queries if q.source == "arxiv" and harvested.get(q.name) != matched.get(q.name)
+        q.name: {
+            "only harvest": sorted(harvested.get(q.name, set()) - matched.get(q.name, set())),
+            "only match": sorted(matched.get(q.name, set()) - harvested.get(q.name, set())),
+        }
+        for q in config.queries
+        if q.source == "arxiv" and harvested.get(q.name) != matched.get(q.name)
     }
     assert not differences
     assert sum(map(len, matched.values())) > 10

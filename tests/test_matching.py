@@ -1,4 +1,5 @@
 """Title + author matching used to link DBLP and BibTeX records to stored papers."""
+
 from __future__ import annotations
 
 from papertrack.matching import authors_overlap, find_by_title, surname, title_score
@@ -16,17 +17,24 @@ def test_surnames():
 
 
 def test_find_by_title_needs_close_title_and_a_shared_author(db):
-    save_papers(db, [
-        make_paper(1, title="Learning Efficient Convolutional Networks through Network Slimming",
-                   authors=["Zhuang Liu", "Jianguo Li"]),
-        make_paper(2, title="Binary Neural Networks", authors=["Ada Lovelace"]),
-    ])
+    save_papers(
+        db,
+        [
+            make_paper(
+                1,
+                title="Learning Efficient Convolutional Networks through Network Slimming",
+                authors=["Zhuang Liu", "Jianguo Li"],
+            ),
+            make_paper(2, title="Binary Neural Networks", authors=["Ada Lovelace"]),
+        ],
+    )
     # LaTeX braces, case and a trailing period do not matter
-    assert find_by_title(db, "Learning {E}fficient Convolutional Networks through Network Slimming.",
-                         ["Liu, Zhuang"]) == "2001.00001"
+    assert (
+        find_by_title(db, "Learning {E}fficient Convolutional Networks through Network Slimming.", ["Liu, Zhuang"])
+        == "2001.00001"
+    )
     # same words in another order, by the same people: a different paper
-    assert find_by_title(db, "Network Slimming: Learning Efficient Convolutional Networks through",
-                         ["Zhuang Liu"]) is None
+    assert find_by_title(db, "Network Slimming: Learning Efficient Convolutional Networks through", ["Zhuang Liu"]) is None
     # same title, other authors: a different paper
     assert find_by_title(db, "Binary Neural Networks", ["Grace Hopper"]) is None
     assert find_by_title(db, "Binary Neural Networks", ["A. Lovelace"]) == "2001.00002"
@@ -41,11 +49,14 @@ def test_one_changed_word_is_another_paper_but_spelling_variants_are_not():
     assert not same_title(n("Pruning Binary Neural Networks"), n("Pruning Ternary Neural Networks"), 90)
     assert not words_agree(n("MobileNetV2: Inverted Residuals"), n("MobileNetV3: Inverted Residuals"))
     # plural, British spelling, hyphens and small words are the same paper
-    assert words_agree(n("Interpreting Deep Classifier by Visual Distillation"),
-                       n("Interpreting Deep Classifiers via Visual Distillation"))
+    assert words_agree(
+        n("Interpreting Deep Classifier by Visual Distillation"), n("Interpreting Deep Classifiers via Visual Distillation")
+    )
     assert same_title(n("Born-Again Neural Networks for Optimisation"), n("Born Again Neural Networks for Optimization"))
-    candidates = [("a", "Pruning Binary Neural Networks", ["Ada Lovelace"]),
-                  ("b", "Pruning Binary Neural Network", ["Ada Lovelace"])]
+    candidates = [
+        ("a", "Pruning Binary Neural Networks", ["Ada Lovelace"]),
+        ("b", "Pruning Binary Neural Network", ["Ada Lovelace"]),
+    ]
     assert best_match("Pruning binary neural networks.", ["A. Lovelace"], candidates) == "a"  # the closer title wins
     assert best_match("Pruning binary neural networks.", ["Grace Hopper"], candidates) is None
 
@@ -56,8 +67,12 @@ def test_title_index_and_excluded_prefix(db):
     save_papers(db, [make_paper(1, id="dblp:conf/x/A20", title="Quantized Sparse Transformers", authors=["Ada Lovelace"])])
     assert find_by_title(db, "Quantized sparse transformers", ["Ada Lovelace"]) == "dblp:conf/x/A20"
     assert find_by_title(db, "Quantized sparse transformers", ["Ada Lovelace"], exclude_prefix="dblp:") is None
-    index = TitleIndex([("x", "Quantized Sparse Transformers", ["Ada Lovelace"]),
-                        ("y", "Quantized Sparse Transformer Kernels", ["Ada Lovelace"])])
+    index = TitleIndex(
+        [
+            ("x", "Quantized Sparse Transformers", ["Ada Lovelace"]),
+            ("y", "Quantized Sparse Transformer Kernels", ["Ada Lovelace"]),
+        ]
+    )
     assert index.find("Quantized sparse transformers.", ["Lovelace, A."]) == "x"
     assert index.find("Quantized sparse transformers.", ["Grace Hopper"]) is None
     index.remove("x")

@@ -1,5 +1,6 @@
 """metadata.json is generated from the schema, committed current, and uses only what
 Datasette 0.65 reads from metadata."""
+
 from __future__ import annotations
 
 import json
@@ -12,18 +13,64 @@ METADATA = Path(__file__).resolve().parents[1] / "metadata.json"
 
 # Keys Datasette 0.65 reads from metadata (docs: metadata.rst, facets.rst, full_text_search.rst,
 # sql_queries.rst); settings such as default_page_size are not among them.
-TOP_KEYS = {"title", "description", "description_html", "license", "license_url", "source", "source_url",
-            "about", "about_url", "databases", "plugins"}
-TABLE_KEYS = {"title", "description", "description_html", "columns", "sort", "sort_desc", "facets",
-              "facet_size", "size", "fts_table", "fts_pk", "searchmode", "hidden", "label_column", "units",
-              "sortable_columns", "plugins", "source", "source_url", "license", "license_url", "allow"}
-QUERY_KEYS = {"sql", "title", "description", "description_html", "params", "hide_sql", "fragment", "write",
-              "on_success_message", "on_success_redirect", "on_error_message", "on_error_redirect", "allow"}
+TOP_KEYS = {
+    "title",
+    "description",
+    "description_html",
+    "license",
+    "license_url",
+    "source",
+    "source_url",
+    "about",
+    "about_url",
+    "databases",
+    "plugins",
+}
+TABLE_KEYS = {
+    "title",
+    "description",
+    "description_html",
+    "columns",
+    "sort",
+    "sort_desc",
+    "facets",
+    "facet_size",
+    "size",
+    "fts_table",
+    "fts_pk",
+    "searchmode",
+    "hidden",
+    "label_column",
+    "units",
+    "sortable_columns",
+    "plugins",
+    "source",
+    "source_url",
+    "license",
+    "license_url",
+    "allow",
+}
+QUERY_KEYS = {
+    "sql",
+    "title",
+    "description",
+    "description_html",
+    "params",
+    "hide_sql",
+    "fragment",
+    "write",
+    "on_success_message",
+    "on_success_redirect",
+    "on_error_message",
+    "on_error_redirect",
+    "allow",
+}
 
 
 def test_committed_metadata_json_is_current():
-    assert METADATA.read_text(encoding="utf-8") == metadata_json(), \
+    assert METADATA.read_text(encoding="utf-8") == metadata_json(), (
         "metadata.json is stale: run `python -m papertrack.publish > metadata.json`"
+    )
 
 
 def test_descriptions_come_from_the_schema():

@@ -1,4 +1,5 @@
 """The schema is described once: creating, migrating and documenting it read the same table."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,5 +1,6 @@
 """`papertrack serve` and `papertrack demo` as real processes on 127.0.0.1; harvesting while
 serving; plain `datasette -m metadata.json`; one-line errors."""
+
 from __future__ import annotations
 
 import json
@@ -43,9 +44,14 @@ def test_harvest_while_serving_never_reports_a_locked_database(tmp_path, replay)
     fresh = [make_paper(i, id=f"2002.{i:05d}", title=f"Fresh binary paper {i}") for i in range(400)]
     server = replay(fresh)
     (tmp_path / "queries.yaml").write_text(
-        "queries:\n  - name: binarization\n    source: arxiv\n    query: 'abs:\"binary neural network\"'\n")
-    env = {**os.environ, "PAPERTRACK_ARXIV_URL": server.url, "PAPERTRACK_ARXIV_DELAY": "0",
-           "PAPERTRACK_ARXIV_PAGE_SIZE": "10"}
+        "queries:\n  - name: binarization\n    source: arxiv\n    query: 'abs:\"binary neural network\"'\n"
+    )
+    env = {
+        **os.environ,
+        "PAPERTRACK_ARXIV_URL": server.url,
+        "PAPERTRACK_ARXIV_DELAY": "0",
+        "PAPERTRACK_ARXIV_PAGE_SIZE": "10",
+    }
     failures: list[str] = []
     with papertrack_process("serve", "--db", str(db_path), "--port", "0", cwd=tmp_path) as web:
         done = threading.Event()
@@ -53,9 +59,15 @@ def test_harvest_while_serving_never_reports_a_locked_database(tmp_path, replay)
 
         def reader(seed: int) -> None:
             rng = random.Random(seed)
-            paths = ["/papers/papers", "/papers/papers.json?_search=binary", "/papers/papers.bib?_search=fresh",
-                     "/papers/papers/2001~2E00011", "/papers/latest.json?days=30", "/papers/stale_queries",
-                     "/papers/papers.json?_facet_m2m=authors"]
+            paths = [
+                "/papers/papers",
+                "/papers/papers.json?_search=binary",
+                "/papers/papers.bib?_search=fresh",
+                "/papers/papers/2001~2E00011",
+                "/papers/latest.json?days=30",
+                "/papers/stale_queries",
+                "/papers/papers.json?_facet_m2m=authors",
+            ]
             while not done.is_set():
                 path = rng.choice(paths)
                 status, body = web.get(path)
@@ -77,8 +89,14 @@ def test_harvest_while_serving_never_reports_a_locked_database(tmp_path, replay)
         threads = [threading.Thread(target=reader, args=(s,)) for s in range(4)] + [threading.Thread(target=writer)]
         for t in threads:
             t.start()
-        harvest = subprocess.run([sys.executable, "-m", "papertrack", "harvest", "--db", str(db_path)],
-                                 cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240)
+        harvest = subprocess.run(
+            [sys.executable, "-m", "papertrack", "harvest", "--db", str(db_path)],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=240,
+        )
         threads[-1].join()
         done.set()
         for t in threads:
@@ -126,15 +144,31 @@ def test_plain_datasette_reads_the_same_metadata(tmp_path):
     demo = tmp_path / "demo.db"
     shutil.copy(papers, demo)
     for db, name in ((papers, "papers"), (demo, "demo")):
-        out = subprocess.run([sys.executable, "-m", "datasette", str(db), "-m", str(METADATA),
-                              "--get", f"/{name}/papers.json?_search={papers_db.TITLE_WORD}"],
-                             capture_output=True, text=True, timeout=120)
+        out = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "datasette",
+                str(db),
+                "-m",
+                str(METADATA),
+                "--get",
+                f"/{name}/papers.json?_search={papers_db.TITLE_WORD}",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert out.returncode == 0, out.stderr
         data = json.loads(out.stdout)
         assert [r[0] for r in data["rows"]] == ["2001.00007"]
         assert set(data["facet_results"]) == {"tags", "primary_category", "venue", "year"}
-        bib = subprocess.run([sys.executable, "-m", "datasette", str(db), "-m", str(METADATA),
-                              "--get", f"/{name}/by_tag.bib?tag=pruning"], capture_output=True, text=True, timeout=120)
+        bib = subprocess.run(
+            [sys.executable, "-m", "datasette", str(db), "-m", str(METADATA), "--get", f"/{name}/by_tag.bib?tag=pruning"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert len(re.findall(r"^@\w+\{", bib.stdout, re.M)) == papers_db.pruning_count()
 
 

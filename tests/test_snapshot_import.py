@@ -1,4 +1,5 @@
 """import-snapshot end to end: CLI -> file -> SQLite, re-import, resume after SIGKILL."""
+
 from __future__ import annotations
 
 import gzip
@@ -55,9 +56,14 @@ def write_snapshot(path: Path, records, extra_lines: dict[int, str] | None = Non
 
 
 def test_a_record_becomes_the_paper_the_api_gives():
-    rec = record(4, versions=[{"version": "v1", "created": "Mon, 2 Mar 2020 10:00:00 GMT"},
-                              {"version": "v3", "created": "Tue, 24 Nov 2020 20:10:27 GMT"}],
-                 **{"journal-ref": "Phys.Rev.D76:013009,2007", "doi": "10.1103/X"})
+    rec = record(
+        4,
+        versions=[
+            {"version": "v1", "created": "Mon, 2 Mar 2020 10:00:00 GMT"},
+            {"version": "v3", "created": "Tue, 24 Nov 2020 20:10:27 GMT"},
+        ],
+        **{"journal-ref": "Phys.Rev.D76:013009,2007", "doi": "10.1103/X"},
+    )
     p = record_to_paper(rec)
     assert (p.id, p.version, p.published, p.updated) == ("2005.00004", 3, "2020-03-02T10:00:00Z", "2020-11-24T20:10:27Z")
     assert p.title == "Binary neural networks number 4" and p.abstract.startswith("We propose binary")
@@ -67,10 +73,13 @@ def test_a_record_becomes_the_paper_the_api_gives():
 
 
 @pytest.mark.shared
-@pytest.mark.parametrize("paper_id, response", [
-    ("quant-ph/0201082", "id_quant-ph_0201082v1_s0_m100_86989fe779ef.xml"),
-    ("1602.05618", "q_testing_s0_m100_cfe7536492ca.xml"),
-])
+@pytest.mark.parametrize(
+    "paper_id, response",
+    [
+        ("quant-ph/0201082", "id_quant-ph_0201082v1_s0_m100_86989fe779ef.xml"),
+        ("1602.05618", "q_testing_s0_m100_cfe7536492ca.xml"),
+    ],
+)
 def test_fields_agree_with_a_recorded_api_response(paper_id, response):
     from arxiv import _feed
 
@@ -81,7 +90,18 @@ def test_fields_agree_with_a_recorded_api_response(paper_id, response):
     corpus = requires_shared("data", "arxiv", "oai-cs-2015-2016.jsonl").read_text(encoding="utf-8")
     [line] = [line for line in corpus.splitlines() if f'"id": "{paper_id}"' in line]
     snap = record_to_paper(json.loads(line))
-    same = ("id", "title", "abstract", "authors", "categories", "primary_category", "version", "comment", "journal_ref", "doi")
+    same = (
+        "id",
+        "title",
+        "abstract",
+        "authors",
+        "categories",
+        "primary_category",
+        "version",
+        "comment",
+        "journal_ref",
+        "doi",
+    )
     assert {f: getattr(snap, f) for f in same} == {f: getattr(api, f) for f in same}
     assert snap.published[:10] == api.published[:10]  # the OAI-derived corpus keeps dates only
 
@@ -94,18 +114,26 @@ def test_import_keeps_categories_and_dates_and_derives_like_a_harvest(run_cli, t
     result = run_cli("import-snapshot", "snap.jsonl", "--category", "cs.LG", "--since", "2020-01-01")
     assert result.exit_code == 0, result.output
     kept = [r for r in records[1:] if "cs.LG" in r["categories"]]
-    assert [line.split() for line in result.output.splitlines()[2:3]] == [["12", str(len(kept)), str(len(kept)), "0", "0", "0"]]
+    assert [line.split() for line in result.output.splitlines()[2:3]] == [
+        ["12", str(len(kept)), str(len(kept)), "0", "0", "0"]
+    ]
     db = open_db(tmp_path / "db" / "papers.db")
     assert {r["id"] for r in db.query("select id from papers")} == {r["id"] for r in kept}
     row = db["papers"].get(records[4]["id"])  # an odd one: it has a comment
     assert row["summary"] == "We propose binary neural network 5 for compression. It reduces size by 10x."
     assert (row["venue"], row["venue_source"], row["code_url"]) == ("CVPR 2020", "arxiv", "https://github.com/example/bnn")
-    authors = [r[0] for r in db.execute(
-        "select a.name from papers_authors pa join authors a on a.id = pa.authors_id where papers_id = ? order by position",
-        [row["id"]])]
+    authors = [
+        r[0]
+        for r in db.execute(
+            "select a.name from papers_authors pa join authors a on a.id = pa.authors_id where papers_id = ? order by position",
+            [row["id"]],
+        )
+    ]
     assert authors == json.loads(row["authors"]) == ["Ada Lovelace", "Balázs Szegedy", "5 Author"]
-    tags = db.execute("select t.name, pt.origin, pt.evidence from papers_tags pt join tags t on t.id = pt.tags_id "
-                      "where papers_id = ?", [row["id"]]).fetchall()
+    tags = db.execute(
+        "select t.name, pt.origin, pt.evidence from papers_tags pt join tags t on t.id = pt.tags_id where papers_id = ?",
+        [row["id"]],
+    ).fetchall()
     assert tags == [("binarization", "taxonomy", "Binary neural networks")]
     hits = db.execute("select count(*) from papers_fts where papers_fts match 'szegedy'").fetchone()[0]
     assert hits == len(kept)
@@ -113,20 +141,28 @@ def test_import_keeps_categories_and_dates_and_derives_like_a_harvest(run_cli, t
     keys = dict(db.execute("select citation_key, id from papers order by published, id").fetchall())
     earliest = min(kept, key=lambda r: (record_to_paper(r).published, r["id"]))["id"]
     assert len(keys) == len(kept) and keys["lovelace2020binary"] == earliest
-    assert set(keys) == {"lovelace2020binary", *(f"lovelace2020binary{c}" for c in "abcdefghijklmnopqrstuvwxyz"[:len(kept) - 1])}
+    assert set(keys) == {
+        "lovelace2020binary",
+        *(f"lovelace2020binary{c}" for c in "abcdefghijklmnopqrstuvwxyz"[: len(kept) - 1]),
+    }
     db.execute("insert into papers_fts(papers_fts) values ('integrity-check')")
 
 
 def test_gzip_and_bad_lines_are_reported_by_line_and_skipped(run_cli, tmp_path):
-    write_snapshot(tmp_path / "snap.jsonl.gz", [record(n) for n in range(1, 6)],
-                   {2: '{"id": "2001.99999", "title": "cut off', 4: "[1, 2]", 5: '{"id": "2002.1"}', 7: ""}, gz=True)
+    write_snapshot(
+        tmp_path / "snap.jsonl.gz",
+        [record(n) for n in range(1, 6)],
+        {2: '{"id": "2001.99999", "title": "cut off', 4: "[1, 2]", 5: '{"id": "2002.1"}', 7: ""},
+        gz=True,
+    )
     result = run_cli("import-snapshot", "snap.jsonl.gz")
     assert result.exit_code == 0, result.output
     assert "snap.jsonl.gz:2: skipped: malformed JSON" in result.output
     assert "snap.jsonl.gz:4: skipped: not a snapshot record (not a JSON object)" in result.output
     assert "snap.jsonl.gz:5: skipped: not a snapshot record (record has no id or title)" in result.output
     assert [line.split() for line in result.output.splitlines() if line.strip().startswith("8")] == [
-        ["8", "5", "5", "0", "0", "3"]]
+        ["8", "5", "5", "0", "0", "3"]
+    ]
 
 
 def test_not_a_snapshot_is_one_line_and_exit_2(run_cli, tmp_path):
@@ -148,16 +184,20 @@ def test_reimporting_a_newer_snapshot_updates_and_adds_and_keeps_editorial_data(
         db["tag_edits"].insert({"papers_id": pid, "tag": "must-read", "action": "add", "at": "2024-04-28T00:00:00Z"})
         refresh_tags(db, [pid])
     newer = [dict(r) for r in first] + [record(n) for n in (7, 8)]
-    newer[0].update(title="Binary neural networks, revised", versions=[*first[0]["versions"],
-                    {"version": "v2", "created": "Wed, 1 Jul 2020 08:00:00 GMT"}])
+    newer[0].update(
+        title="Binary neural networks, revised",
+        versions=[*first[0]["versions"], {"version": "v2", "created": "Wed, 1 Jul 2020 08:00:00 GMT"}],
+    )
     report = import_snapshot(db, write_snapshot(tmp_path / "2025.jsonl", newer))
     assert (report.read, report.new, report.updated, report.unchanged) == (8, 2, 1, 5)
     assert db["papers"].count == 8 and db.execute("select count(distinct id) from papers").fetchone()[0] == 8
     row = db["papers"].get(pid)
     assert (row["title"], row["version"], row["summary"]) == ("Binary neural networks, revised", 2, "The editor's summary.")
     assert db["picks"].count == 1 and db["notes"].count == 1
-    assert [r[0] for r in db.execute("select t.name from papers_tags pt join tags t on t.id = pt.tags_id "
-                                     "where papers_id = ?", [pid])] == ["must-read"]
+    assert [
+        r[0]
+        for r in db.execute("select t.name from papers_tags pt join tags t on t.id = pt.tags_id where papers_id = ?", [pid])
+    ] == ["must-read"]
     assert db.execute("select count(*) from papers_authors where papers_id = ?", [pid]).fetchone()[0] == 3
     assert db.execute("select count(*) from papers_fts where papers_fts match 'revised'").fetchone()[0] == 1
     again = import_snapshot(db, tmp_path / "2025.jsonl")
@@ -224,8 +264,17 @@ def test_killed_process_resumes_without_duplicates(tmp_path, workers):
     nothing lost or doubled, the search index whole, no orphaned child left running."""
     path = write_snapshot(tmp_path / "snap.jsonl", [record(n) for n in range(1, 3001)])
     env = {**os.environ, "PAPERTRACK_IMPORT_BATCH": "100"}
-    cmd = [sys.executable, "-m", "papertrack", "import-snapshot", str(path), "--db", str(tmp_path / "p.db"),
-           "--workers", workers]
+    cmd = [
+        sys.executable,
+        "-m",
+        "papertrack",
+        "import-snapshot",
+        str(path),
+        "--db",
+        str(tmp_path / "p.db"),
+        "--workers",
+        workers,
+    ]
     proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     db = open_db(tmp_path / "p.db")
     deadline = time.monotonic() + 60
@@ -274,7 +323,11 @@ def test_progress_bar_shows_bytes_and_records_on_a_terminal(tmp_path, monkeypatc
         for n in range(1, 23):
             progress.bad(n, "malformed JSON")
     out = screen.getvalue()
-    assert "importing" in out and "49%" in out and f"120,345 records, {size // 2 / 1024:,.0f} KB of {size / 1024:,.0f} KB" in out
+    assert (
+        "importing" in out
+        and "49%" in out
+        and f"120,345 records, {size // 2 / 1024:,.0f} KB of {size / 1024:,.0f} KB" in out
+    )
     assert f"KB\n{path}:1: skipped: malformed JSON\n" in out  # on a line of its own, not after the bar
     assert f"{path}:20: skipped: malformed JSON" in out and f"{path}:21:" not in out and "2 more bad lines" in out
 
@@ -287,9 +340,21 @@ def test_an_import_folds_a_dblp_row_into_its_preprint(db, tmp_path):
 
     row_id = "dblp:conf/cvpr/Lovelace20"
     with transaction(db):
-        save_papers(db, [Paper(id=row_id, title="Binary Neural Networks Number 5.", authors=["Ada Lovelace", "B. Szegedy"],
-                               venue="CVPR 2020", venue_type="conference", year=2020)],
-                    venue_source="dblp", citation_keys={row_id: "lovelace2020cvpr"})
+        save_papers(
+            db,
+            [
+                Paper(
+                    id=row_id,
+                    title="Binary Neural Networks Number 5.",
+                    authors=["Ada Lovelace", "B. Szegedy"],
+                    venue="CVPR 2020",
+                    venue_type="conference",
+                    year=2020,
+                )
+            ],
+            venue_source="dblp",
+            citation_keys={row_id: "lovelace2020cvpr"},
+        )
         db.execute("update papers set dblp_key = 'conf/cvpr/Lovelace20' where id = ?", [row_id])  # as linking sets it
         db["notes"].insert({"papers_id": row_id, "headline": "BNN at CVPR"})
         db["tag_edits"].insert({"papers_id": row_id, "tag": "must-read", "action": "add", "at": "2020-06-01T00:00:00Z"})
@@ -302,5 +367,9 @@ def test_an_import_folds_a_dblp_row_into_its_preprint(db, tmp_path):
     assert (row["venue"], row["venue_source"], row["dblp_key"]) == ("CVPR 2020", "dblp", "conf/cvpr/Lovelace20")
     assert row["citation_key"] == "lovelace2020cvpr"
     assert db["notes"].get(row["id"])["headline"] == "BNN at CVPR"
-    assert [r[0] for r in db.execute("select t.name from papers_tags pt join tags t on t.id = pt.tags_id "
-                                     "where papers_id = ?", [row["id"]])] == ["must-read"]
+    assert [
+        r[0]
+        for r in db.execute(
+            "select t.name from papers_tags pt join tags t on t.id = pt.tags_id where papers_id = ?", [row["id"]]
+        )
+    ] == ["must-read"]

@@ -1,12 +1,13 @@
 """The offline TL;DR: contribution sentence, then the headline result when both fit."""
+
 from __future__ import annotations
 
 from papertrack.enrich.summary import MAX_CHARS, sentences, summarize
 
 DEEP_COMPRESSION = (
     "Neural networks are both computationally intensive and memory intensive, making them difficult to deploy "
-    "on embedded systems with limited hardware resources. To address this limitation, we introduce \"deep "
-    "compression\", a three stage pipeline: pruning, trained quantization and Huffman coding, that work together "
+    'on embedded systems with limited hardware resources. To address this limitation, we introduce "deep '
+    'compression", a three stage pipeline: pruning, trained quantization and Huffman coding, that work together '
     "to reduce the storage requirement of neural networks by 35x to 49x without affecting their accuracy. Our "
     "method first prunes the network by learning only the important connections."
 )
@@ -22,27 +23,32 @@ FIXED_POINT = (
 
 def test_contribution_then_the_best_result_sentence():
     s = summarize(FIXED_POINT)
-    assert s == ("In this paper, we propose a quantizer design for fixed point implementation for DCNs. Our "
-                 "experiments show that the fixed point DCNs with optimized bit width allocation offer >20% "
-                 "reduction in the model size without any loss in performance.")
+    assert s == (
+        "In this paper, we propose a quantizer design for fixed point implementation for DCNs. Our "
+        "experiments show that the fixed point DCNs with optimized bit width allocation offer >20% "
+        "reduction in the model size without any loss in performance."
+    )
 
 
 def test_contribution_sentence_holding_the_result_stands_alone():
     s = summarize(DEEP_COMPRESSION)
-    assert s.startswith("To address this limitation, we introduce \"deep compression\"")
+    assert s.startswith('To address this limitation, we introduce "deep compression"')
     assert s.endswith("without affecting their accuracy.")
 
 
 def test_in_this_paper_without_a_listed_verb():
-    abstract = ("Deep CNNs have millions of parameters. In this paper, we tackle this model storage issue by "
-                "investigating vector quantization. We achieve 16-24 times compression with only 1% loss.")
-    assert summarize(abstract) == ("In this paper, we tackle this model storage issue by investigating vector "
-                                   "quantization. We achieve 16-24 times compression with only 1% loss.")
+    abstract = (
+        "Deep CNNs have millions of parameters. In this paper, we tackle this model storage issue by "
+        "investigating vector quantization. We achieve 16-24 times compression with only 1% loss."
+    )
+    assert summarize(abstract) == (
+        "In this paper, we tackle this model storage issue by investigating vector "
+        "quantization. We achieve 16-24 times compression with only 1% loss."
+    )
 
 
 def test_earliest_strong_contribution_wins():
-    abstract = ("This paper describes a system for spoken dialogue. It is robust. We present an evaluation "
-                "of the system.")
+    abstract = "This paper describes a system for spoken dialogue. It is robust. We present an evaluation of the system."
     assert summarize(abstract) == "This paper describes a system for spoken dialogue."
 
 

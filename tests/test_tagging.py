@@ -1,4 +1,5 @@
 """Three sources of tags: saved queries, the taxonomy, manual edits; manual decisions last."""
+
 from __future__ import annotations
 
 import pytest
@@ -34,17 +35,26 @@ def save(db, papers, **kw):
 
 
 def links(db, pid):
-    return {r["name"]: (r["origin"], r["evidence"]) for r in db.query(
-        "select t.name, pt.origin, pt.evidence from papers_tags pt join tags t on t.id = pt.tags_id "
-        "where pt.papers_id = ?", [pid])}
+    return {
+        r["name"]: (r["origin"], r["evidence"])
+        for r in db.query(
+            "select t.name, pt.origin, pt.evidence from papers_tags pt join tags t on t.id = pt.tags_id "
+            "where pt.papers_id = ?",
+            [pid],
+        )
+    }
 
 
 @pytest.fixture
 def stocked(db):
     ids = sync_queries(db, CONFIG.queries)
     taxonomy = Taxonomy(CONFIG.taxonomy)
-    save(db, [make_paper(1, abstract="We quantize binary neural networks to 1 bit.")],
-                query_id=ids["binarization"], taxonomy=taxonomy)
+    save(
+        db,
+        [make_paper(1, abstract="We quantize binary neural networks to 1 bit.")],
+        query_id=ids["binarization"],
+        taxonomy=taxonomy,
+    )
     save(db, [make_paper(2, title="Trees", abstract="Quantized decision trees.")], taxonomy=taxonomy)
     return db
 
@@ -76,8 +86,9 @@ def test_manual_untag_survives_retag_and_reharvest(stocked):
     report = retag(stocked, CONFIG)
     assert report.papers == 2
     assert "quantization" not in links(stocked, "2001.00001")
-    newer = make_paper(1, abstract="We quantize binary neural networks to 1 bit, now faster.", version=2,
-                       updated="2020-03-01T00:00:00Z")
+    newer = make_paper(
+        1, abstract="We quantize binary neural networks to 1 bit, now faster.", version=2, updated="2020-03-01T00:00:00Z"
+    )
     save(stocked, [newer], taxonomy=Taxonomy(CONFIG.taxonomy))
     assert set(links(stocked, "2001.00001")) == {"binarization"}
     tag(stocked, "2001.00001", ["quantization"])  # the editor changes their mind

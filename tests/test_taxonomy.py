@@ -1,4 +1,5 @@
 """The taxonomy: patterns, exclusions, evidence, smart case, and the gates that make it fast."""
+
 from __future__ import annotations
 
 import re
@@ -54,24 +55,30 @@ def test_word_boundaries():
     assert t.match("Pruned", "") == {"pruning": "Pruned"}
 
 
-@pytest.mark.parametrize("title, abstract, tags", [
-    ("Binarized Neural Networks", "We train BNNs with binary weights and activations.", {"binarization"}),
-    ("Quantized Massive MU-MIMO-OFDM Uplink", "Coarse quantization at the base station of a MIMO system.", set()),
-    ("Fixed Point Quantization of Deep Convolutional Networks", "", {"quantization"}),
-    ("The One-dimensional Chiral Anomaly", "leads to the half-integer quantization of the Thouless pump", set()),
-    ("Calculating the Unrooted Subtree Prune-and-Regraft Distance", "pruning the search space of trees", set()),
-    ("Visual Saliency-Guided Channel Pruning for Deep Visual Detectors", "", {"pruning"}),
-    ("Reaction dynamics on amorphous solid water", "preferential distillation of molecules in the medium", set()),
-    ("FitNets: Hints for Thin Deep Nets", "The recently proposed knowledge distillation approach", {"distillation"}),
-    ("Deep End2End Voxel2Voxel Prediction", "networks often require time-consuming architecture search", set()),
-    ("MANAS: Multi-Scale Neural Architecture Search for CT Denoising", "", {"nas"}),
-    ("Learning similarity-based word sense disambiguation from sparse data", "sparse training data", set()),
-    ("Rigging the Lottery: Making All Tickets Winners", "we train sparse neural networks with dynamic sparse training",
-     {"sparse-training"}),
-    ("SqueezeNet: AlexNet-level accuracy with 50x fewer parameters", "", {"efficient-architectures"}),
-    ("Virtualizing Deep Neural Networks for Memory-Efficient Neural Network Design", "", set()),
-    ("SkipCat: Low-Rank Compression of Large Language Models", "", {"bert-compression"}),
-])
+@pytest.mark.parametrize(
+    "title, abstract, tags",
+    [
+        ("Binarized Neural Networks", "We train BNNs with binary weights and activations.", {"binarization"}),
+        ("Quantized Massive MU-MIMO-OFDM Uplink", "Coarse quantization at the base station of a MIMO system.", set()),
+        ("Fixed Point Quantization of Deep Convolutional Networks", "", {"quantization"}),
+        ("The One-dimensional Chiral Anomaly", "leads to the half-integer quantization of the Thouless pump", set()),
+        ("Calculating the Unrooted Subtree Prune-and-Regraft Distance", "pruning the search space of trees", set()),
+        ("Visual Saliency-Guided Channel Pruning for Deep Visual Detectors", "", {"pruning"}),
+        ("Reaction dynamics on amorphous solid water", "preferential distillation of molecules in the medium", set()),
+        ("FitNets: Hints for Thin Deep Nets", "The recently proposed knowledge distillation approach", {"distillation"}),
+        ("Deep End2End Voxel2Voxel Prediction", "networks often require time-consuming architecture search", set()),
+        ("MANAS: Multi-Scale Neural Architecture Search for CT Denoising", "", {"nas"}),
+        ("Learning similarity-based word sense disambiguation from sparse data", "sparse training data", set()),
+        (
+            "Rigging the Lottery: Making All Tickets Winners",
+            "we train sparse neural networks with dynamic sparse training",
+            {"sparse-training"},
+        ),
+        ("SqueezeNet: AlexNet-level accuracy with 50x fewer parameters", "", {"efficient-architectures"}),
+        ("Virtualizing Deep Neural Networks for Memory-Efficient Neural Network Design", "", set()),
+        ("SkipCat: Low-Rank Compression of Large Language Models", "", {"bert-compression"}),
+    ],
+)
 def test_shipped_taxonomy_on_real_titles(title, abstract, tags):
     assert set(SHIPPED.match(title, abstract)) == tags
 
@@ -80,24 +87,77 @@ def reference(rules, title, abstract):
     """The taxonomy without any shortcut: each tag's patterns searched in full."""
     hits = {}
     for r in rules:
+
         def search(patterns, text):
             for p in patterns:
                 m = re.search(rf"\b(?:{p})\b", text, 0 if is_case_sensitive(p) else re.IGNORECASE)
                 if m:
                     return m
             return None
+
         m = search(r.title, title) or search(r.include, title) or search(r.include, abstract)
         if m and not (search(r.exclude, title) or search(r.exclude, abstract)):
             hits[r.tag] = m
     return hits
 
 
-WORDS = ["quantization", "quantized", "deep", "neural", "networks", "weights", "pruning", "pruned", "channel",
-         "knowledge", "distillation", "teacher", "student", "model", "binary", "binarized", "1-bit", "4-bit",
-         "architecture", "search", "neural architecture search", "sparse", "training", "lottery", "ticket", "bert",
-         "compression", "language", "llms", "efficient", "mobilenet", "depthwise", "separable", "convolution",
-         "we", "the", "a", "of", "for", "-", ",", ".", "(", ")", "Quantization", "NAS-Bench-201", "low-bit",
-         "fixed-point", "ternary", "dequantization", "sparsification", "distilling", "into", "smaller", "cnn"]
+WORDS = [
+    "quantization",
+    "quantized",
+    "deep",
+    "neural",
+    "networks",
+    "weights",
+    "pruning",
+    "pruned",
+    "channel",
+    "knowledge",
+    "distillation",
+    "teacher",
+    "student",
+    "model",
+    "binary",
+    "binarized",
+    "1-bit",
+    "4-bit",
+    "architecture",
+    "search",
+    "neural architecture search",
+    "sparse",
+    "training",
+    "lottery",
+    "ticket",
+    "bert",
+    "compression",
+    "language",
+    "llms",
+    "efficient",
+    "mobilenet",
+    "depthwise",
+    "separable",
+    "convolution",
+    "we",
+    "the",
+    "a",
+    "of",
+    "for",
+    "-",
+    ",",
+    ".",
+    "(",
+    ")",
+    "Quantization",
+    "NAS-Bench-201",
+    "low-bit",
+    "fixed-point",
+    "ternary",
+    "dequantization",
+    "sparsification",
+    "distilling",
+    "into",
+    "smaller",
+    "cnn",
+]
 
 
 @settings(max_examples=300, deadline=None)
@@ -114,13 +174,16 @@ def test_a_pattern_without_literals_always_runs():
     assert t.match("", "quickly") == {"any": "quickly"}
 
 
-@pytest.mark.parametrize("rule_yaml, problem", [
-    ("include: ['prun(']", "bad pattern 'prun(': missing ), unterminated subpattern at position 4"),
-    ("includes: [prun]", "unknown key 'includes'"),
-    ("exclude: [tree]", "no include patterns"),
-    ("include: [[prun]]", "patterns must be a list of strings"),
-    ("include: ['(?:prun)?']", "pattern '(?:prun)?' matches empty text"),
-])
+@pytest.mark.parametrize(
+    "rule_yaml, problem",
+    [
+        ("include: ['prun(']", "bad pattern 'prun(': missing ), unterminated subpattern at position 4"),
+        ("includes: [prun]", "unknown key 'includes'"),
+        ("exclude: [tree]", "no include patterns"),
+        ("include: [[prun]]", "patterns must be a list of strings"),
+        ("include: ['(?:prun)?']", "pattern '(?:prun)?' matches empty text"),
+    ],
+)
 def test_taxonomy_errors_name_file_and_line(rule_yaml, problem):
     text = f"queries:\n  - {{name: q, source: arxiv, query: 'ti:x'}}\ntaxonomy:\n  pruning:\n    {rule_yaml}\n"
     with pytest.raises(ConfigError, match=re.escape(f"q.yaml:5: taxonomy 'pruning': {problem}")):
@@ -128,8 +191,9 @@ def test_taxonomy_errors_name_file_and_line(rule_yaml, problem):
 
 
 def test_title_only_rule_is_valid():
-    config = parse_config("queries:\n  - {name: q, source: arxiv, query: 'ti:x'}\n"
-                          "taxonomy:\n  nets:\n    title: [mobilenet]\n")
+    config = parse_config(
+        "queries:\n  - {name: q, source: arxiv, query: 'ti:x'}\ntaxonomy:\n  nets:\n    title: [mobilenet]\n"
+    )
     assert config.taxonomy[0].title == ("mobilenet",) and config.taxonomy[0].include == ()
 
 
@@ -160,13 +224,19 @@ def patterns(draw):
     return pattern if matches_something(pattern) else pattern + "x"
 
 
-TEXT = st.lists(st.sampled_from(ATOMS + ["de", "non-", "un", "4-", "(", ")", " ", "-", "é", "_", "Quantiz", "BIT"]),
-                max_size=30).map("".join)
+TEXT = st.lists(
+    st.sampled_from(ATOMS + ["de", "non-", "un", "4-", "(", ")", " ", "-", "é", "_", "Quantiz", "BIT"]), max_size=30
+).map("".join)
 
 
 @settings(max_examples=400, deadline=None)
-@given(st.lists(st.tuples(st.lists(patterns(), min_size=1, max_size=3), st.lists(patterns(), max_size=2)),
-                min_size=1, max_size=4), TEXT, TEXT)
+@given(
+    st.lists(
+        st.tuples(st.lists(patterns(), min_size=1, max_size=3), st.lists(patterns(), max_size=2)), min_size=1, max_size=4
+    ),
+    TEXT,
+    TEXT,
+)
 def test_gates_never_change_the_result_for_random_taxonomies(specs, title, abstract):
     rules = [rule(f"t{i}", include, title=titles) for i, (include, titles) in enumerate(specs)]
     assert set(Taxonomy(rules).match(title, abstract)) == set(reference(rules, title, abstract))

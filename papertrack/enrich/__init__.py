@@ -1,4 +1,5 @@
 """What papertrack derives from a paper's own text: summary, venue, code link, taxonomy tags."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

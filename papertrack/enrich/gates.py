@@ -8,6 +8,7 @@ regex scan over the word starts, the rest by substring tests, and a string conta
 another is tested only when that one is present. The taxonomy (tags.py) and the venue
 table (venue.py) run on every harvested paper; this is what keeps them fast.
 """
+
 from __future__ import annotations
 
 import math
@@ -104,7 +105,13 @@ class _Walk:
                     clauses.append(frozenset().union(*best))  # type: ignore[arg-type]
                 ctx = "nonword" if all(end == "nonword" for _, end in results) else None
             elif op is sre.AT:
-                ctx = "start" if av is sre.AT_BOUNDARY else "nonword" if av in (sre.AT_BEGINNING, sre.AT_BEGINNING_STRING) else None
+                ctx = (
+                    "start"
+                    if av is sre.AT_BOUNDARY
+                    else "nonword"
+                    if av in (sre.AT_BEGINNING, sre.AT_BEGINNING_STRING)
+                    else None
+                )
             elif op is sre.IN and _non_word_class(av):
                 ctx = "nonword"
             elif op in (sre.ASSERT, sre.ASSERT_NOT):
@@ -267,16 +274,20 @@ class Probe:
         while True:
             roots = sorted(s for s in probes if not any(o != s and o in s for o in probes))
             # a common root must not turn two scannable roots into one that needs a test of its own
-            shared = {c for i, a in enumerate(roots) for b in roots[i + 1 :] if _shares_trigram(a, b)
-                      for c in [mergeable(a, b)] if c and (scannable(c) or not (scannable(a) and scannable(b)))}
+            shared = {
+                c
+                for i, a in enumerate(roots)
+                for b in roots[i + 1 :]
+                if _shares_trigram(a, b)
+                for c in [mergeable(a, b)]
+                if c and (scannable(c) or not (scannable(a) and scannable(b)))
+            }
             if not shared or shared <= probes:
                 break
             probes |= shared
         self.roots = tuple(roots)
         # root -> the longer probe strings holding it, with every offset it has in them
-        self.dependents = {
-            r: tuple((d, tuple(_offsets(r, d))) for d in sorted(probes) if d != r and r in d) for r in roots
-        }
+        self.dependents = {r: tuple((d, tuple(_offsets(r, d))) for d in sorted(probes) if d != r and r in d) for r in roots}
         # roots that start a word wherever the gates hold them -> found by one scan
         scanned: dict[str, set[str]] = {}
         for r in roots:
@@ -295,8 +306,13 @@ class Probe:
             # Two scans, both fast: after a space (most words; a literal first character lets
             # the regex engine skip ahead), and after any other non-word character. A match
             # consumes its core: safe unless a core could start inside another one.
-            overlap = any(b.startswith(a[i + 1 :]) or a[i + 1 :].startswith(b)
-                          for a in cores for i, c in enumerate(a) if not is_word(c) for b in cores)
+            overlap = any(
+                b.startswith(a[i + 1 :]) or a[i + 1 :].startswith(b)
+                for a in cores
+                for i, c in enumerate(a)
+                if not is_word(c)
+                for b in cores
+            )
             after = "(?=({}))" if overlap else "({})"
             self.scans = (re.compile(" " + after.format(words)), re.compile("[^a-z0-9_ ]" + after.format(words)))
 

@@ -1,4 +1,5 @@
 """Code repository links in abstracts and comments."""
+
 from __future__ import annotations
 
 import re

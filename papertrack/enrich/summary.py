@@ -1,4 +1,5 @@
 """An offline TL;DR: the contribution sentence plus, if any, the headline-result sentence."""
+
 from __future__ import annotations
 
 import re
@@ -24,13 +25,17 @@ _CONTRIBUTION = (
         re.compile(r"this (?:paper|work|letter|article|note|study)\b"),
     ),
     (
-        re.compile(r"we (?:\w+ ){0,2}?(?:show|study|investigate|explore|extend|tackle|address|formulate|demonstrate"
-                   r"|provide|analy[sz]e|report|derive|prove|establish|offer|build|construct|consider|focus)"),
+        re.compile(
+            r"we (?:\w+ ){0,2}?(?:show|study|investigate|explore|extend|tackle|address|formulate|demonstrate"
+            r"|provide|analy[sz]e|report|derive|prove|establish|offer|build|construct|consider|focus)"
+        ),
     ),
 )
 # A headline result: a number with a unit of improvement, or the words papers use for one.
 _NUMBER = re.compile(r"[0-9][0-9.,]*\s*(?:%|x\b|×|times\b|fold\b|-fold\b)")
-_CLAIM = re.compile(r"state[- ]of[- ]the[- ]art|outperform|speed-?up|without (?:any |significant |much )?(?:loss|degradation|drop)")
+_CLAIM = re.compile(
+    r"state[- ]of[- ]the[- ]art|outperform|speed-?up|without (?:any |significant |much )?(?:loss|degradation|drop)"
+)
 _CLAIM_WORDS = ("state", "outperform", "speed", "without")  # one of them is in any claim: cheap test first
 _SUPPORT = re.compile(r"achiev|reduc|improv|faster|fewer|smaller|less\b|compress|accelerat")  # counts next to a number
 
@@ -98,6 +103,7 @@ def _sentence_end(text: str, pos: int) -> int:
 
 def _result_sentence(text: str, lower: str, after: int) -> tuple[int, int] | None:
     """(start, end) of the best result sentence starting at or after `after`."""
+
     def starts(pattern: re.Pattern) -> set[int]:
         return {_sentence_start(text, m.start()) for m in pattern.finditer(lower, after)}
 

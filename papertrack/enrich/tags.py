@@ -9,6 +9,7 @@ This runs on every harvested paper, so it is built for speed:
   literal strings any match contains; a tag's regex runs only when the lower-cased text
   contains them, which one scan of its word starts tells for all tags at once.
 """
+
 from __future__ import annotations
 
 import re

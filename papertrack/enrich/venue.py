@@ -6,6 +6,7 @@ clause; the first clause that names a venue without saying it was only submitted
 rejected or extended gives the label. A journal reference states publication by itself
 and is read first; for journals it also gives volume and pages.
 """
+
 from __future__ import annotations
 
 import re
@@ -23,7 +24,9 @@ _YEAR = re.compile(r"(?<!\d)((?:19|20)\d\d)(?!\d)|['’`](\d\d)\b")
 # Cheap tests first: most comments ("12 pages, 5 figures") name no year; journal references
 # without a year, an acronym or a venue word name no venue either.
 _YEARISH = re.compile(r"(?:19|20)\d\d|['’`-]\d\d\b")
-_HAS_YEAR_OR_NAME = re.compile(r"(?:19|20)\d\d|['’`]\d\d\b|[A-Z]{2}|(?i:conference|journal|proceedings|transactions|symposium)")
+_HAS_YEAR_OR_NAME = re.compile(
+    r"(?:19|20)\d\d|['’`]\d\d\b|[A-Z]{2}|(?i:conference|journal|proceedings|transactions|symposium)"
+)
 _SHORT_YEAR = re.compile(r"(?:[-'’`]| (?=\d\d(?:$|[\s,;)])))(\d\d)(?!\d)")  # right after the name
 _CLAUSE = re.compile(r"[;|\n]|\.\s+(?=[A-Z(\[])")
 _TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9&\-]*")
@@ -199,7 +202,11 @@ def _from_journal_ref(ref: str) -> Venue:
     found = _from_clause(ref, published=True)
     if found is None:
         name = re.match(r"\s*([A-Z][A-Za-z.&:' \-]*?[A-Za-z.])(?:[\s,.]+(?i:vol(?:ume)?\.?|no\.))?[\s,]+\d", ref)
-        if not name or re.match(r"(?:in|proc|proceedings)\b", name.group(1), re.IGNORECASE) or len(name.group(1).split()) > 8:
+        if (
+            not name
+            or re.match(r"(?:in|proc|proceedings)\b", name.group(1), re.IGNORECASE)
+            or len(name.group(1).split()) > 8
+        ):
             return NO_VENUE
         year = _ref_year(ref)
         kind = "conference" if re.search(r"proceedings|conference|symposium|workshop", ref, re.IGNORECASE) else "journal"
@@ -217,12 +224,12 @@ def _volume_pages(ref: str) -> tuple[str | None, str | None]:
     volume = re.search(r"\bvol(?:ume)?\.?\s*(\d+)", ref, re.IGNORECASE) or re.search(
         r"[A-Za-z.)]\s*,?\s+(\d{1,4})\b(?!\s*[-–]\s*\d)(?=\s*(?:\(|,|:|$|\s))", ref
     )
-    pages = re.search(r"\b(?:pp?\.|pages?)\s*(\d+(?:\s*[-–]+\s*\d+)?)", ref, re.IGNORECASE) or re.search(
-        r":\s*(\d+(?:\s*[-–]+\s*\d+)?)", ref
-    ) or re.search(r"\((?:19|20)\d\d\)\s*,?\s*(\d+(?:\s*[-–]+\s*\d+)?)", ref) or re.search(
-        r"\d,\s*(\d+(?:\s*[-–]+\s*\d+)?)\s*\((?:19|20)\d\d\)", ref
+    pages = (
+        re.search(r"\b(?:pp?\.|pages?)\s*(\d+(?:\s*[-–]+\s*\d+)?)", ref, re.IGNORECASE)
+        or re.search(r":\s*(\d+(?:\s*[-–]+\s*\d+)?)", ref)
+        or re.search(r"\((?:19|20)\d\d\)\s*,?\s*(\d+(?:\s*[-–]+\s*\d+)?)", ref)
+        or re.search(r"\d,\s*(\d+(?:\s*[-–]+\s*\d+)?)\s*\((?:19|20)\d\d\)", ref)
     )
     if volume and re.fullmatch(r"(?:19|20)\d\d", volume.group(1)):
         volume = None  # a year, not a volume
-    return (volume.group(1) if volume else None,
-            re.sub(r"\s*[-–]+\s*", "-", pages.group(1)) if pages else None)
+    return (volume.group(1) if volume else None, re.sub(r"\s*[-–]+\s*", "-", pages.group(1)) if pages else None)

@@ -6,6 +6,7 @@ transport is our `PoliteSession`. We page ourselves rather than through
 `arxiv.Client.results` because a harvest must see page boundaries: each page is
 stored in one transaction with the query's progress, and paging stops early.
 """
+
 from __future__ import annotations
 
 import logging
@@ -50,8 +51,14 @@ class ArxivClient(ServiceClient):
 
     service, default_url, url_env, delay_env = "arXiv", ARXIV_URL, "PAPERTRACK_ARXIV_URL", "PAPERTRACK_ARXIV_DELAY"
 
-    def __init__(self, base_url: str | None = None, delay: float | None = None, page_size: int | None = None,
-                 retries: int = 5, content_retries: int = 6):
+    def __init__(
+        self,
+        base_url: str | None = None,
+        delay: float | None = None,
+        page_size: int | None = None,
+        retries: int = 5,
+        content_retries: int = 6,
+    ):
         super().__init__(base_url, delay, retries, content_retries)
         # PAPERTRACK_ARXIV_PAGE_SIZE exists for tests and debugging; the default is arXiv's maximum
         self.page_size = page_size or min(int(env_float("PAPERTRACK_ARXIV_PAGE_SIZE", PAGE_SIZE)), PAGE_SIZE)

@@ -8,6 +8,7 @@ and a newsletter-style venue label (`CVPR 2020`). Rate limiting comes back as HT
 with an HTML body and Retry-After: the shared `PoliteSession` retries it; a body is
 parsed as JSON only after a 200.
 """
+
 from __future__ import annotations
 
 import json
@@ -28,8 +29,14 @@ PAGE_SIZE = 1000  # DBLP caps `h` at 1000
 # DBLP venue (its abbreviation, "(n)" volume suffix removed) -> label. Venues not listed
 # keep DBLP's own abbreviation. Journals get their usual short names.
 VENUE_LABELS = {
-    "NIPS": "NeurIPS", "NeurIPS": "NeurIPS", "Interspeech": "INTERSPEECH", "NAACL-HLT": "NAACL",
-    "HLT-NAACL": "NAACL", "SysML": "MLSys", "ICLR (Poster)": "ICLR", "ICLR (Oral)": "ICLR",
+    "NIPS": "NeurIPS",
+    "NeurIPS": "NeurIPS",
+    "Interspeech": "INTERSPEECH",
+    "NAACL-HLT": "NAACL",
+    "HLT-NAACL": "NAACL",
+    "SysML": "MLSys",
+    "ICLR (Poster)": "ICLR",
+    "ICLR (Oral)": "ICLR",
     "IEEE Trans. Pattern Anal. Mach. Intell.": "TPAMI",
     "IEEE Trans. Neural Networks Learn. Syst.": "TNNLS",
     "Int. J. Comput. Vis.": "IJCV",
@@ -80,8 +87,14 @@ class DblpClient(ServiceClient):
 
     service, default_url, url_env, delay_env = "DBLP", DBLP_URL, "PAPERTRACK_DBLP_URL", "PAPERTRACK_DBLP_DELAY"
 
-    def __init__(self, base_url: str | None = None, delay: float | None = None, page_size: int | None = None,
-                 retries: int = 5, content_retries: int = 3):
+    def __init__(
+        self,
+        base_url: str | None = None,
+        delay: float | None = None,
+        page_size: int | None = None,
+        retries: int = 5,
+        content_retries: int = 3,
+    ):
         super().__init__(base_url, delay, retries, content_retries)
         self.page_size = min(page_size or PAGE_SIZE, PAGE_SIZE)
 
@@ -141,7 +154,9 @@ def record_to_paper(info: dict) -> Paper:
     year = _int(info.get("year"))
     venue, venue_type = venue_label(_venue_name(info), info.get("type"), year)
     links = [str(e) for e in _as_list(info.get("ee"))]
-    doi = normalize_doi(_text(info.get("doi"))) or next(filter(None, (normalize_doi(e) for e in links if "doi.org/" in e)), None)
+    doi = normalize_doi(_text(info.get("doi"))) or next(
+        filter(None, (normalize_doi(e) for e in links if "doi.org/" in e)), None
+    )
     if doi and _ARXIV_DOI.match(doi):
         doi = None  # CoRR's DataCite DOI names the preprint, not a publication
     return Paper(

@@ -5,6 +5,7 @@ urllib3's `Retry` mounted on a requests `Session`, honouring `Retry-After`. The 
 addition is a floor on every retry pause, so a retry never comes sooner than the
 politeness delay the service asked for.
 """
+
 from __future__ import annotations
 
 import os
@@ -95,9 +96,7 @@ class PoliteSession:
         self.requests += 1 + len(getattr(response.raw.retries, "history", ()) or ())
         return response
 
-
-    def fetch(self, service: str, url: str, params: dict, read: Callable[[requests.Response], T],
-              content_retries: int) -> T:
+    def fetch(self, service: str, url: str, params: dict, read: Callable[[requests.Response], T], content_retries: int) -> T:
         """GET `url` and return `read(response)`, retrying content faults.
 
         Transport faults are retried inside `get`. `read` raises `BadContent` for a body
@@ -133,8 +132,7 @@ class ServiceClient:
     url_env = ""
     delay_env = ""
 
-    def __init__(self, base_url: str | None = None, delay: float | None = None, retries: int = 5,
-                 content_retries: int = 6):
+    def __init__(self, base_url: str | None = None, delay: float | None = None, retries: int = 5, content_retries: int = 6):
         self.base_url = base_url or os.environ.get(self.url_env) or self.default_url
         delay = env_float(self.delay_env, 3.0) if delay is None else delay
         self.http = PoliteSession(delay, retries=retries, backoff=max(delay, 0.1))

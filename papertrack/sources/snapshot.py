@@ -9,6 +9,7 @@ Unicode, so they are decoded with pylatexenc (the LaTeX decoder bibtexparser use
 `read_chunks` streams the file in chunks of raw lines with their line numbers and byte
 offsets, so an import can commit its progress and resume after the last committed line.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -23,8 +24,10 @@ from typing import BinaryIO
 from ..errors import UsageError
 from ..models import Paper, abs_url, clean_text, pdf_url
 
-_MONTHS = {m: f"{i:02d}" for i, m in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov",
-                                                  "Dec"), 1)}
+_MONTHS = {
+    m: f"{i:02d}"
+    for i, m in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1)
+}
 _TIME = re.compile(r"\d\d:\d\d:\d\d")
 GZIP_MAGIC = b"\x1f\x8b"
 _UNCLEAN = re.compile(r"[\\{}\t\n\r]|  |^ | $| \0|\0 ")  # LaTeX, or whitespace clean_text would change
