@@ -3,7 +3,7 @@
     python bench/bibtex_bench.py [--papers 10000] [--entries 2000] [--runs 5] [--shared DIR]
 
 Prints, for one run on this machine (2 shared cores: figures are medians, runs listed):
-  * export of all N papers (`papertrack.bibtex.export`: query, keys, titles, names,
+  * export of all N papers (`papertrack.bibtex.export.export`: query, keys, titles, names,
     bibtexparser writer), next to bibtexparser's writer alone on the same entries;
   * import of an M-entry file into the N-paper database: half the entries carry an
     arXiv id of a stored paper, a quarter only a title (lowercased) and authors of one
@@ -30,13 +30,13 @@ import corpus
 from bibtexparser.middlewares import default_unparse_stack
 from bibtexparser.model import Entry, Field
 
-from papertrack.bibimport import import_bibtex
-from papertrack.bibtex import COLUMNS, entry, export, write
+from papertrack.bibtex.export import COLUMNS, entry, export, write
+from papertrack.bibtex.importer import import_bibtex
 from papertrack.models import Paper
-from papertrack.schema import open_db, transaction
 from papertrack.sources.arxiv import ArxivClient
 from papertrack.sources.snapshot import record_to_paper
-from papertrack.store import save_papers
+from papertrack.store.papers import save_papers
+from papertrack.store.schema import open_db, transaction
 
 VENUES = [
     ("CVPR 2021", "conference", None, None),
@@ -108,7 +108,7 @@ def import_file(db_path: Path, stored_ids: list[str], new: list[Paper], m: int, 
 
 
 def serve(n: int, extra: int, conn) -> None:
-    from papertrack.replay import ReplayArxiv
+    from papertrack.sources.arxiv_standin import ReplayArxiv
 
     server = ReplayArxiv(papers(n, extra)[1])
     conn.send(server.url)

@@ -62,9 +62,10 @@ TERMS = [
 def build(path: Path, n: int) -> None:
     """N papers through the real store code, each found by one or two saved queries."""
     from papertrack.config import parse_config
-    from papertrack.schema import open_db, transaction
     from papertrack.sources.snapshot import record_to_paper
-    from papertrack.store import save_papers, sync_queries
+    from papertrack.store.papers import save_papers
+    from papertrack.store.runs import sync_queries
+    from papertrack.store.schema import open_db, transaction
 
     queries = parse_config(
         "queries:\n"

@@ -40,12 +40,12 @@ sys.path.insert(0, str(ROOT))
 import bibtexparser  # noqa: E402
 from rapidfuzz import fuzz, process  # noqa: E402
 
-from papertrack import matching  # noqa: E402
 from papertrack.models import arxiv_id, normalize_title  # noqa: E402
-from papertrack.schema import memory_db, transaction  # noqa: E402
 from papertrack.sources.dblp import parse_result  # noqa: E402
 from papertrack.sources.snapshot import record_to_paper  # noqa: E402
-from papertrack.store import save_papers  # noqa: E402
+from papertrack.store import identity as matching  # noqa: E402
+from papertrack.store.papers import save_papers  # noqa: E402
+from papertrack.store.schema import memory_db, transaction  # noqa: E402
 
 CORPORA = [
     "arxiv/oai-cs-2015-2016.jsonl",
@@ -221,8 +221,8 @@ def merge_cost(records: list[dict]) -> None:
     """ms that `merge_preprints` adds to a 2,000-paper arXiv page, by number of dblp: rows."""
     import statistics
 
-    from papertrack.linking import merge_preprints
     from papertrack.models import Paper
+    from papertrack.store.merge import merge_preprints
 
     papers = [record_to_paper(r) for r in records]
     page = papers[-2000:]

@@ -25,9 +25,9 @@ import corpus
 
 from papertrack.config import load_config
 from papertrack.enrich import derive
-from papertrack.enrich.links import code_url
+from papertrack.enrich.code_links import code_url
 from papertrack.enrich.summary import summarize
-from papertrack.enrich.tags import Taxonomy
+from papertrack.enrich.taxonomy import Taxonomy
 from papertrack.enrich.venue import venue_from
 from papertrack.sources.snapshot import record_to_paper
 

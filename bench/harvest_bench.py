@@ -31,7 +31,7 @@ QUERY = "queries:\n  - name: everything\n    source: arxiv\n    query: 'cat:*'\n
 
 
 def serve(n: int, conn) -> None:
-    from papertrack.replay import ReplayArxiv
+    from papertrack.sources.arxiv_standin import ReplayArxiv
     from papertrack.sources.snapshot import record_to_paper
 
     papers = [record_to_paper(r) for r in corpus.generate(n)]
@@ -45,9 +45,9 @@ def client(url: str, delay: float, db_path: str) -> dict:
     from dataclasses import replace
 
     from papertrack.config import load_config, parse_config
-    from papertrack.harvest import harvest
-    from papertrack.schema import open_db
+    from papertrack.ingest.harvest import harvest
     from papertrack.sources.arxiv import ArxivClient
+    from papertrack.store.schema import open_db
 
     db = open_db(db_path)
     client = ArxivClient(url, delay=delay)

@@ -14,7 +14,7 @@ then prints:
     (linking and tagging) and rerun;
   * Datasette (plain `datasette serve --immutable`, no plugins): FTS search and a faceted
     table page, p50 and p95 with 8 concurrent clients;
-  * BibTeX of 10,000 papers (papertrack.bibtex.export_ids) and `papertrack digest` for the
+  * BibTeX of 10,000 papers (papertrack.bibtex.export.export_ids) and `papertrack digest` for the
     two weeks ending at the newest paper.
 Every phase that is timed runs in a fresh process. Other work on the machine makes
 timings noisy: with --repeat N the import and the plain paths alternate N times and the
@@ -97,8 +97,8 @@ def child_import(snapshot: str, db_path: str, records: int, phases: bool) -> dic
     """papertrack's import; with `phases`, into a database without the search index,
     which is then built in one go (the same sqlite-utils call that creates it), so that
     the rows and the index can be timed apart."""
-    from papertrack.schema import ensure_schema, open_db
-    from papertrack.snapshot import import_snapshot
+    from papertrack.ingest.snapshot import import_snapshot
+    from papertrack.store.schema import ensure_schema, open_db
 
     db = open_db(fresh(Path(db_path)))
     if phases:
@@ -133,7 +133,7 @@ def child_plain(snapshot: str, db_path: str, derived: bool) -> dict:
 
     from papertrack.enrich import derive
     from papertrack.sources.snapshot import record_to_paper
-    from papertrack.store import _row, finish_row
+    from papertrack.store.papers import finish_row, paper_row
 
     db = sqlite_utils.Database(fresh(Path(db_path)))
     now = "2026-01-01T00:00:00Z"
@@ -142,7 +142,7 @@ def child_plain(snapshot: str, db_path: str, derived: bool) -> dict:
         with open(snapshot, encoding="utf-8") as f:
             for line in f:
                 paper = record_to_paper(json.loads(line))
-                yield finish_row(_row(paper), paper, derive(paper), None, "arxiv", now) if derived else _row(paper)
+                yield finish_row(paper_row(paper), paper, derive(paper), None, "arxiv", now) if derived else paper_row(paper)
 
     started, cpu0 = time.perf_counter(), cpu_seconds()
     db["papers"].upsert_all(rows(), pk="id")  # type: ignore[union-attr]
@@ -161,8 +161,8 @@ def child_plain(snapshot: str, db_path: str, derived: bool) -> dict:
 
 def child_match(db_path: str) -> dict:
     from papertrack.config import load_config
-    from papertrack.match import match_saved
-    from papertrack.schema import open_db
+    from papertrack.ingest.local_match import match_saved
+    from papertrack.store.schema import open_db
 
     db, config = open_db(db_path), load_config(ROOT / "queries.yaml")
     runs = []
@@ -179,8 +179,8 @@ def child_match(db_path: str) -> dict:
 
 
 def child_exports(db_path: str) -> dict:
-    from papertrack.bibtex import export_ids
-    from papertrack.schema import open_db
+    from papertrack.bibtex.export import export_ids
+    from papertrack.store.schema import open_db
 
     db = open_db(db_path)
     ids = [r[0] for r in db.execute("select id from papers order by published desc limit 10000")]

@@ -27,8 +27,11 @@ SHARED = ROOT.parent / "shared" / "data"
 LABELS = Path(__file__).with_name("taxonomy_labels.tsv")
 sys.path.insert(0, str(ROOT))
 
-from papertrack.config import TaxonomyRule, load_config  # noqa: E402
-from papertrack.enrich.tags import Taxonomy  # noqa: E402
+from papertrack.config import load_config  # noqa: E402
+from papertrack.enrich.taxonomy import (  # noqa: E402
+    Taxonomy,
+    TaxonomyRule,
+)
 
 # What a first attempt would write: one obvious keyword per tag.
 NAIVE = {

@@ -14,9 +14,11 @@ from typing import Any
 
 import yaml
 
-from .errors import ConfigError
-from .query import QuerySyntaxError
-from .query import parse as parse_query
+from papertrack.enrich.taxonomy import TaxonomyRule
+from papertrack.errors import ConfigError, UsageError
+from papertrack.models import parse_day
+from papertrack.sources.arxiv_query import QuerySyntaxError
+from papertrack.sources.arxiv_query import parse as parse_query
 
 SOURCES = ("arxiv", "dblp")
 NAME_RE = re.compile(r"^[a-z0-9-]+$")
@@ -35,18 +37,6 @@ class SavedQuery:
     since: dt.date | None = None
     title_filter: str | None = None
     line: int | None = None
-
-
-@dataclass(frozen=True)
-class TaxonomyRule:
-    """One entry of `taxonomy:`: a tag, the patterns that give it (in title or abstract, or
-    `title` ones in the title only) and those that veto it."""
-
-    tag: str
-    include: tuple[str, ...]
-    exclude: tuple[str, ...] = ()
-    line: int | None = None
-    title: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -141,13 +131,11 @@ def _query(item: Any, path: str, parent_line: int) -> SavedQuery:
     if not isinstance(tags, list) or not all(isinstance(t, str) and t.strip() for t in tags):
         raise ConfigError(path, line, f"{label}: tags must be a list of names")
     since = item.get("since")
-    if isinstance(since, str):
+    if since is not None:
         try:
-            since = dt.date.fromisoformat(since)
-        except ValueError:
+            since = parse_day(since if isinstance(since, dt.date | str) else repr(since), "since")
+        except UsageError:
             raise ConfigError(path, line, f"{label}: since must be a date (YYYY-MM-DD)") from None
-    elif since is not None and not isinstance(since, dt.date):
-        raise ConfigError(path, line, f"{label}: since must be a date (YYYY-MM-DD)")
     if item["source"] == "arxiv":
         try:
             parse_query(item["query"])

@@ -8,13 +8,13 @@ from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 
-from .config import Config
-from .harvest import OnPage, RunReport, harvest
-from .models import Paper
-from .replay import ReplayArxiv
-from .schema import open_db
-from .sources.arxiv import ArxivClient
-from .sources.snapshot import record_to_paper
+from papertrack.config import Config
+from papertrack.ingest.harvest import OnPage, RunReport, harvest
+from papertrack.models import Paper
+from papertrack.sources.arxiv import ArxivClient
+from papertrack.sources.arxiv_standin import ReplayArxiv
+from papertrack.sources.snapshot import record_to_paper
+from papertrack.store.schema import open_db
 
 DEMO_DB = "db/demo.db"
 # The papers of the newsletter issue of 2020-03-19 (the seed issue), picked for the demo digest.
@@ -48,8 +48,8 @@ def build_demo(config: Config, db_path: str | Path = DEMO_DB, on_page: OnPage | 
 def build_demo_digest(db_path: str | Path = DEMO_DB, out: str | Path | None = None) -> Path:
     """Pick the seed issue's papers in the demo database, give one the editor's headline,
     and write that issue's papers section next to the database (db/demo-digest.md)."""
-    from .digest import render, select
-    from .editorial import Note, pick, set_note
+    from papertrack.newsletter.digest import render, select
+    from papertrack.newsletter.editorial import Note, pick, set_note
 
     db = open_db(db_path)
     pick(db, DEMO_PICKS, DEMO_ISSUE)

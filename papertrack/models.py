@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+
+from papertrack.errors import UsageError
 
 # New-style (0704.0001, 1909.04977) and old-style (hep-th/9901001, math.GT/0309136) ids,
 # bare or after an `arXiv:` prefix or an abs/pdf URL.
@@ -82,6 +84,25 @@ def iso_utc(value: datetime | None) -> str | None:
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_day(value: str | date, what: str = "date") -> date:
+    """A day written `YYYY-MM-DD` (or already a date); UsageError naming `what` otherwise.
+    Every date a user gives (options, queries.yaml, issue files) is read here."""
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value).strip())
+    except ValueError:
+        raise UsageError(f"{what} {value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def date_window(start: str | date, end: str | date) -> tuple[date, date]:
+    """Days from `start` to `end`, both included; UsageError if it ends before it starts."""
+    first, last = parse_day(start, "window start"), parse_day(end, "window end")
+    if last < first:
+        raise UsageError(f"the date window ends ({last}) before it starts ({first})")
+    return first, last
 
 
 def now_iso() -> str:

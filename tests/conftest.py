@@ -13,8 +13,10 @@ from click.testing import CliRunner
 
 from papertrack.cli import cli
 from papertrack.models import Paper
-from papertrack.replay import Faults, ReplayArxiv
-from papertrack.schema import memory_db
+from papertrack.sources.arxiv import ArxivClient
+from papertrack.sources.arxiv_standin import Faults, ReplayArxiv
+from papertrack.sources.dblp import DblpClient
+from papertrack.store.schema import memory_db
 
 FIXTURES = Path(__file__).parent / "fixtures"
 # ../shared next to the clone; PAPERTRACK_SHARED points elsewhere (a git worktree lives deeper)
@@ -39,12 +41,18 @@ def make_paper(n: int | str, **kw) -> Paper:
     return Paper(id=pid, **defaults)
 
 
+CLOSED_ARXIV = "http://127.0.0.1:9/api/query"
+CLOSED_DBLP = "http://127.0.0.1:9/search/publ/api"
+
+
 @pytest.fixture(autouse=True)
 def no_real_services(monkeypatch):
     """No test may reach arXiv or DBLP: unless a test points them at a local server, the
-    endpoints are a closed port on 127.0.0.1."""
-    monkeypatch.setenv("PAPERTRACK_ARXIV_URL", "http://127.0.0.1:9/api/query")
-    monkeypatch.setenv("PAPERTRACK_DBLP_URL", "http://127.0.0.1:9/search/publ/api")
+    endpoints (the CLI's, by environment, and the library's defaults) are a closed port."""
+    monkeypatch.setenv("PAPERTRACK_ARXIV_URL", CLOSED_ARXIV)
+    monkeypatch.setenv("PAPERTRACK_DBLP_URL", CLOSED_DBLP)
+    monkeypatch.setattr(ArxivClient, "default_url", CLOSED_ARXIV)
+    monkeypatch.setattr(DblpClient, "default_url", CLOSED_DBLP)
 
 
 @pytest.fixture

@@ -12,10 +12,10 @@ from pathlib import Path
 
 from papertrack.config import parse_config
 from papertrack.models import abs_url, iso_utc, pdf_url
-from papertrack.schema import open_db, transaction
-from papertrack.store import record_run, save_papers, start_run, sync_queries
-
-from .conftest import make_paper
+from papertrack.store.papers import save_papers
+from papertrack.store.runs import record_run, start_run, sync_queries
+from papertrack.store.schema import open_db, transaction
+from tests.conftest import make_paper
 
 QUERIES = parse_config("""\
 queries:

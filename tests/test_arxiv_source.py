@@ -8,10 +8,9 @@ import pytest
 
 from papertrack.errors import QueryRejected, SourceError
 from papertrack.models import split_arxiv_id
-from papertrack.replay import Faults
 from papertrack.sources.arxiv import ArxivClient
-
-from .conftest import FIXTURES, make_paper
+from papertrack.sources.arxiv_standin import Faults
+from tests.conftest import FIXTURES, make_paper
 
 OK = 200
 

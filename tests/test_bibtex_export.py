@@ -11,16 +11,16 @@ import sqlite_utils
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from papertrack import latex
-from papertrack.bibtex import export, export_ids, select_ids
-from papertrack.citekeys import base_key, set_key
+from papertrack.bibtex.export import export, export_ids, select_ids
 from papertrack.config import parse_config
 from papertrack.errors import UsageError
-from papertrack.names import last_first
-from papertrack.schema import open_db, transaction
-from papertrack.store import save_papers, sync_queries
-
-from .conftest import BASIC_QUERIES, make_paper
+from papertrack.store.citekeys import base_key, set_key
+from papertrack.store.papers import save_papers
+from papertrack.store.runs import sync_queries
+from papertrack.store.schema import open_db, transaction
+from papertrack.text import latex
+from papertrack.text.names import last_first
+from tests.conftest import BASIC_QUERIES, make_paper
 
 
 def parse(text: str) -> dict[str, dict]:
@@ -249,10 +249,13 @@ def test_selection_by_tag_query_id_and_dates(db):
     assert select_ids(db, ids=["2001.00005", "2001.00001"], tags=["binarization"]) == ["2001.00001"]
     assert select_ids(db, date_to="2020-01-15") == ["2001.00001"]  # the end day is included
     for kw, culprit in (
-        (dict(date_from="2020-03-01", date_to="2020-02-01"), "--from 2020-03-01 is after --to"),
+        (
+            dict(date_from="2020-03-01", date_to="2020-02-01"),
+            r"the date window ends \(2020-02-01\) before it starts \(2020-03-01\)",
+        ),
         (dict(tags=["nope"]), "unknown tag 'nope'"),
         (dict(queries=["nope"]), "unknown query 'nope'"),
-        (dict(ids=["1234.56789"]), "unknown paper id '1234.56789'"),
+        (dict(ids=["1234.56789"]), "no paper '1234.56789' in the database"),
     ):
         with pytest.raises(UsageError, match=culprit):
             select_ids(db, **kw)

@@ -11,16 +11,16 @@ import bibtexparser
 import pybtex.database
 import pytest
 
-from papertrack.bibimport import import_bibtex
-from papertrack.bibread import read_bibtex
-from papertrack.bibtex import export
-from papertrack.matching import same_title
+from papertrack.bibtex.export import export
+from papertrack.bibtex.importer import import_bibtex
+from papertrack.bibtex.parse import read_bibtex
 from papertrack.models import normalize_title
-from papertrack.schema import open_db, transaction
 from papertrack.sources.arxiv import ArxivClient
-from papertrack.store import refresh_tags, save_papers
-
-from .conftest import FIXTURES, make_paper, requires_shared
+from papertrack.store.identity import same_title
+from papertrack.store.papers import save_papers
+from papertrack.store.schema import open_db, transaction
+from papertrack.store.tags import refresh_tags
+from tests.conftest import FIXTURES, make_paper, requires_shared
 
 MESSY = FIXTURES / "bibtex" / "messy.bib"
 DBLP = FIXTURES / "bibtex" / "dblp_iclr.bib"

@@ -8,8 +8,8 @@ from pathlib import Path
 import bibtexparser
 import pytest
 
-from . import papers_db
-from .serving import papertrack_process
+from tests import papers_db
+from tests.serving import papertrack_process
 
 CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = [

@@ -6,9 +6,8 @@ import shutil
 
 import pytest
 
-from papertrack.schema import open_db
-
-from .conftest import FIXTURES, make_paper
+from papertrack.store.schema import open_db
+from tests.conftest import FIXTURES, make_paper
 
 QUERIES = """\
 queries:
@@ -155,9 +154,13 @@ def test_note_pick_unpick_digest(harvested, tmp_path):
 
 def test_digest_usage_errors(harvested):
     result = harvested("digest", "--from", "2019-09-01", "--to", "yesterday")
-    assert (result.exit_code, result.output) == (2, "Error: --to 'yesterday' is not a date (YYYY-MM-DD)\n")
+    assert (result.exit_code, result.output) == (
+        2,
+        "Error: Invalid value for '--to': 'yesterday' is not a date (YYYY-MM-DD)\n",
+    )
     assert (
-        harvested("pick", "1909.04977", "--issue", "2020-3-19").output == "Error: issue date '2020-3-19' is not YYYY-MM-DD\n"
+        harvested("pick", "1909.04977", "--issue", "2020-3-19").output
+        == "Error: Invalid value for '--issue': '2020-3-19' is not a date (YYYY-MM-DD)\n"
     )
 
 
@@ -182,8 +185,7 @@ def test_import_digest(harvested, tmp_path):
 def test_demo_writes_a_digest_example(tmp_path):
     from papertrack.config import load_config
     from papertrack.demo import DEMO_PICKS, build_demo, build_demo_digest
-
-    from .test_config import ROOT
+    from tests.test_config import ROOT
 
     build_demo(load_config(ROOT / "queries.yaml"), tmp_path / "demo.db")
     text = build_demo_digest(tmp_path / "demo.db").read_text(encoding="utf-8")

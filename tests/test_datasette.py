@@ -12,11 +12,10 @@ import urllib.parse
 import bibtexparser
 import pytest
 
-from papertrack import datasette_plugin
-from papertrack.serve import datasette_for
-
-from . import papers_db
-from .papers_db import ABSTRACT_WORD, HOSTILE_ID, RECENT, TITLE_WORD, N
+from papertrack.web import bib
+from papertrack.web.serve import datasette_for
+from tests import papers_db
+from tests.papers_db import ABSTRACT_WORD, HOSTILE_ID, RECENT, TITLE_WORD, N
 
 
 class Client:
@@ -200,7 +199,7 @@ def test_bib_of_queries_ignores_the_row_limit(db_path):
 
 
 def test_bib_stops_at_the_cap_and_says_so(client, monkeypatch):
-    monkeypatch.setattr(datasette_plugin, "BIB_CAP", 25)
+    monkeypatch.setattr(bib, "BIB_CAP", 25)
     response = client.get("/papers/papers.bib")
     assert response.headers["x-papertrack-truncated"] == "25"
     assert "more than 25 rows match" in response.text
@@ -311,7 +310,7 @@ def test_metadata_applies_to_any_database_with_a_papers_table(db_path, tmp_path)
     sqlite3.connect(other).execute("create table things (id integer primary key)").connection.commit()
     from datasette.app import Datasette
 
-    from papertrack.serve import load_metadata
+    from papertrack.web.serve import load_metadata
 
     c = Client(Datasette([str(demo), str(other)], metadata=load_metadata()))
     try:

@@ -12,13 +12,13 @@ import json
 import pytest
 
 from papertrack.config import parse_config
-from papertrack.harvest import harvest
+from papertrack.ingest.harvest import harvest
 from papertrack.sources.arxiv import ArxivClient
 from papertrack.sources.dblp import DblpClient
-from papertrack.store import refresh_tags, save_papers
-
-from .conftest import make_paper, write_queries
-from .dblp_standin import DblpStandIn, info
+from papertrack.store.papers import save_papers
+from papertrack.store.tags import refresh_tags
+from tests.conftest import make_paper, write_queries
+from tests.dblp_standin import DblpStandIn, info
 
 TOC = "toc:db/conf/cvpr/cvpr2020.bht:"
 QUERIES = f"""\
@@ -319,7 +319,7 @@ def test_title_filter_since_and_corr_records(db, dblp, replay):
 
 def test_dblp_linked_paper_exports_as_inproceedings(db, dblp, replay):
     """A venue from DBLP makes an @inproceedings with its booktitle."""
-    from papertrack.bibtex import export_ids
+    from papertrack.bibtex.export import export_ids
 
     run(db, dblp([info("conf/cvpr/Solo20", "Efficient Solo Networks", ["Ada Lovelace"])]), replay([]))
     row = db["papers"].get("dblp:conf/cvpr/Solo20")
@@ -359,7 +359,10 @@ def test_cli_bad_dblp_delay_is_one_line(run_cli, tmp_path):
     write_queries(tmp_path / "queries.yaml", QUERIES)
     result = run_cli("harvest", env={"PAPERTRACK_DBLP_DELAY": "soon"})
     assert result.exit_code == 2
-    assert result.output.strip() == "Error: PAPERTRACK_DBLP_DELAY must be a number of seconds, got 'soon'"
+    assert (
+        result.output.strip()
+        == "Error: Invalid value for '--dblp-delay' (env var: 'PAPERTRACK_DBLP_DELAY'): 'soon' is not a valid float range."
+    )
 
 
 def test_shipped_queries_have_venue_queries():
@@ -445,7 +448,7 @@ def test_a_row_linked_later_by_doi_is_merged_with_its_tags(db, dblp, replay):
 
 @pytest.mark.shared
 def test_a_real_dblp_answer_end_to_end(db, scripted_server, replay):
-    from .conftest import requires_shared
+    from tests.conftest import requires_shared
 
     body = (requires_shared("data", "dblp") / "mike-turintech_search_publ_author_27hits.json").read_bytes()
     server = scripted_server([(200, body, {"Content-Type": "application/json"})])

@@ -9,9 +9,8 @@ import pytest
 
 from papertrack.errors import QueryRejected, SourceError
 from papertrack.sources.dblp import DblpClient, parse_result, venue_label
-
-from .conftest import requires_shared
-from .dblp_standin import RATE_LIMIT_PAGE, DblpStandIn, info, response
+from tests.conftest import requires_shared
+from tests.dblp_standin import RATE_LIMIT_PAGE, DblpStandIn, info, response
 
 TOC = "toc:db/conf/cvpr/cvpr2020.bht:"
 

@@ -6,9 +6,8 @@ import json
 
 from papertrack.config import load_config
 from papertrack.demo import build_demo, sample_papers
-from papertrack.schema import open_db
-
-from .test_config import ROOT
+from papertrack.store.schema import open_db
+from tests.test_config import ROOT
 
 SEED = {"1903.03129", "2004.03333", "1909.04977", "2002.02925"}
 

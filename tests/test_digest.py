@@ -5,14 +5,14 @@ from __future__ import annotations
 import pytest
 
 from papertrack.config import parse_config
-from papertrack.digest import md_escape, render, select
-from papertrack.editorial import Note, featured, pick, set_note, unpick
-from papertrack.enrich.tags import Taxonomy
+from papertrack.enrich.taxonomy import Taxonomy
 from papertrack.errors import UsageError
-from papertrack.schema import transaction
-from papertrack.store import save_papers, sync_queries
-
-from .conftest import make_paper
+from papertrack.newsletter.digest import md_escape, render, select
+from papertrack.newsletter.editorial import Note, featured, pick, set_note, unpick
+from papertrack.store.papers import save_papers
+from papertrack.store.runs import sync_queries
+from papertrack.store.schema import transaction
+from tests.conftest import make_paper
 
 CONFIG = parse_config("""\
 queries:
@@ -113,7 +113,7 @@ def test_picks_make_the_digest_exactly(news):
     assert [e.id for e in select(news, issue="2020-03-19").entries] == ["1909.10788"]
     unpick(news, ["1909.10788"], issue="2020-03-19")
     assert select(news, "2019-09-01", "2019-09-15", issue="2020-03-19").mode == "window"
-    with pytest.raises(UsageError, match="nothing is picked for 2020-03-19: give --from and --to"):
+    with pytest.raises(UsageError, match="nothing is picked for 2020-03-19: give a date window"):
         select(news, issue="2020-03-19")
 
 
@@ -165,9 +165,9 @@ def test_note_survives_reharvest_and_clearing_restores_derived(news):
 
 
 def test_note_validates_urls_and_wants_a_field(news):
-    with pytest.raises(UsageError, match="--source-url 'mp.weixin.qq.com/x' is not an http"):
+    with pytest.raises(UsageError, match="source URL 'mp.weixin.qq.com/x' is not an http"):
         set_note(news, "1909.04977", Note(source_url="mp.weixin.qq.com/x"))
-    with pytest.raises(UsageError, match="give at least one of --headline"):
+    with pytest.raises(UsageError, match="a note needs at least one of: headline, summary"):
         set_note(news, "1909.04977", Note())
 
 
@@ -183,9 +183,9 @@ def test_warns_about_papers_featured_before(news):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (("2019-13-01", "2019-12-01"), "--from '2019-13-01' is not a date"),
-        (("2019-12-01", "2019-11-01"), "--to 2019-11-01 is before --from 2019-12-01"),
-        ((None, None), "give --from and --to"),
+        (("2019-13-01", "2019-12-01"), "window start '2019-13-01' is not a date"),
+        (("2019-12-01", "2019-11-01"), r"the date window ends \(2019-11-01\) before it starts \(2019-12-01\)"),
+        ((None, None), "give a date window"),
     ],
 )
 def test_bad_windows(news, args, message):

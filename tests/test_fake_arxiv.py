@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import start_fake_arxiv
-from .test_config import ROOT
+from tests.conftest import start_fake_arxiv
+from tests.test_config import ROOT
 
 pytestmark = pytest.mark.shared
 CORPUS = "oai-cs-2015-2016.jsonl"

@@ -13,14 +13,13 @@ from datetime import timedelta
 
 import pytest
 
-from papertrack import harvest as harvest_module
 from papertrack.config import parse_config
-from papertrack.harvest import harvest
-from papertrack.replay import Faults
-from papertrack.schema import open_db
+from papertrack.ingest import harvest as harvest_module
+from papertrack.ingest.harvest import harvest
 from papertrack.sources.arxiv import ArxivClient
-
-from .conftest import BASIC_QUERIES, make_paper, write_queries
+from papertrack.sources.arxiv_standin import Faults
+from papertrack.store.schema import open_db
+from tests.conftest import BASIC_QUERIES, make_paper, write_queries
 
 CONFIG = parse_config(BASIC_QUERIES)
 
@@ -242,9 +241,8 @@ def test_cli_error_feed_fails_that_query_with_arxivs_message(run_cli, scripted_s
     exit 1, the message and the query named, not retried, the other query stored."""
     from xml.etree import ElementTree as ET
 
-    from papertrack.replay import entry_element, feed_xml
-
-    from .conftest import FIXTURES
+    from papertrack.sources.arxiv_standin import entry_element, feed_xml
+    from tests.conftest import FIXTURES
 
     page = feed_xml({}, 1, 0, [ET.tostring(entry_element(quant(2)))])
     server = scripted_server([(400, (FIXTURES / "arxiv" / "error_feed.xml").read_bytes(), {}), (200, page, {})])

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from papertrack.digest import render, select
-from papertrack.editorial import Note, set_note
 from papertrack.errors import ConfigError, SourceError
-from papertrack.history import import_issues, parse_issue, read_issues
-from papertrack.schema import transaction
+from papertrack.newsletter.digest import render, select
+from papertrack.newsletter.editorial import Note, set_note
+from papertrack.newsletter.past_issues import import_issues, parse_issue, read_issues
 from papertrack.sources.arxiv import ArxivClient
-from papertrack.store import save_papers
-
-from .conftest import FIXTURES, make_paper, requires_shared
+from papertrack.store.papers import save_papers
+from papertrack.store.schema import transaction
+from tests.conftest import FIXTURES, make_paper, requires_shared
 
 ISSUES = FIXTURES / "newsletter"
 ARXIV_IDS = ["1909.04977", "2002.02925", "2001.00007", "1909.10788", "2205.14135"]

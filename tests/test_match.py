@@ -11,17 +11,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from papertrack.config import load_config
-from papertrack.harvest import harvest
-from papertrack.match import match_ids, variants
+from papertrack.ingest.harvest import harvest
+from papertrack.ingest.snapshot import import_snapshot
 from papertrack.models import Paper
-from papertrack.query import Record, evaluate, parse, stem
-from papertrack.schema import memory_db, open_db
-from papertrack.snapshot import import_snapshot
 from papertrack.sources.arxiv import ArxivClient
-from papertrack.store import save_papers
-
-from .conftest import make_paper, write_queries
-from .test_config import ROOT
+from papertrack.sources.arxiv_query import Record, evaluate, parse, stem
+from papertrack.store.papers import save_papers
+from papertrack.store.schema import memory_db, open_db
+from papertrack.store.search import match_ids, variants
+from tests.conftest import make_paper, write_queries
+from tests.test_config import ROOT
 
 
 def record(p: Paper) -> Record:
@@ -250,7 +249,7 @@ def test_match_links_and_tags_exactly_as_a_harvest_does(tmp_path, replay):
     assert all(r.status == "ok" for r in harvest(harvested, config, arxiv_client=ArxivClient(server.url, delay=0)))
     matched = open_db(tmp_path / "match.db")
     import_snapshot(matched, tmp_path / "snap.jsonl", taxonomy=config.taxonomy)
-    from papertrack.match import match_saved
+    from papertrack.ingest.local_match import match_saved
 
     reports = match_saved(matched, config)
     links = "select q.name, pq.papers_id from papers_queries pq join queries q on q.id = pq.queries_id"
@@ -280,7 +279,7 @@ def test_match_command_and_try(run_cli, tmp_path):
 
 
 def test_a_covering_snapshot_makes_the_first_harvest_incremental(tmp_path, replay):
-    from papertrack.match import match_saved
+    from papertrack.ingest.local_match import match_saved
     from papertrack.sources.snapshot import record_to_paper
 
     config = load_config(ROOT / "queries.yaml")
@@ -296,14 +295,14 @@ def test_a_covering_snapshot_makes_the_first_harvest_incremental(tmp_path, repla
 
 
 def test_a_filtered_snapshot_does_not_set_watermarks_it_cannot_vouch_for(tmp_path, db):
-    from papertrack.match import match_saved
-    from papertrack.snapshot import Filter
+    from papertrack.ingest.local_match import match_saved
+    from papertrack.ingest.snapshot import Filter
 
     write_queries(
         tmp_path / "q.yaml",
         "queries:\n  - name: b\n    source: arxiv\n    query: 'ti:binary AND (cat:cs.LG OR cat:stat.ML)'\n",
     )
     (tmp_path / "snap.jsonl").write_text("\n".join(sample_lines()) + "\n")
-    import_snapshot(db, tmp_path / "snap.jsonl", Filter(("cs.",)))
+    import_snapshot(db, tmp_path / "snap.jsonl", keep=Filter(("cs.",)))
     match_saved(db, load_config(tmp_path / "q.yaml"))
     assert db.execute("select watermark from queries").fetchone()[0] is None

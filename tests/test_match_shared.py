@@ -11,12 +11,11 @@ import sys
 import pytest
 
 from papertrack.config import load_config
-from papertrack.match import match_saved
-from papertrack.schema import open_db
-from papertrack.snapshot import import_snapshot
-
-from .conftest import requires_shared, start_fake_arxiv
-from .test_config import ROOT
+from papertrack.ingest.local_match import match_saved
+from papertrack.ingest.snapshot import import_snapshot
+from papertrack.store.schema import open_db
+from tests.conftest import requires_shared, start_fake_arxiv
+from tests.test_config import ROOT
 
 pytestmark = pytest.mark.shared
 LINKS = "select q.name, pq.papers_id from papers_queries pq join queries q on q.id = pq.queries_id"

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from papertrack.matching import authors_overlap, find_by_title, surname, title_score
-from papertrack.store import save_papers
-
-from .conftest import make_paper
+from papertrack.store.identity import authors_overlap, find_by_title, surname, title_score
+from papertrack.store.papers import save_papers
+from tests.conftest import make_paper
 
 
 def test_surnames():
@@ -41,8 +40,8 @@ def test_find_by_title_needs_close_title_and_a_shared_author(db):
 
 
 def test_one_changed_word_is_another_paper_but_spelling_variants_are_not():
-    from papertrack.matching import best_match, same_title, words_agree
     from papertrack.models import normalize_title as n
+    from papertrack.store.identity import best_match, same_title, words_agree
 
     # above the fuzzy threshold, yet different papers: a changed word, a changed version number
     assert title_score("Pruning Binary Neural Networks", "Pruning Ternary Neural Networks") > 91
@@ -62,7 +61,7 @@ def test_one_changed_word_is_another_paper_but_spelling_variants_are_not():
 
 
 def test_title_index_and_excluded_prefix(db):
-    from papertrack.matching import TitleIndex
+    from papertrack.store.identity import TitleIndex
 
     save_papers(db, [make_paper(1, id="dblp:conf/x/A20", title="Quantized Sparse Transformers", authors=["Ada Lovelace"])])
     assert find_by_title(db, "Quantized sparse transformers", ["Ada Lovelace"]) == "dblp:conf/x/A20"

@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from papertrack.publish import CANNED_QUERIES, metadata, metadata_json
-from papertrack.schema import TABLES, describe
+from papertrack.store.schema import TABLES, describe
+from papertrack.web.metadata import CANNED_QUERIES, metadata, metadata_json
 
 METADATA = Path(__file__).resolve().parents[1] / "metadata.json"
 
@@ -69,7 +69,7 @@ QUERY_KEYS = {
 
 def test_committed_metadata_json_is_current():
     assert METADATA.read_text(encoding="utf-8") == metadata_json(), (
-        "metadata.json is stale: run `python -m papertrack.publish > metadata.json`"
+        "metadata.json is stale: run `python -m papertrack.web.metadata > metadata.json`"
     )
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import sqlite_utils
 
-from papertrack.schema import FTS, TABLES, ensure_schema, schema_markdown
+from papertrack.store.schema import FTS, TABLES, ensure_schema, schema_markdown
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
@@ -32,4 +32,4 @@ def test_migration_adds_missing_columns_and_keeps_rows(tmp_path):
 
 def test_readme_documents_the_schema():
     text = README.read_text(encoding="utf-8")
-    assert schema_markdown() in text, "README schema is stale: run `python -m papertrack.schema`"
+    assert schema_markdown() in text, "README schema is stale: run `python -m papertrack.store.schema`"

@@ -14,13 +14,12 @@ import sys
 import threading
 import urllib.parse
 
-from papertrack.schema import open_db, transaction
-from papertrack.store import save_papers
-
-from . import papers_db
-from .conftest import make_paper
-from .serving import papertrack_process
-from .test_config import ROOT
+from papertrack.store.papers import save_papers
+from papertrack.store.schema import open_db, transaction
+from tests import papers_db
+from tests.conftest import make_paper
+from tests.serving import papertrack_process
+from tests.test_config import ROOT
 
 METADATA = ROOT / "metadata.json"
 

@@ -13,12 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from papertrack.schema import open_db, transaction
-from papertrack.snapshot import Filter, import_snapshot
+from papertrack.ingest.snapshot import Filter, import_snapshot
 from papertrack.sources.snapshot import file_identity, read_chunks, record_to_paper
-from papertrack.store import refresh_tags
-
-from .conftest import requires_shared, write_queries
+from papertrack.store.schema import open_db, transaction
+from papertrack.store.tags import refresh_tags
+from tests.conftest import requires_shared, write_queries
 
 DAY = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
@@ -171,7 +170,10 @@ def test_not_a_snapshot_is_one_line_and_exit_2(run_cli, tmp_path):
     assert result.exit_code == 2
     assert result.output.strip() == "Error: notes.txt:1: not an arXiv snapshot: malformed JSON (Expecting value, column 1)"
     assert run_cli("import-snapshot", "missing.jsonl").output.strip() == "Error: missing.jsonl: No such file or directory"
-    assert "--since '2020-31-01'" in run_cli("import-snapshot", "notes.txt", "--since", "2020-31-01").output
+    assert (
+        run_cli("import-snapshot", "notes.txt", "--since", "2020-31-01").output
+        == "Error: Invalid value for '--since': '2020-31-01' is not a date (YYYY-MM-DD)\n"
+    )
 
 
 def test_reimporting_a_newer_snapshot_updates_and_adds_and_keeps_editorial_data(db, tmp_path):
@@ -204,8 +206,7 @@ def test_reimporting_a_newer_snapshot_updates_and_adds_and_keeps_editorial_data(
     assert again.already_done and db["papers"].count == 8
 
 
-def test_an_interrupted_import_resumes_after_its_last_commit(db, tmp_path, monkeypatch):
-    monkeypatch.setenv("PAPERTRACK_IMPORT_BATCH", "4")
+def test_an_interrupted_import_resumes_after_its_last_commit(db, tmp_path):
     path = write_snapshot(tmp_path / "snap.jsonl", [record(n) for n in range(1, 15)])
 
     def stop(report, chunk):
@@ -213,7 +214,7 @@ def test_an_interrupted_import_resumes_after_its_last_commit(db, tmp_path, monke
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        import_snapshot(db, path, on_chunk=stop)
+        import_snapshot(db, path, batch=4, on_chunk=stop)
     assert db["papers"].count == 8
     state = db.execute("select status, line, read from imports").fetchone()
     assert state == ("running", 8, 8)
@@ -225,8 +226,8 @@ def test_an_interrupted_import_resumes_after_its_last_commit(db, tmp_path, monke
 
 def test_a_changed_filter_starts_the_file_over(db, tmp_path):
     path = write_snapshot(tmp_path / "snap.jsonl", [record(n) for n in range(1, 7)])
-    assert import_snapshot(db, path, Filter(("math.",))).kept == 2
-    report = import_snapshot(db, path, Filter(("cs.",)))
+    assert import_snapshot(db, path, keep=Filter(("math.",))).kept == 2
+    report = import_snapshot(db, path, keep=Filter(("cs.",)))
     assert (report.read, report.kept, report.new) == (6, 4, 4)
 
 
@@ -306,8 +307,8 @@ def test_killed_process_resumes_without_duplicates(tmp_path, workers):
 def test_progress_bar_shows_bytes_and_records_on_a_terminal(tmp_path, monkeypatch):
     import io
 
-    from papertrack.output import ImportProgress
-    from papertrack.snapshot import ImportReport
+    from papertrack.cli.output import ImportProgress
+    from papertrack.ingest.snapshot import SnapshotReport
     from papertrack.sources.snapshot import Chunk
 
     class Terminal(io.StringIO):
@@ -319,7 +320,7 @@ def test_progress_bar_shows_bytes_and_records_on_a_terminal(tmp_path, monkeypatc
     path = write_snapshot(tmp_path / "s.jsonl", [record(n) for n in range(1, 200)])
     size = path.stat().st_size
     with ImportProgress(str(path)) as progress:
-        progress.update(ImportReport(str(path), read=120_345), Chunk(1, [], size // 2, size // 2))
+        progress.update(SnapshotReport(str(path), read=120_345), Chunk(1, [], size // 2, size // 2))
         for n in range(1, 23):
             progress.bad(n, "malformed JSON")
     out = screen.getvalue()
@@ -336,7 +337,7 @@ def test_an_import_folds_a_dblp_row_into_its_preprint(db, tmp_path):
     """A venue-only `dblp:` row (from a DBLP query) whose preprint arrives by import is merged
     into it, as a harvest merges it: venue, citation key, notes and manual tags move over."""
     from papertrack.models import Paper
-    from papertrack.store import save_papers
+    from papertrack.store.papers import save_papers
 
     row_id = "dblp:conf/cvpr/Lovelace20"
     with transaction(db):

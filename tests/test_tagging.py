@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 
 from papertrack.config import parse_config
-from papertrack.enrich.tags import Taxonomy
+from papertrack.enrich.taxonomy import Taxonomy
 from papertrack.errors import UsageError
-from papertrack.schema import transaction
-from papertrack.store import save_papers, sync_queries
-from papertrack.tags import paper_tags, retag, tag, untag
-
-from .conftest import make_paper
+from papertrack.store.papers import save_papers
+from papertrack.store.runs import sync_queries
+from papertrack.store.schema import transaction
+from papertrack.store.tags import paper_tags, retag, tag, untag
+from tests.conftest import make_paper
 
 QUERIES = """\
 queries:

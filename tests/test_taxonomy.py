@@ -8,11 +8,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from papertrack.config import TaxonomyRule, parse_config
-from papertrack.enrich.tags import Taxonomy, is_case_sensitive
+from papertrack.config import parse_config
+from papertrack.enrich.taxonomy import Taxonomy, TaxonomyRule, is_case_sensitive
 from papertrack.errors import ConfigError
-
-from .test_config import ROOT
+from tests.test_config import ROOT
 
 SHIPPED = Taxonomy(parse_config((ROOT / "queries.yaml").read_text()).taxonomy)
 

@@ -1,14 +1,16 @@
-"""What papertrack derives from a paper's own text: summary, venue, code link, taxonomy tags."""
+"""What papertrack derives from a paper's own text (pure functions, no I/O): the taxonomy
+tags with evidence (`taxonomy`, made fast by `patterns`), the summary, the venue (rules as
+data in venues.yaml) and the code link. `derive` computes them all."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..models import Paper
-from .links import code_url
-from .summary import summarize
-from .tags import Taxonomy
-from .venue import venue_from
+from papertrack.enrich.code_links import code_url
+from papertrack.enrich.summary import summarize
+from papertrack.enrich.taxonomy import Taxonomy
+from papertrack.enrich.venue import venue_from
+from papertrack.models import Paper
 
 
 @dataclass(slots=True)

@@ -17,8 +17,7 @@ from typing import NamedTuple
 
 import yaml
 
-from ..config import TaxonomyRule
-from .tags import Taxonomy
+from papertrack.enrich.taxonomy import Taxonomy, TaxonomyRule
 
 _YEAR = re.compile(r"(?<!\d)((?:19|20)\d\d)(?!\d)|['’`](\d\d)\b")
 # Cheap tests first: most comments ("12 pages, 5 figures") name no year; journal references

@@ -18,13 +18,12 @@ import requests
 from arxiv import _feed
 from lxml import etree
 
-from ..errors import QueryRejected, SourceError
-from ..models import Paper, abs_url, clean_text, iso_utc, pdf_url, split_arxiv_id
-from .http import BadContent, ServiceClient, env_float
+from papertrack.errors import QueryRejected, SourceError
+from papertrack.models import Paper, abs_url, clean_text, iso_utc, pdf_url, split_arxiv_id
+from papertrack.sources.http import DEFAULT_DELAY, BadContent, ServiceClient
 
 ARXIV_URL = "https://export.arxiv.org/api/query"
 PAGE_SIZE = 2000  # the most arXiv serves per request
-PAGING_LIMIT = 30000  # arXiv does not page past this many results of one query
 ID_BATCH = 200  # ids per id_list request (keeps URLs short)
 _ATOM = {"atom": "http://www.w3.org/2005/Atom"}
 
@@ -42,26 +41,26 @@ class Page:
 
 
 class ArxivClient(ServiceClient):
-    """The arXiv API at `PAPERTRACK_ARXIV_URL`, one request per `PAPERTRACK_ARXIV_DELAY` s.
+    """The arXiv API (export.arxiv.org unless `base_url` says otherwise), one request per
+    `delay` seconds, pages of `page_size` results (arXiv's maximum by default).
 
     Transport faults are retried inside the session; content faults (a truncated or
     unparseable body, an empty page in the middle of a result set) are retried here,
     because only the body tells them apart. arXiv's error feed is never retried.
     """
 
-    service, default_url, url_env, delay_env = "arXiv", ARXIV_URL, "PAPERTRACK_ARXIV_URL", "PAPERTRACK_ARXIV_DELAY"
+    service, default_url = "arXiv", ARXIV_URL
 
     def __init__(
         self,
         base_url: str | None = None,
-        delay: float | None = None,
-        page_size: int | None = None,
+        delay: float = DEFAULT_DELAY,
+        page_size: int = PAGE_SIZE,
         retries: int = 5,
         content_retries: int = 6,
     ):
         super().__init__(base_url, delay, retries, content_retries)
-        # PAPERTRACK_ARXIV_PAGE_SIZE exists for tests and debugging; the default is arXiv's maximum
-        self.page_size = page_size or min(int(env_float("PAPERTRACK_ARXIV_PAGE_SIZE", PAGE_SIZE)), PAGE_SIZE)
+        self.page_size = min(page_size, PAGE_SIZE)
 
     def page(
         self,

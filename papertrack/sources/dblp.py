@@ -19,9 +19,9 @@ from typing import Any
 
 import requests
 
-from ..errors import QueryRejected, SourceError
-from ..models import Paper, arxiv_id, clean_text, normalize_doi
-from .http import BadContent, ServiceClient
+from papertrack.errors import QueryRejected, SourceError
+from papertrack.models import Paper, arxiv_id, clean_text, normalize_doi
+from papertrack.sources.http import DEFAULT_DELAY, BadContent, ServiceClient
 
 DBLP_URL = "https://dblp.org/search/publ/api"
 PAGE_SIZE = 1000  # DBLP caps `h` at 1000
@@ -79,18 +79,18 @@ class DblpPage:
 
 
 class DblpClient(ServiceClient):
-    """DBLP at `PAPERTRACK_DBLP_URL`, one request per `PAPERTRACK_DBLP_DELAY` seconds.
+    """DBLP (dblp.org unless `base_url` says otherwise), one request per `delay` seconds.
 
     Transport faults (429 and 5xx with Retry-After, connection errors) are retried inside
     the session; a 200 whose body is not whole JSON is retried here.
     """
 
-    service, default_url, url_env, delay_env = "DBLP", DBLP_URL, "PAPERTRACK_DBLP_URL", "PAPERTRACK_DBLP_DELAY"
+    service, default_url = "DBLP", DBLP_URL
 
     def __init__(
         self,
         base_url: str | None = None,
-        delay: float | None = None,
+        delay: float = DEFAULT_DELAY,
         page_size: int | None = None,
         retries: int = 5,
         content_retries: int = 3,

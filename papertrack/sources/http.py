@@ -8,7 +8,6 @@ politeness delay the service asked for.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -17,11 +16,12 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from .. import __version__
+from papertrack import __version__
 
 T = TypeVar("T")
 USER_AGENT = f"papertrack/{__version__} (+https://github.com/papertrack/papertrack)"
 RETRY_STATUSES = (406, 429, 500, 502, 503, 504)
+DEFAULT_DELAY = 3.0  # seconds between requests: arXiv's rule, and DBLP's guidance
 
 
 class BadContent(Exception):
@@ -103,7 +103,7 @@ class PoliteSession:
         worth fetching again (truncated, unparseable, an unexpectedly empty page), or a
         `PapertrackError` to stop; those retries back off from the politeness delay.
         """
-        from ..errors import SourceError
+        from papertrack.errors import SourceError
 
         shown = requests.Request("GET", url, params=params).prepare().url or url
         problem = ""
@@ -122,19 +122,16 @@ class PoliteSession:
 
 
 class ServiceClient:
-    """Base of the source clients: endpoint and delay from the environment, one polite session.
-
-    Subclasses name the `service` and its environment variables.
-    """
+    """Base of the source clients: an endpoint (the real service by default) and one
+    polite session. Subclasses name the `service` and its `default_url`."""
 
     service = ""
     default_url = ""
-    url_env = ""
-    delay_env = ""
 
-    def __init__(self, base_url: str | None = None, delay: float | None = None, retries: int = 5, content_retries: int = 6):
-        self.base_url = base_url or os.environ.get(self.url_env) or self.default_url
-        delay = env_float(self.delay_env, 3.0) if delay is None else delay
+    def __init__(
+        self, base_url: str | None = None, delay: float = DEFAULT_DELAY, retries: int = 5, content_retries: int = 6
+    ):
+        self.base_url = base_url or self.default_url
         self.http = PoliteSession(delay, retries=retries, backoff=max(delay, 0.1))
         self.content_retries = content_retries
 
@@ -152,16 +149,3 @@ def _reason(error: Exception) -> str:
     reason = getattr(error, "args", [None])[0]
     inner = getattr(reason, "reason", None)
     return str(inner or reason or error.__class__.__name__).split(":")[-1].strip() or error.__class__.__name__
-
-
-def env_float(name: str, default: float) -> float:
-    """A float from the environment, e.g. `PAPERTRACK_ARXIV_DELAY`."""
-    raw = os.environ.get(name)
-    if raw in (None, ""):
-        return default
-    try:
-        return float(raw)
-    except ValueError:
-        from ..errors import UsageError
-
-        raise UsageError(f"{name} must be a number of seconds, got {raw!r}") from None

@@ -21,8 +21,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import BinaryIO
 
-from ..errors import UsageError
-from ..models import Paper, abs_url, clean_text, pdf_url
+from papertrack.errors import UsageError
+from papertrack.models import Paper, abs_url, clean_text, pdf_url
 
 _MONTHS = {
     m: f"{i:02d}"

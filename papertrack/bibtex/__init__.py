@@ -1,0 +1,1 @@
+"""BibTeX out (`export`) and in (`parse` reads a .bib file, `importer` matches and stores it)."""

@@ -1,0 +1,64 @@
+"""BibTeX commands: bibtex (export), import-bibtex."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from typing import TYPE_CHECKING
+
+import click
+
+from papertrack.cli.options import arxiv_client, db_option, new_or_stored_db, stored_db, window_options
+from papertrack.cli.output import plural, write_text
+
+if TYPE_CHECKING:
+    from papertrack.sources.arxiv import ArxivClient
+
+
+@click.command()
+@db_option
+@click.option("--tag", "tags", multiple=True, metavar="TAG", help="Papers with this tag (repeatable: any of them)")
+@click.option("--query", "names", multiple=True, metavar="NAME", help="Papers found by this saved query (repeatable)")
+@click.option("--id", "ids", multiple=True, metavar="ID", help="This paper (repeatable)")
+@window_options
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to this file instead of stdout")
+def bibtex(
+    db_path: str,
+    tags: tuple[str, ...],
+    names: tuple[str, ...],
+    ids: tuple[str, ...],
+    date_from: dt.date | None,
+    date_to: dt.date | None,
+    output: str | None,
+) -> None:
+    """Export papers as BibTeX (UTF-8): all of them, or those matching every filter given
+    (--from and --to select by the v1 submission day)."""
+    from papertrack.bibtex.export import export, select_ids
+
+    db = stored_db(db_path)
+    text, count = export(db, select_ids(db, tags=tags, queries=names, ids=ids, date_from=date_from, date_to=date_to))
+    write_text(text, output)
+    if output:
+        click.echo(f"{plural(count, 'entry', 'entries')} written to {output}", err=True)
+
+
+@click.command(name="import-bibtex")
+@db_option
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--tag", "tags", multiple=True, metavar="TAG", help="Tag every imported or matched paper (repeatable)")
+@arxiv_client
+def import_bibtex(db_path: str, file: str, tags: tuple[str, ...], arxiv: ArxivClient) -> None:
+    """Import a .bib file: match entries to stored papers, fetch new arXiv ones, add the rest."""
+    from papertrack.bibtex.importer import import_bibtex as run_import
+    from papertrack.bibtex.parse import read_bibtex
+
+    bib = read_bibtex(file)  # before opening the database: a missing file creates nothing
+    report = run_import(new_or_stored_db(db_path), bib, tags, client=arxiv)
+    for problem in report.problems:
+        click.echo(problem, err=True)
+    click.echo(report.summary())
+    if report.skipped:
+        sys.exit(1)
+
+
+COMMANDS = [bibtex, import_bibtex]

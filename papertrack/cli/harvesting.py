@@ -1,0 +1,170 @@
+"""Commands that fill the database: queries, harvest, status, import-snapshot, match."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from papertrack.cli.options import (
+    DAY,
+    DEFAULT_QUERIES,
+    arxiv_client,
+    db_option,
+    dblp_client,
+    new_or_stored_db,
+    queries_option,
+    stored_db,
+    with_config,
+)
+from papertrack.cli.output import ImportProgress, ProgressBars, print_reports, shorten, table
+
+if TYPE_CHECKING:
+    import datetime as dt
+
+    from papertrack.config import Config
+    from papertrack.sources.arxiv import ArxivClient
+    from papertrack.sources.dblp import DblpClient
+
+
+@click.command()
+@with_config
+def queries(config: Config) -> None:
+    """Validate queries.yaml and list the saved queries."""
+    table(
+        [(q.name, q.source, ", ".join(q.tags), q.since or "", shorten(q.query, 70)) for q in config.queries],
+        ["name", "source", "tags", "since", "query"],
+    )
+    if config.taxonomy:
+        click.echo(f"\ntaxonomy: {len(config.taxonomy)} tags ({', '.join(r.tag for r in config.taxonomy)})")
+
+
+@click.command()
+@db_option
+@with_config
+@click.option("--query", "names", multiple=True, help="Only this saved query (repeatable)")
+@click.option("--full", is_flag=True, help="Ignore the watermark and fetch everything the query matches")
+@arxiv_client
+@dblp_client
+def harvest(db_path: str, config: Config, names: tuple[str, ...], full: bool, arxiv: ArxivClient, dblp: DblpClient) -> None:
+    """Harvest the saved queries into the database (incremental, resumable)."""
+    from papertrack.ingest.harvest import harvest as run_harvest
+
+    db = new_or_stored_db(db_path)
+    with ProgressBars() as bars:
+        reports = run_harvest(db, config, names, full=full, arxiv_client=arxiv, dblp_client=dblp, on_page=bars.update)
+    print_reports(reports)
+    if any(r.status != "ok" for r in reports):
+        sys.exit(1)
+
+
+@click.command()
+@db_option
+@with_config
+@click.option(
+    "--stale-days", default=14.0, show_default=True, type=click.FloatRange(0, 36500),
+    help="Flag queries not harvested for this long",
+)  # fmt: skip
+def status(db_path: str, config: Config, stale_days: float) -> None:
+    """Each query's last successful harvest and paper count; failed or stale ones flagged."""
+    from papertrack.store.runs import query_status
+
+    table(
+        [
+            (
+                s.query,
+                s.source,
+                s.papers,
+                s.last_success or "never",
+                s.flag.upper() if s.flag != "ok" else "ok",
+                (s.last_error or "")[:80],
+            )
+            for s in query_status(stored_db(db_path), config.queries, stale_days)
+        ],  # fmt: skip
+        ["query", "source", "papers", "last success", "flag", "last error"],
+    )
+
+
+@click.command(name="import-snapshot")
+@click.argument("file", type=click.Path(dir_okay=False))
+@db_option
+@queries_option
+@click.option(
+    "--category", "categories", multiple=True, metavar="PREFIX",
+    help="Keep records with a category starting with PREFIX (cs. or cs.LG; repeatable). Default: all",
+)  # fmt: skip
+@click.option("--since", type=DAY, help="Keep papers first submitted on or after this day")
+@click.option(
+    "--workers", type=click.IntRange(min=0), default=None,
+    help="Parsing processes [default: one per core, at most 4; 0 parses in this process]",
+)  # fmt: skip
+@click.option(
+    "--batch", envvar="PAPERTRACK_IMPORT_BATCH", type=click.IntRange(min=1), default=10_000, hidden=True,
+    help="Lines per transaction (lower only for tests)",
+)  # fmt: skip
+def import_snapshot(
+    file: str,
+    db_path: str,
+    queries_path: str,
+    categories: tuple[str, ...],
+    since: dt.date | None,
+    workers: int | None,
+    batch: int,
+) -> None:
+    """Import arXiv's metadata snapshot (JSON lines, optionally .gz); rerun to resume."""
+    from papertrack.config import load_config
+    from papertrack.ingest.snapshot import import_snapshot as run_import
+    from papertrack.ingest.snapshot import parse_filter
+
+    keep = parse_filter(categories, since)
+    # the taxonomy tags imported papers like harvested ones; without a queries file there is none
+    has_queries = queries_path != DEFAULT_QUERIES or Path(queries_path).exists()
+    taxonomy = load_config(queries_path).taxonomy if has_queries else ()
+    db = new_or_stored_db(db_path)
+    with ImportProgress(file) as progress:
+        report = run_import(
+            db, file, keep=keep, taxonomy=taxonomy, workers=workers, batch=batch,
+            on_chunk=progress.update, on_bad=progress.bad,
+        )  # fmt: skip
+    if report.already_done:
+        click.echo(f"{file} was imported already ({report.kept:,} records kept); nothing to do.")
+        return
+    if report.resumed_after:
+        click.echo(f"resumed after line {report.resumed_after:,}")
+    table([[f"{getattr(report, c):,}" for c in report.counts]], report.counts, right=report.counts)
+    rate = report.read_now / report.seconds if report.seconds else 0
+    click.echo(f"{report.seconds:.1f} s, {rate:,.0f} records/s")
+
+
+@click.command()
+@db_option
+@queries_option
+@click.option("--query", "names", multiple=True, help="Only this saved query (repeatable)")
+@click.option("--try", "try_text", metavar="QUERY", help="Count and show the newest papers QUERY matches; stores nothing")
+@click.option("--limit", default=10, show_default=True, help="Papers --try shows")
+def match(db_path: str, queries_path: str, names: tuple[str, ...], try_text: str | None, limit: int) -> None:
+    """Run saved arXiv queries on the local database (no network): link and tag matches."""
+    from papertrack.config import load_config
+    from papertrack.ingest.local_match import match_saved, try_query
+
+    if try_text is not None:
+        if names:
+            raise click.UsageError("--try and --query do not go together")
+        count, rows = try_query(new_or_stored_db(db_path), try_text, limit)
+        click.echo(f"{count:,} papers match")
+        if rows:
+            table(
+                [(r["id"], (r["published"] or "")[:10], shorten(r["title"], 80)) for r in rows], ["id", "submitted", "title"]
+            )
+        return
+    reports = match_saved(new_or_stored_db(db_path), load_config(queries_path), names)
+    table(
+        [(r.query, f"{r.matched:,}", f"{r.linked:,}", f"{r.seconds:.2f}", r.status) for r in reports],
+        ["query", "matched", "new links", "seconds", "status"],
+        right=["matched", "new links", "seconds"],
+    )
+
+
+COMMANDS = [queries, harvest, status, import_snapshot, match]

@@ -1,0 +1,52 @@
+"""Commands that serve the site: serve, demo."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import click
+
+from papertrack.cli.options import db_option, with_config
+from papertrack.cli.output import ProgressBars, print_reports
+
+if TYPE_CHECKING:
+    from papertrack.config import Config
+
+
+@click.command()
+@db_option
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on (loopback by default)")
+@click.option("--port", default=8001, show_default=True, type=click.IntRange(0, 65535), help="Port; 0 picks a free one")
+@click.option(
+    "--metadata", "metadata_path", type=click.Path(dir_okay=False),
+    help="Datasette metadata [default: ./metadata.json, else the built-in copy]",
+)  # fmt: skip
+def serve(db_path: str, host: str, port: int, metadata_path: str | None) -> None:
+    """Browse the database in Datasette (read-only), with papertrack's metadata and plugin."""
+    from papertrack.web.serve import serve as run_server
+
+    run_server(db_path, host, port, metadata_path, announce=click.echo)
+
+
+@click.command()
+@with_config
+@click.option(
+    "--db", "db_path", default="db/demo.db", show_default=True, type=click.Path(dir_okay=False), help="Demo database"
+)
+@click.option("--no-serve", is_flag=True, help="Build the database and stop (do not start Datasette)")
+@click.option("--port", default=8001, show_default=True, type=click.IntRange(0, 65535), help="Port to serve on")
+def demo(config: Config, db_path: str, no_serve: bool, port: int) -> None:
+    """Offline demo: harvest the bundled sample papers from a local arXiv stand-in, then serve them."""
+    from papertrack.demo import DEMO_ISSUE, build_demo, build_demo_digest
+    from papertrack.web.serve import serve as run_server
+
+    with ProgressBars() as bars:
+        reports = build_demo(config, db_path, on_page=bars.update)
+    print_reports(reports)
+    click.echo(f"\nDemo database: {db_path}")
+    click.echo(f"Digest example: {build_demo_digest(db_path)}  (papertrack digest --db {db_path} --issue {DEMO_ISSUE})")
+    if not no_serve:
+        run_server(db_path, port=port, announce=click.echo)
+
+
+COMMANDS = [serve, demo]

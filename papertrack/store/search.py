@@ -1,0 +1,164 @@
+"""arXiv's query syntax compiled to SQL over the stored papers, so that a saved query, run
+locally, finds what it finds on arXiv (`papertrack match`, the browse page's search).
+
+A query tree from `sources.arxiv_query.parse` becomes one SQL condition over `papers`. Text terms
+become FTS5 queries on `papers_fts` (column filters: ti title, abs abstract, au authors,
+co comment, jr journal_ref, all: all five, never the summary); maximal all-text subtrees
+become a single FTS5 expression (AND, OR, and NOT for ANDNOT). `cat:`, `id:` and date
+ranges are plain SQL. The result agrees with the local arXiv stand-in (`sources.arxiv_query.evaluate`):
+
+* Stemming. The stand-in strips plural endings (`stem`): a query word matches every
+  token with the same stem. The index is unstemmed, so each word is expanded into the
+  surface forms that stem alike (`variants`: network -> network, networks, networkes),
+  kept only if the index has them (fts5vocab); phrases become the OR of their variants.
+* `all:` phrases. The stand-in concatenates the fields, so a phrase may run from the end
+  of one field into the start of the next; those few candidates (FTS5 `^` finds the
+  second half at a field's start) are checked by the reference evaluator itself.
+* What cannot agree: FTS5's unicode61 tokenizer folds accents (`naïve` is `naive`),
+  while the stand-in splits words at every non-ASCII letter (`na`, `ve`).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import sqlite_utils
+
+from papertrack.sources.arxiv_query import Node, Op, Record, Term, date_range, evaluate, parse, stem, tokens
+
+COLUMNS = {"ti": "title", "abs": "abstract", "au": "authors", "co": "comment", "jr": "journal_ref"}
+ALL = "{" + " ".join(COLUMNS.values()) + "}"
+_FTS_OP = {"AND": "AND", "OR": "OR", "ANDNOT": "NOT"}
+_SQL_OP = {"AND": "AND", "OR": "OR", "ANDNOT": "AND NOT"}
+_IN_FTS = "p.rowid in (select rowid from papers_fts where papers_fts match ?)"
+ARXIV_ONLY = "instr(p.id, ':') = 0"  # dblp:, doi: and bib: rows are not on arXiv
+
+
+@dataclass(frozen=True)
+class Fts:
+    expr: str  # an FTS5 query
+
+
+@dataclass(frozen=True)
+class Sql:
+    cond: str
+    params: tuple = ()
+
+
+FALSE = Sql("0")
+Compiled = Fts | Sql
+
+
+def variants(word: str) -> list[str]:
+    """The tokens that stem like `word` (`stem`'s preimage): network -> network, networkes, networks."""
+    s = stem(word)
+    candidates = {s, s + "s", s + "es"} | ({s[:-1] + "ies"} if s.endswith("y") else set())
+    return sorted(t for t in candidates if stem(t) == s)
+
+
+class Translator:
+    """Compiles query trees against one database (whose FTS vocabulary prunes variants)."""
+
+    def __init__(self, db: sqlite_utils.Database):
+        self.db = db
+        self.present: dict[str, bool] = {}
+        db.execute("create virtual table if not exists temp.papers_fts_terms using fts5vocab(main, 'papers_fts', 'row')")
+        db.conn.create_function("papertrack_all_phrase", 6, _all_phrase, deterministic=True)
+
+    def known(self, words: Iterable[str]) -> list[list[str]]:
+        """For each word, its variants that occur in the index."""
+        out = [variants(w) for w in words]
+        missing = {t for vs in out for t in vs if t not in self.present}
+        if missing:
+            found = {
+                r[0]
+                for r in self.db.execute(
+                    "select term from temp.papers_fts_terms where term in (select value from json_each(?))",
+                    [json.dumps(sorted(missing))],
+                )
+            }
+            self.present.update({t: t in found for t in missing})
+        return [[t for t in vs if self.present[t]] for vs in out]
+
+    def where(self, node: Node) -> tuple[str, list]:
+        """A SQL condition on `papers p` selecting what `node` matches, with its parameters."""
+        compiled = self.compile(node)
+        sql = compiled if isinstance(compiled, Sql) else Sql(_IN_FTS, (compiled.expr,))
+        return sql.cond, list(sql.params)
+
+    def compile(self, node: Node) -> Compiled:
+        if isinstance(node, Op):
+            return self._op(node.op, self.compile(node.left), self.compile(node.right))
+        if node.field in COLUMNS or node.field == "all":
+            return self._text(node)
+        if node.field == "cat":
+            value = node.value
+            needle = json.dumps(value[:-1])[:-1] if value.endswith("*") else json.dumps(value)
+            return Sql("instr(coalesce(p.categories, ''), ?) > 0", (needle,))
+        if node.field == "id":
+            return Sql("p.id = ?", (re.sub(r"v\d+$", "", node.value),))
+        lo, hi = date_range(node.value)
+        column = "published" if node.field == "submitteddate" else "updated"
+        return Sql(f"coalesce(p.{column}, '') between ? and ?", (lo, hi))
+
+    def _op(self, op: str, left: Compiled, right: Compiled) -> Compiled:
+        if left == FALSE:
+            return right if op == "OR" else FALSE
+        if right == FALSE:
+            return FALSE if op == "AND" else left
+        if isinstance(left, Fts) and isinstance(right, Fts):
+            return Fts(f"({left.expr}) {_FTS_OP[op]} ({right.expr})")
+        left_sql, right_sql = _as_sql(left), _as_sql(right)
+        return Sql(f"({left_sql.cond}) {_SQL_OP[op]} ({right_sql.cond})", left_sql.params + right_sql.params)
+
+    def _text(self, term: Term) -> Compiled:
+        words = tokens(term.value)
+        forms = self.known(words)
+        if not words or not all(forms):
+            return FALSE
+        columns = ALL if term.field == "all" else COLUMNS[term.field]
+        if not term.phrase or len(words) == 1:
+            return Fts(f"{columns} : (" + " AND ".join(_any(vs) for vs in forms) + ")")
+        within = Fts(f"{columns} : ({_phrases(forms)})")
+        if term.field != "all":
+            return within
+        # a phrase that starts in one field and ends at the start of the next
+        rest = "{" + " ".join(list(COLUMNS.values())[1:]) + "}"
+        spans = " OR ".join(
+            f"(({ALL} : ({_phrases(forms[:k])})) AND ({rest} : ({_phrases(forms[k:], initial=True)})))"
+            for k in range(1, len(words))
+        )
+        check = Sql(
+            f"({_IN_FTS} and papertrack_all_phrase(p.title, p.abstract, p.authors, p.comment, p.journal_ref, ?))",
+            (spans, term.value),
+        )
+        return Sql(f"({_IN_FTS}) or {check.cond}", (within.expr, *check.params))
+
+
+def _any(forms: list[str]) -> str:
+    return "(" + " OR ".join(f'"{t}"' for t in forms) + ")"
+
+
+def _phrases(forms: list[list[str]], initial: bool = False) -> str:
+    mark = "^ " if initial else ""
+    return " OR ".join(mark + '"' + " ".join(combo) + '"' for combo in itertools.product(*forms))
+
+
+def _as_sql(compiled: Compiled) -> Sql:
+    return compiled if isinstance(compiled, Sql) else Sql(_IN_FTS, (compiled.expr,))
+
+
+def _all_phrase(title: str, abstract: str, authors: str, comment: str, journal_ref: str, phrase: str) -> int:
+    """The stand-in's own verdict on an `all:"phrase"` (fields concatenated)."""
+    record = Record("", title or "", abstract or "", json.loads(authors or "[]"), [], comment, journal_ref, "", "")
+    return int(evaluate(Term("all", phrase, True), record))
+
+
+def match_ids(db: sqlite_utils.Database, query: str, translator: Translator | None = None) -> list[str]:
+    """Ids of the arXiv papers in the database that `query` (arXiv syntax) matches."""
+    cond, params = (translator or Translator(db)).where(parse(query))
+    return [r[0] for r in db.execute(f"select p.id from papers p where ({cond}) and {ARXIV_ONLY}", params)]

@@ -1,0 +1,83 @@
+"""Serve a papertrack database with Datasette: the metadata, the plugin, read-only.
+
+Datasette opens a database file it may not treat as immutable with `?mode=ro`
+connections, so no SQL it runs can write; the file stays mutable (not `immutable=1`),
+so a harvest writing at the same time is seen at once and never served half-done
+(WAL: readers keep a consistent snapshot and never block the writer).
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Callable
+from pathlib import Path
+
+from papertrack.errors import ConfigError, UsageError
+from papertrack.store.schema import open_db
+from papertrack.web.metadata import metadata as generated_metadata
+
+DEFAULT_METADATA = "metadata.json"
+# Datasette 0.65 reads these as settings (`--setting name value`), not from metadata.json.
+SETTINGS = {
+    "truncate_cells_html": 300,  # long abstracts are cut on table pages; the paper page has them whole
+    "suggest_facets": False,  # one query per column per page view; the useful facets are configured
+    "facet_time_limit_ms": 1000,  # the tag facet joins through papers_tags on every page view
+}
+
+
+def load_metadata(path: str | Path | None = None) -> dict:
+    """metadata.json from `path`; without a path ./metadata.json, or else the generated
+    metadata it is committed from (so `papertrack serve` works from any directory)."""
+    if path is None:
+        if not Path(DEFAULT_METADATA).exists():
+            return generated_metadata()
+        path = DEFAULT_METADATA
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as e:
+        raise ConfigError(str(path), None, e.strerror or str(e)) from None
+    except json.JSONDecodeError as e:
+        raise ConfigError(str(path), e.lineno, e.msg) from None
+
+
+def datasette_for(db_path: str | Path, metadata: dict | None = None, settings: dict | None = None):
+    """A Datasette instance for one papertrack database, with the metadata and the plugin.
+
+    The schema is brought up to date (and WAL switched on) first, as every command does;
+    after that Datasette only reads."""
+    from datasette.app import Datasette
+
+    path = Path(db_path)
+    open_db(path, create=False).close()
+    return Datasette(
+        [str(path)],
+        metadata=metadata if metadata is not None else load_metadata(),
+        settings={**SETTINGS, **(settings or {})},
+    )
+
+
+def serve(
+    db_path: str | Path,
+    host: str = "127.0.0.1",
+    port: int = 8001,
+    metadata_path: str | Path | None = None,
+    announce: Callable[[str], None] = print,
+) -> None:
+    """Serve until interrupted. Port 0 picks a free port; `announce` gets the URL."""
+    import uvicorn
+
+    ds = datasette_for(db_path, load_metadata(metadata_path))
+    try:
+        sock = socket.create_server((host, port), family=socket.AF_INET6 if ":" in host else socket.AF_INET)
+    except OSError as e:
+        raise UsageError(f"cannot listen on {host}:{port}: {e.strerror or e} (choose another --port)") from None
+    name = next(n for n in ds.databases if n != "_internal")
+    url = f"http://{_url_host(host)}:{sock.getsockname()[1]}{ds.urls.table(name, 'papers')}"
+    announce(f"Serving {db_path} read-only at {url} (Ctrl+C stops)")
+    config = uvicorn.Config(ds.app(), log_level="warning", lifespan="on")
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
