@@ -1,3 +1,5 @@
+"""`python -m papertrack`: the same command as `papertrack`."""
+
 from papertrack.cli import cli
 
 if __name__ == "__main__":

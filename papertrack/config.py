@@ -9,7 +9,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from re._parser import parse as _parse_pattern
+from re._parser import parse as _parse_pattern  # type: ignore[import-not-found]  # private, untyped, stable since 3.11
 from typing import Any
 
 import yaml
@@ -67,7 +67,7 @@ class Config:
 class _LineLoader(yaml.SafeLoader):
     """A SafeLoader that remembers the line of every mapping, under the key `__line__`."""
 
-    def construct_mapping(self, node, deep=False):  # type: ignore[override]
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         mapping = super().construct_mapping(node, deep=deep)
         mapping["__line__"] = node.start_mark.line + 1
         return mapping
@@ -91,7 +91,7 @@ def parse_config(text: str, path: str = "queries.yaml") -> Config:
         problem = getattr(e, "problem", None) or str(e).splitlines()[0]
         mark = getattr(e, "problem_mark", None)
         if "end of stream" in problem and getattr(e, "context_mark", None):
-            mark = e.context_mark
+            mark = getattr(e, "context_mark", None)
         context = getattr(e, "context", None)
         message = f"{problem} ({context})" if context else problem
         raise ConfigError(path, mark.line + 1 if mark else None, f"invalid YAML: {message}") from None

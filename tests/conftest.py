@@ -1,48 +1,25 @@
-"""Shared fixtures: tiny in-memory databases, paper factories, a local arXiv stand-in."""
+"""Fixtures: tiny in-memory databases, a local arXiv stand-in, the CLI run in-process.
+Plain helpers (paper factory, queries files, ../shared look-ups) are in helpers.py."""
 
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import settings
 
 from papertrack.cli import cli
-from papertrack.models import Paper
 from papertrack.sources.arxiv import ArxivClient
 from papertrack.sources.arxiv_standin import Faults, ReplayArxiv
 from papertrack.sources.dblp import DblpClient
 from papertrack.store.schema import memory_db
+from tests.helpers import CLOSED_ARXIV, CLOSED_DBLP
 
-FIXTURES = Path(__file__).parent / "fixtures"
-# ../shared next to the clone; PAPERTRACK_SHARED points elsewhere (a git worktree lives deeper)
-SHARED = Path(os.environ.get("PAPERTRACK_SHARED") or Path(__file__).resolve().parents[1].parent / "shared")
-
-
-def make_paper(n: int | str, **kw) -> Paper:
-    """A plausible arXiv paper; `n` picks the id (2001.000nn) unless `id` is given."""
-    pid = kw.pop("id", None) or (n if isinstance(n, str) else f"2001.{n:05d}")
-    day = 1 + (int(str(n)[-2:]) % 28 if str(n)[-2:].isdigit() else 0)
-    defaults = dict(
-        title=f"Paper {n} on binary neural networks",
-        abstract=f"We propose method {n} for binary neural network compression. It reduces size by 10x.",
-        authors=["Ada Lovelace", f"Author {n}"],
-        published=f"2020-01-{day:02d}T10:00:00Z",
-        updated=f"2020-01-{day:02d}T10:00:00Z",
-        version=1,
-        primary_category="cs.LG",
-        categories=["cs.LG", "cs.CV"],
-    )
-    defaults.update(kw)
-    return Paper(id=pid, **defaults)
-
-
-CLOSED_ARXIV = "http://127.0.0.1:9/api/query"
-CLOSED_DBLP = "http://127.0.0.1:9/search/publ/api"
+# Property tests: ~50 examples a run by default; HYPOTHESIS_PROFILE=thorough for 500.
+settings.register_profile("default", max_examples=50, deadline=None)
+settings.register_profile("thorough", max_examples=500, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
 @pytest.fixture(autouse=True)
@@ -87,31 +64,6 @@ def run_cli(tmp_path, monkeypatch):
     return run
 
 
-def write_queries(path: Path, text: str) -> Path:
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
-BASIC_QUERIES = """\
-queries:
-  - name: binarization
-    source: arxiv
-    query: 'abs:"binary neural network" AND (cat:cs.LG OR cat:cs.CV)'
-    tags: [binarization]
-  - name: quantization
-    source: arxiv
-    query: 'ti:quantization AND cat:cs.LG'
-    tags: [quantization, low-bit]
-"""
-
-
-def requires_shared(*parts: str) -> Path:
-    path = SHARED.joinpath(*parts)
-    if not path.exists():
-        pytest.skip(f"needs ../shared/{'/'.join(parts)} (absent in a fresh clone)")
-    return path
-
-
 @pytest.fixture
 def scripted_server():
     """A 127.0.0.1 server answering each request with the next (status, body, headers) in a
@@ -139,7 +91,7 @@ def scripted_server():
                 self.wfile.write(body)
 
         server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
         server.requests = seen
         server.url = f"http://127.0.0.1:{server.server_address[1]}/api/query"
         servers.append(server)
@@ -149,22 +101,3 @@ def scripted_server():
     for s in servers:
         s.shutdown()
         s.server_close()
-
-
-def start_fake_arxiv(tmp_path: Path, name: str, corpus: str, *faults: str):
-    """Start ../shared/tools/fake_arxiv.py over a shared corpus on 127.0.0.1 (skips when
-    ../shared is absent); returns (process, endpoint URL, request log path)."""
-    tool = requires_shared("tools", "fake_arxiv.py")
-    data = requires_shared("data", "arxiv", corpus)
-    port_file, log = tmp_path / f"{name}.port", tmp_path / f"{name}.requests.jsonl"
-    proc = subprocess.Popen(
-        [sys.executable, str(tool), str(data), "--port", "0", "--port-file", str(port_file), "--log", str(log), *faults],
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 60
-    while not port_file.exists():
-        if time.monotonic() > deadline or proc.poll() is not None:
-            proc.kill()
-            pytest.fail("fake_arxiv did not start")
-        time.sleep(0.1)
-    return proc, f"http://127.0.0.1:{port_file.read_text()}/api/query", log

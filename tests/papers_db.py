@@ -15,7 +15,7 @@ from papertrack.models import abs_url, iso_utc, pdf_url
 from papertrack.store.papers import save_papers
 from papertrack.store.runs import record_run, start_run, sync_queries
 from papertrack.store.schema import open_db, transaction
-from tests.conftest import make_paper
+from tests.helpers import make_paper
 
 QUERIES = parse_config("""\
 queries:

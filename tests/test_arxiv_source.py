@@ -10,7 +10,7 @@ from papertrack.errors import QueryRejected, SourceError
 from papertrack.models import split_arxiv_id
 from papertrack.sources.arxiv import ArxivClient
 from papertrack.sources.arxiv_standin import Faults
-from tests.conftest import FIXTURES, make_paper
+from tests.helpers import FIXTURES, make_paper
 
 OK = 200
 

@@ -8,7 +8,7 @@ import bibtexparser
 import pybtex.database
 import pytest
 import sqlite_utils
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from papertrack.bibtex.export import export, export_ids, select_ids
@@ -20,7 +20,7 @@ from papertrack.store.runs import sync_queries
 from papertrack.store.schema import open_db, transaction
 from papertrack.text import latex
 from papertrack.text.names import last_first
-from tests.conftest import BASIC_QUERIES, make_paper
+from tests.helpers import BASIC_QUERIES, make_paper
 
 
 def parse(text: str) -> dict[str, dict]:
@@ -158,7 +158,6 @@ def test_titles_protect_capitals_and_escape_specials(title, expected):
     assert latex.title(title) == expected
 
 
-@settings(max_examples=200, deadline=None)
 @given(
     st.lists(
         st.sampled_from(list("abcXYZéü09 &%#_-:!") + ["\\$", "GhostNet", " $\\ell_1$ ", " $O(N)$ "]), min_size=1, max_size=30
@@ -173,7 +172,6 @@ def test_titles_survive_bibtex_and_decoding(tokens):
     pybtex.database.parse_string("@misc{k, title = {" + value + "}}", "bibtex")
 
 
-@settings(max_examples=300, deadline=None)
 @given(st.text(alphabet="aZé {}$\\%&#_^~'\"", max_size=30))
 def test_any_title_gives_a_value_both_parsers_read(title):
     """Broken TeX in a stored title (unbalanced braces or dollars) must not break the file."""

@@ -20,7 +20,7 @@ from papertrack.store.identity import same_title
 from papertrack.store.papers import save_papers
 from papertrack.store.schema import open_db, transaction
 from papertrack.store.tags import refresh_tags
-from tests.conftest import FIXTURES, make_paper, requires_shared
+from tests.helpers import FIXTURES, make_paper, requires_shared
 
 MESSY = FIXTURES / "bibtex" / "messy.bib"
 DBLP = FIXTURES / "bibtex" / "dblp_iclr.bib"

@@ -7,7 +7,7 @@ import shutil
 import pytest
 
 from papertrack.store.schema import open_db
-from tests.conftest import FIXTURES, make_paper
+from tests.helpers import FIXTURES, make_paper
 
 QUERIES = """\
 queries:
@@ -185,7 +185,7 @@ def test_import_digest(harvested, tmp_path):
 def test_demo_writes_a_digest_example(tmp_path):
     from papertrack.config import load_config
     from papertrack.demo import DEMO_PICKS, build_demo, build_demo_digest
-    from tests.test_config import ROOT
+    from tests.helpers import ROOT
 
     build_demo(load_config(ROOT / "queries.yaml"), tmp_path / "demo.db")
     text = build_demo_digest(tmp_path / "demo.db").read_text(encoding="utf-8")

@@ -8,7 +8,7 @@ import pytest
 
 from papertrack.config import load_config, parse_config
 from papertrack.errors import ConfigError
-from tests.conftest import BASIC_QUERIES, write_queries
+from tests.helpers import BASIC_QUERIES, write_queries
 
 ROOT = Path(__file__).resolve().parents[1]
 

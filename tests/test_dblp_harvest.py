@@ -17,8 +17,8 @@ from papertrack.sources.arxiv import ArxivClient
 from papertrack.sources.dblp import DblpClient
 from papertrack.store.papers import save_papers
 from papertrack.store.tags import refresh_tags
-from tests.conftest import make_paper, write_queries
 from tests.dblp_standin import DblpStandIn, info
+from tests.helpers import make_paper, write_queries
 
 TOC = "toc:db/conf/cvpr/cvpr2020.bht:"
 QUERIES = f"""\
@@ -448,7 +448,7 @@ def test_a_row_linked_later_by_doi_is_merged_with_its_tags(db, dblp, replay):
 
 @pytest.mark.shared
 def test_a_real_dblp_answer_end_to_end(db, scripted_server, replay):
-    from tests.conftest import requires_shared
+    from tests.helpers import requires_shared
 
     body = (requires_shared("data", "dblp") / "mike-turintech_search_publ_author_27hits.json").read_bytes()
     server = scripted_server([(200, body, {"Content-Type": "application/json"})])

@@ -9,8 +9,8 @@ import pytest
 
 from papertrack.errors import QueryRejected, SourceError
 from papertrack.sources.dblp import DblpClient, parse_result, venue_label
-from tests.conftest import requires_shared
 from tests.dblp_standin import RATE_LIMIT_PAGE, DblpStandIn, info, response
+from tests.helpers import requires_shared
 
 TOC = "toc:db/conf/cvpr/cvpr2020.bht:"
 

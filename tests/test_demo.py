@@ -7,7 +7,7 @@ import json
 from papertrack.config import load_config
 from papertrack.demo import build_demo, sample_papers
 from papertrack.store.schema import open_db
-from tests.test_config import ROOT
+from tests.helpers import ROOT
 
 SEED = {"1903.03129", "2004.03333", "1909.04977", "2002.02925"}
 

@@ -12,7 +12,7 @@ from papertrack.newsletter.editorial import Note, featured, pick, set_note, unpi
 from papertrack.store.papers import save_papers
 from papertrack.store.runs import sync_queries
 from papertrack.store.schema import transaction
-from tests.conftest import make_paper
+from tests.helpers import make_paper
 
 CONFIG = parse_config("""\
 queries:

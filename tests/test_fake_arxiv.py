@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import start_fake_arxiv
-from tests.test_config import ROOT
+from tests.helpers import ROOT, start_fake_arxiv
 
 pytestmark = pytest.mark.shared
 CORPUS = "oai-cs-2015-2016.jsonl"

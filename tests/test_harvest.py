@@ -19,7 +19,7 @@ from papertrack.ingest.harvest import harvest
 from papertrack.sources.arxiv import ArxivClient
 from papertrack.sources.arxiv_standin import Faults
 from papertrack.store.schema import open_db
-from tests.conftest import BASIC_QUERIES, make_paper, write_queries
+from tests.helpers import BASIC_QUERIES, make_paper, write_queries
 
 CONFIG = parse_config(BASIC_QUERIES)
 
@@ -242,7 +242,7 @@ def test_cli_error_feed_fails_that_query_with_arxivs_message(run_cli, scripted_s
     from xml.etree import ElementTree as ET
 
     from papertrack.sources.arxiv_standin import entry_element, feed_xml
-    from tests.conftest import FIXTURES
+    from tests.helpers import FIXTURES
 
     page = feed_xml({}, 1, 0, [ET.tostring(entry_element(quant(2)))])
     server = scripted_server([(400, (FIXTURES / "arxiv" / "error_feed.xml").read_bytes(), {}), (200, page, {})])

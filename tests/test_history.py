@@ -11,7 +11,7 @@ from papertrack.newsletter.past_issues import import_issues, parse_issue, read_i
 from papertrack.sources.arxiv import ArxivClient
 from papertrack.store.papers import save_papers
 from papertrack.store.schema import transaction
-from tests.conftest import FIXTURES, make_paper, requires_shared
+from tests.helpers import FIXTURES, make_paper, requires_shared
 
 ISSUES = FIXTURES / "newsletter"
 ARXIV_IDS = ["1909.04977", "2002.02925", "2001.00007", "1909.10788", "2205.14135"]

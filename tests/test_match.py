@@ -19,8 +19,7 @@ from papertrack.sources.arxiv_query import Record, evaluate, parse, stem
 from papertrack.store.papers import save_papers
 from papertrack.store.schema import memory_db, open_db
 from papertrack.store.search import match_ids, variants
-from tests.conftest import make_paper, write_queries
-from tests.test_config import ROOT
+from tests.helpers import ROOT, make_paper, write_queries
 
 
 def record(p: Paper) -> Record:
@@ -221,7 +220,7 @@ queries = st.recursive(
 )
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(corpus=papers, query=queries)
 def test_random_queries_agree_with_the_reference_evaluator(corpus, query):
     db = memory_db()

@@ -14,8 +14,7 @@ from papertrack.config import load_config
 from papertrack.ingest.local_match import match_saved
 from papertrack.ingest.snapshot import import_snapshot
 from papertrack.store.schema import open_db
-from tests.conftest import requires_shared, start_fake_arxiv
-from tests.test_config import ROOT
+from tests.helpers import ROOT, requires_shared, start_fake_arxiv
 
 pytestmark = pytest.mark.shared
 LINKS = "select q.name, pq.papers_id from papers_queries pq join queries q on q.id = pq.queries_id"

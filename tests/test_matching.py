@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from papertrack.store.identity import authors_overlap, find_by_title, surname, title_score
 from papertrack.store.papers import save_papers
-from tests.conftest import make_paper
+from tests.helpers import make_paper
 
 
 def test_surnames():

@@ -17,9 +17,8 @@ import urllib.parse
 from papertrack.store.papers import save_papers
 from papertrack.store.schema import open_db, transaction
 from tests import papers_db
-from tests.conftest import make_paper
+from tests.helpers import ROOT, make_paper
 from tests.serving import papertrack_process
-from tests.test_config import ROOT
 
 METADATA = ROOT / "metadata.json"
 

@@ -17,7 +17,7 @@ from papertrack.ingest.snapshot import Filter, import_snapshot
 from papertrack.sources.snapshot import file_identity, read_chunks, record_to_paper
 from papertrack.store.schema import open_db, transaction
 from papertrack.store.tags import refresh_tags
-from tests.conftest import requires_shared, write_queries
+from tests.helpers import requires_shared, write_queries
 
 DAY = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 

@@ -11,7 +11,7 @@ from papertrack.store.papers import save_papers
 from papertrack.store.runs import sync_queries
 from papertrack.store.schema import transaction
 from papertrack.store.tags import paper_tags, retag, tag, untag
-from tests.conftest import make_paper
+from tests.helpers import make_paper
 
 QUERIES = """\
 queries:

@@ -5,13 +5,13 @@ from __future__ import annotations
 import re
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from papertrack.config import parse_config
 from papertrack.enrich.taxonomy import Taxonomy, TaxonomyRule, is_case_sensitive
 from papertrack.errors import ConfigError
-from tests.test_config import ROOT
+from tests.helpers import ROOT
 
 SHIPPED = Taxonomy(parse_config((ROOT / "queries.yaml").read_text()).taxonomy)
 
@@ -159,7 +159,6 @@ WORDS = [
 ]
 
 
-@settings(max_examples=300, deadline=None)
 @given(st.lists(st.sampled_from(WORDS), max_size=14), st.lists(st.sampled_from(WORDS), max_size=40))
 def test_gates_never_change_the_result(title_words, abstract_words):
     """The substring gates are an optimisation: same tags as searching every pattern."""
@@ -228,7 +227,6 @@ TEXT = st.lists(
 ).map("".join)
 
 
-@settings(max_examples=400, deadline=None)
 @given(
     st.lists(
         st.tuples(st.lists(patterns(), min_size=1, max_size=3), st.lists(patterns(), max_size=2)), min_size=1, max_size=4

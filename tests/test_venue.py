@@ -110,7 +110,7 @@ def test_rule_table_is_data_in_the_package():
 def test_a_venue_found_later_updates_the_paper(db):
     from papertrack.store.papers import save_papers
     from papertrack.store.schema import transaction
-    from tests.conftest import make_paper
+    from tests.helpers import make_paper
 
     def save(paper, **kw):
         with transaction(db):

@@ -107,8 +107,9 @@ class Matcher:
         group.records.append(record)
         if record.arxiv_id:
             self._by_arxiv.setdefault(record.arxiv_id, group)
-        if record.doi:
-            self._by_doi.setdefault(normalize_doi(record.doi), group)
+        doi = normalize_doi(record.doi)
+        if doi:
+            self._by_doi.setdefault(doi, group)
         return duplicate
 
     def stored(self, record: BibRecord) -> str | None:
@@ -197,18 +198,21 @@ def import_bibtex(
     fetched, unreachable = fetch(client, wanted, report) if wanted else ({}, False)
     with transaction(db):
         used: set[str] = set()
+        keys: dict[str, str] = {}
+        from_arxiv: list[Paper] = []
         for g in new:
             arxiv = g.first("arxiv_id")
             if arxiv in fetched:
-                g.paper_id, g.source = arxiv, "arxiv"
+                pid, g.source = arxiv, "arxiv"
+                from_arxiv.append(fetched[arxiv])
             else:
-                g.paper_id, g.source = _new_id(db, g, arxiv if unreachable else None, used), "bibtex"
-            used.add(g.paper_id)
-        keys = {g.paper_id: g.records[0].key for g in new}
+                pid, g.source = _new_id(db, g, arxiv if unreachable else None, used), "bibtex"
+            g.paper_id = pid
+            used.add(pid)
+            keys[pid] = g.records[0].key
         save_papers(
             db,
-            [fetched[g.paper_id] for g in new if g.source == "arxiv"]
-            + [fetched[pid] for pid in incomplete if pid in fetched],
+            from_arxiv + [fetched[pid] for pid in incomplete if pid in fetched],
             citation_keys=keys,
         )
         save_papers(db, [to_paper(g) for g in new if g.source == "bibtex"], venue_source="bibtex", citation_keys=keys)

@@ -15,8 +15,8 @@ import math
 import re
 from collections.abc import Iterable
 from functools import lru_cache
-from re import (
-    _constants as sre,  # the parser's opcodes (re internals, stable since 3.11)
+from re import (  # type: ignore[attr-defined]  # re's private parser and opcodes: untyped, stable since 3.11
+    _constants as sre,
 )
 from re import _parser
 

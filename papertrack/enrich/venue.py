@@ -104,9 +104,9 @@ def venue_from(comment: str | None, journal_ref: str | None = None) -> Venue:
             return found
     if comment and _YEARISH.search(comment):  # a comment names a venue with its year
         for clause in _CLAUSE.split(comment):
-            found = _from_clause(clause) if _YEARISH.search(clause) else None
-            if found:
-                return found
+            named = _from_clause(clause) if _YEARISH.search(clause) else None
+            if named:
+                return named
     return NO_VENUE
 
 

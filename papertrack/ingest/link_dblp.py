@@ -85,7 +85,7 @@ def plan_page(
     unmatched: list[Paper] = []
     for record in records:
         aid = linked_ids.get(record.id)
-        if record.id in page.preprints:  # a CoRR record: the arXiv paper itself, no venue
+        if record.id in page.preprints and aid:  # a CoRR record: the arXiv paper itself, no venue
             if aid in stored:
                 plan.preprints.append(aid)
             else:
@@ -105,9 +105,9 @@ def plan_page(
         else:
             unmatched.append(record)
     for paper in arxiv_client.fetch_ids(list(by_arxiv_id)) if by_arxiv_id else ():
-        record = by_arxiv_id.pop(paper.id, None)
-        if record is None:
+        if paper.id not in by_arxiv_id:
             continue
+        record = by_arxiv_id.pop(paper.id)
         if record.id in page.preprints:
             plan.fetched.append(paper)
             plan.preprints.append(paper.id)

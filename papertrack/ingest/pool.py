@@ -12,7 +12,7 @@ import multiprocessing as mp
 import traceback
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from papertrack.errors import PapertrackError
 
@@ -37,7 +37,7 @@ def _child(tasks: Any, results: Any, setup: Callable[..., Any], setup_args: tupl
             results.send((False, traceback.format_exc()))
 
 
-class OrderedPool:
+class OrderedPool(Generic[T, R]):
     """`imap(items)` yields `(item, fn(state, item))` in order, where `state = setup(*setup_args)`
     is built once per child process. With `processes=0` everything runs in this process.
 
@@ -107,7 +107,7 @@ class OrderedPool:
                 proc.kill()
         self.children = []
 
-    def __enter__(self) -> OrderedPool:
+    def __enter__(self) -> OrderedPool[T, R]:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -218,8 +218,8 @@ def _resume(db: sqlite_utils.Database, ident: str, path: Path, keep: Filter) -> 
                 db.execute("update imports set path = ? where id = ?", [str(path), ident])
         return report
     with transaction(db):
-        db["imports"].upsert(
-            {  # type: ignore[union-attr]
+        db.table("imports").upsert(
+            {
                 "id": ident,
                 "path": str(path),
                 "filter": keep.as_json(),

@@ -73,7 +73,7 @@ def write_note(db: sqlite_utils.Database, pid: str, note: Note, only_missing: bo
     apply_notes(db, [pid])
 
 
-def pick(db: sqlite_utils.Database, papers: Iterable[str], issue: str) -> list[str]:
+def pick(db: sqlite_utils.Database, papers: Iterable[str], issue: str | dt.date) -> list[str]:
     """Pick papers for an issue; returns the ids newly picked."""
     issue = issue_date(issue)
     ids = resolve_ids(db, papers)
@@ -91,7 +91,7 @@ def add_picks(db: sqlite_utils.Database, ids: Iterable[str], issue: str) -> list
     return fresh
 
 
-def unpick(db: sqlite_utils.Database, papers: Iterable[str], issue: str) -> list[str]:
+def unpick(db: sqlite_utils.Database, papers: Iterable[str], issue: str | dt.date) -> list[str]:
     """Take papers out of an issue; returns the ids that were picked for it."""
     issue = issue_date(issue)
     ids = resolve_ids(db, papers)

@@ -121,9 +121,8 @@ def _headline(line: str, n: int) -> Featured:
         return Featured(n, line[2:].strip())
     text, url, label = m.group("text").strip(), m.group("url").strip(), m.group("label")
     headline, _, source = text.rpartition(" | ") if " | " in text else (text, "", "")
-    paper = arxiv_id_in(url) or (
-        _ID_LABEL.match(label.strip()).group(1) if label and _ID_LABEL.match(label.strip()) else None
-    )
+    labelled = _ID_LABEL.match(label.strip()) if label else None
+    paper = arxiv_id_in(url) or (labelled.group(1) if labelled else None)
     return Featured(n, headline.strip(), source.strip() or None, url or None, paper, label=label)
 
 

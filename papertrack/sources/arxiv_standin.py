@@ -73,8 +73,7 @@ def feed_xml(args: dict, total: int, start: int, entries: Iterable[bytes]) -> by
     _sub(feed, "itemsPerPage", str(len(entries)), OPENSEARCH)
     _sub(feed, "totalResults", str(total), OPENSEARCH)
     _sub(feed, "startIndex", str(start), OPENSEARCH)
-    head = ET.tostring(feed, encoding="unicode", xml_declaration=False)
-    head = head.replace("</feed>", "").encode()
+    head = ET.tostring(feed, encoding="unicode", xml_declaration=False).replace("</feed>", "").encode()
     return b"<?xml version='1.0' encoding='UTF-8'?>\n" + head + b"".join(entries) + b"</feed>\n"
 
 
@@ -146,7 +145,8 @@ class ReplayArxiv:
             self._hits = lru_cache(maxsize=64)(self._search)
 
     def __enter__(self) -> ReplayArxiv:
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        # a short poll: shutdown() waits for the loop to notice, 0.5 s by default
+        self._thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
         return self
 
@@ -212,7 +212,7 @@ class ReplayArxiv:
             def do_GET(self) -> None:
                 url = urlparse(self.path)
                 if not url.path.rstrip("/").endswith("/api/query"):
-                    status, body, headers = 404, b"not found", {}
+                    status, body, headers = 404, b"not found", dict[str, str]()
                 else:
                     qs = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
                     status, body, headers = replay.answer(qs)

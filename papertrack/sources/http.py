@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import requests
+from requests import Response
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
@@ -140,7 +141,7 @@ class ServiceClient:
         """HTTP requests made so far, retries included."""
         return self.http.requests
 
-    def fetch(self, params: dict, read: Callable[[requests.Response], T]) -> T:
+    def fetch(self, params: dict, read: Callable[[Response], T]) -> T:
         return self.http.fetch(self.service, self.base_url, params, read, self.content_retries)
 
 

@@ -83,5 +83,5 @@ def _paper_references(db: sqlite_utils.Database) -> list[tuple[str, str]]:
         (t.name, fk.column)
         for t in db.tables
         for fk in t.foreign_keys
-        if fk.other_table == "papers" and fk.other_column == "id"
+        if fk.other_table == "papers" and fk.other_column == "id" and fk.column
     ]

@@ -56,7 +56,7 @@ def sync_queries(db: sqlite_utils.Database, queries: Iterable[SavedQuery]) -> di
                     "insert into queries (name, source, query, tags, since) values (?, ?, ?, ?, ?)",
                     [q.name, q.source, q.query, tags, since],
                 )
-                ids[q.name] = cur.lastrowid
+                ids[q.name] = cur.lastrowid or 0  # sqlite3 sets it after every insert
                 continue
             ids[q.name] = row[0]
             if tuple(row[1:]) != (q.source, q.query, since):

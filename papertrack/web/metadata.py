@@ -15,6 +15,7 @@ plugin applies the same block to any other database that holds a `papers` table
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from papertrack.store.runs import HEALTH_SQL
 from papertrack.store.schema import FTS, TABLES, describe
@@ -45,7 +46,7 @@ _TAGS = """(select group_concat(name, ', ') from (
       select t.name from papers_tags pt join tags t on t.id = pt.tags_id
       where pt.papers_id = p.id order by t.name)) as tags"""
 
-CANNED_QUERIES = {
+CANNED_QUERIES: dict[str, dict[str, Any]] = {
     "latest": {
         "title": "Latest papers",
         "description": "Papers first submitted in the last so many days (14 when left empty), newest first.",

@@ -149,7 +149,7 @@ async def _paper(datasette, database: str, paper_id: str) -> dict | None:
         arg = json.dumps({"table": link_table, "column": column, "value": str(value)}, separators=(",", ":"))
         return f"{papers_url}?{urllib.parse.urlencode({'_through': arg})}"
 
-    names = [(a["name"], through("papers_authors", "authors_id", a["id"])) for a in authors]
+    names: list[tuple[str, str | None]] = [(a["name"], through("papers_authors", "authors_id", a["id"])) for a in authors]
     if not names:  # no author links stored: fall back to the JSON list
         names = [(n, None) for n in json.loads(row["authors"] or "[]")]
     return {

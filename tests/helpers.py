@@ -1,0 +1,81 @@
+"""Test helpers (plain functions and constants; the fixtures are in conftest.py)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from papertrack.models import Paper
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = Path(__file__).parent / "fixtures"
+# ../shared next to the clone; PAPERTRACK_SHARED points elsewhere (a git worktree lives deeper)
+SHARED = Path(os.environ.get("PAPERTRACK_SHARED") or ROOT.parent / "shared")
+CLOSED_ARXIV = "http://127.0.0.1:9/api/query"
+CLOSED_DBLP = "http://127.0.0.1:9/search/publ/api"
+
+BASIC_QUERIES = """\
+queries:
+  - name: binarization
+    source: arxiv
+    query: 'abs:"binary neural network" AND (cat:cs.LG OR cat:cs.CV)'
+    tags: [binarization]
+  - name: quantization
+    source: arxiv
+    query: 'ti:quantization AND cat:cs.LG'
+    tags: [quantization, low-bit]
+"""
+
+
+def make_paper(n: int | str, **kw) -> Paper:
+    """A plausible arXiv paper; `n` picks the id (2001.000nn) unless `id` is given."""
+    pid = kw.pop("id", None) or (n if isinstance(n, str) else f"2001.{n:05d}")
+    day = 1 + (int(str(n)[-2:]) % 28 if str(n)[-2:].isdigit() else 0)
+    defaults = dict(
+        title=f"Paper {n} on binary neural networks",
+        abstract=f"We propose method {n} for binary neural network compression. It reduces size by 10x.",
+        authors=["Ada Lovelace", f"Author {n}"],
+        published=f"2020-01-{day:02d}T10:00:00Z",
+        updated=f"2020-01-{day:02d}T10:00:00Z",
+        version=1,
+        primary_category="cs.LG",
+        categories=["cs.LG", "cs.CV"],
+    )
+    defaults.update(kw)
+    return Paper(id=pid, **defaults)
+
+
+def write_queries(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def requires_shared(*parts: str) -> Path:
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"needs ../shared/{'/'.join(parts)} (absent in a fresh clone)")
+    return path
+
+
+def start_fake_arxiv(tmp_path: Path, name: str, corpus: str, *faults: str):
+    """Start ../shared/tools/fake_arxiv.py over a shared corpus on 127.0.0.1 (skips when
+    ../shared is absent); returns (process, endpoint URL, request log path)."""
+    tool = requires_shared("tools", "fake_arxiv.py")
+    data = requires_shared("data", "arxiv", corpus)
+    port_file, log = tmp_path / f"{name}.port", tmp_path / f"{name}.requests.jsonl"
+    proc = subprocess.Popen(
+        [sys.executable, str(tool), str(data), "--port", "0", "--port-file", str(port_file), "--log", str(log), *faults],
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while not port_file.exists():
+        if time.monotonic() > deadline or proc.poll() is not None:
+            proc.kill()
+            pytest.fail("fake_arxiv did not start")
+        time.sleep(0.1)
+    return proc, f"http://127.0.0.1:{port_file.read_text()}/api/query", log
