@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import sqlite_utils
 
 from papertrack.store.schema import FTS, TABLES, ensure_schema, schema_markdown
-
-README = Path(__file__).resolve().parents[1] / "README.md"
+from tests.helpers import ROOT
 
 
 def test_every_table_and_column_is_created(db):
@@ -30,6 +27,6 @@ def test_migration_adds_missing_columns_and_keeps_rows(tmp_path):
     assert db.execute("select count(*) from papers_fts where papers_fts match 'cars'").fetchone()[0] == 1
 
 
-def test_readme_documents_the_schema():
-    text = README.read_text(encoding="utf-8")
-    assert schema_markdown() in text, "README schema is stale: run `python -m papertrack.store.schema`"
+def test_docs_document_the_schema():
+    text = (ROOT / "docs" / "schema.md").read_text(encoding="utf-8")
+    assert schema_markdown() in text, "docs/schema.md is stale: run `cog -r docs/schema.md`"
