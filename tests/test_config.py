@@ -24,7 +24,7 @@ BAD = {
     "bad name": ("queries:\n  - name: Big Name\n    source: arxiv\n    query: a\n", 2, "name must match"),
     "unknown key": ("queries:\n  - name: x\n    source: arxiv\n    query: a\n    tag: [a]\n", 2, "unknown key 'tag'"),
     "bad since": ("queries:\n  - name: x\n    source: arxiv\n    query: a\n    since: soon\n", 2, "since must be a date"),
-    "bad query": ("queries:\n  - name: x\n    source: arxiv\n    query: '(ti:a OR'\n", 2, "query ends early"),
+    "bad query": ("queries:\n  - name: x\n    source: arxiv\n    query: '(ti:a OR'\n", 2, "query 'x': dangling operator"),
     "no queries": ("taxonomy: {}\n", 1, "expected a mapping with a 'queries:' list"),
 }
 

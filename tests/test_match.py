@@ -267,13 +267,15 @@ def test_match_command_and_try(run_cli, tmp_path):
     assert result.exit_code == 0, result.output
     rows = [line.split() for line in result.output.splitlines()[2:]]
     assert [r[0] for r in rows] == ["binarization", "nas"] and all(int(r[1]) == int(r[2]) > 0 for r in rows)
-    tried = run_cli("match", "--try", 'ti:"binary neural" OR ti:XNOR', "--limit", "2")
+    tried = run_cli("match", "--try", 'ti:"binary neural" ti:XNOR', "--limit", "2")
     assert tried.exit_code == 0
-    lines = tried.output.splitlines()
+    reads, *lines = tried.output.splitlines()
+    assert reads == 'arXiv reads: ti:"binary neural" OR ti:XNOR'  # a missing operator is OR
     assert lines[0].endswith("papers match") and int(lines[0].split()[0]) >= 2 and len(lines) == 5
     assert lines[3][11:21] >= lines[4][11:21]  # newest first
     bad = run_cli("match", "--try", "ti:binary AND (cat:cs.LG")
-    assert bad.exit_code == 2 and bad.output.startswith("Error: unbalanced parenthesis")
+    assert bad.exit_code == 2
+    assert bad.output == "Error: unbalanced parentheses: a '(' is never closed (arXiv answers HTTP 400)\n"
     assert run_cli("match", "--query", "nope").exit_code == 2
 
 

@@ -2,7 +2,7 @@
 
 It answers `/api/query` in the API's current Atom format (namespaces, element order and
 links as recorded from the live service), evaluating `search_query` with
-`papertrack.query`, paging with start/max_results (capped at 2000), sorting by
+`sources.arxiv_query` (rewritten as arXiv rewrites it; 400 for what arXiv refuses), paging with start/max_results (capped at 2000), sorting by
 relevance, lastUpdatedDate or submittedDate. Faults can be injected by request number.
 """
 
@@ -138,6 +138,7 @@ class ReplayArxiv:
                     p.journal_ref,
                     p.published or "",
                     p.updated or "",
+                    p.doi,
                 )
                 for p in self.papers.values()
             }
