@@ -24,7 +24,16 @@ from tests.helpers import ROOT, make_paper, write_queries
 
 def record(p: Paper) -> Record:
     return Record(
-        p.id, p.title, p.abstract, p.authors, p.categories, p.comment, p.journal_ref, p.published or "", p.updated or ""
+        p.id,
+        p.title,
+        p.abstract,
+        p.authors,
+        p.categories,
+        p.comment,
+        p.journal_ref,
+        p.published or "",
+        p.updated or "",
+        p.doi,
     )
 
 
@@ -58,6 +67,7 @@ CORPUS = [
         authors=["Song Han", "Bill Dally"],
         categories=["cs.LG"],
         journal_ref="Proc. MLSys 2021",
+        doi="10.1145/3386263.3407650",
     ),
     make_paper(
         3,
@@ -116,6 +126,30 @@ CORPUS = [
         "ti:processes",
         'ti:"--"',
         "all:network",
+        # arXiv's rewriting rules, one or more each
+        "ti:binary ti:pruning",  # a missing operator is OR
+        "binary pruning",  # a word with no field is all:
+        "ti:(binary pruning) AND cat:cs.LG",  # the field goes to every word of the group
+        "ti:(binary (pruning OR latency))",  # ... nested groups too
+        "ti:binary and abs:mobile",  # lower-case and is a word
+        "NOT ti:binary",  # NOT is ANDNOT; a query may start with it
+        "(ANDNOT ti:binary) AND cat:cs.LG",
+        "abs:network AND NOT ti:binary",
+        "(NOT cat:cs.LG OR cat:hep-th) ANDNOT ti:strings",
+        "ti:binary AND AND AND cat:cs.CV",  # repeated operators collapse to the last
+        "ti:binary AND OR abs:pruning",
+        "au:song_han",  # the phrase "song han"
+        "au:bill_song",
+        "title:binary",
+        "doi:10.1145/3386263.3407650",
+        "doi:10.1145/*",
+        "doi:10.9999/x OR ti:strings",
+        "rn:CERN-TH-2020-001 OR ti:strings",
+        "lastUpdatedDate:[2019 TO 2019]",  # read as submittedDate; partial ranges filled in
+        "submittedDate:[201905 TO 201905]",
+        "submittedDate:[20210101 TO 20210101]",
+        'submittedDate:"202001010000 TO 202012312359"',
+        "ti:binary OR ti:pruning AND cat:cs.LG",  # left to right, as the stand-in reads it
     ],
 )
 def test_queries_agree_with_the_reference_evaluator(db, query):
@@ -188,6 +222,7 @@ papers = st.lists(
             primary_category=(cats or [None])[0],
             published=d[0],
             updated=d[1],
+            doi=f"10.{i % 2}/X{i}" if i % 3 else None,
         )
         for i, (t, a, au, c, j, cats, d) in enumerate(items, 1)
     ]
@@ -208,13 +243,22 @@ leaf = st.one_of(
             "id:2001.00003v2",
             "submittedDate:[201901010000 TO 202001010000]",
             "lastUpdatedDate:[20200101 TO 20231231]",
+            "submittedDate:[2019 TO 2019]",
+            'submittedDate:"202001010000 TO 202301010000"',
+            "doi:10.1/*",
         ]
     ),
 )
 queries = st.recursive(
     leaf,
-    lambda inner: st.tuples(inner, st.sampled_from(["AND", "OR", "ANDNOT"]), inner).map(
-        lambda t: f"({t[0]}) {t[1]} ({t[2]})"
+    lambda inner: st.one_of(
+        st.tuples(inner, st.sampled_from(["AND", "OR", "ANDNOT"]), inner).map(lambda t: f"({t[0]}) {t[1]} ({t[2]})"),
+        # arXiv's rewriting: missing operators, NOT, fields over groups, bare words
+        st.tuples(inner, st.sampled_from(["", "NOT", "AND NOT", "AND AND"]), inner).map(lambda t: " ".join(t)),
+        inner.map(lambda q: f"(NOT {q})"),
+        st.tuples(st.sampled_from(["ti", "abs", "au"]), st.lists(word, min_size=1, max_size=3)).map(
+            lambda t: f"{t[0]}:({' '.join(t[1])})"
+        ),
     ),
     max_leaves=6,
 )
