@@ -33,6 +33,7 @@ from tests.arxiv_cases import (
     WORD_CASES,
     RawToken,
 )
+from tests.helpers import FIXTURES
 
 STRING_STEPS = {"adapt_query": rw.rewrite, "fix_dates": rw.quote_date_ranges, "fix_aliases": lambda q: q}
 TOKEN_STEPS = {
@@ -247,3 +248,22 @@ def test_arxiv_form_means_the_same_grouped_from_the_right(query, recs):
     assert parse(form) == tree
     arxiv_tree = right_nested(rw.rewrite_tokens(form))
     assert [evaluate(arxiv_tree, r) for r in recs] == [evaluate(tree, r) for r in recs]
+
+
+def real_queries() -> list[str]:
+    text = (FIXTURES / "real_arxiv_queries.txt").read_text(encoding="utf-8")
+    return [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
+
+
+def test_real_queries_are_all_accepted():
+    queries = real_queries()
+    assert len(queries) >= 50
+    refused = {}
+    for q in queries:
+        try:
+            parse(arxiv_form(q))
+        except QuerySyntaxError as e:
+            refused[q] = str(e)
+    assert refused == {}
+    # most of them read differently on arXiv than a strict AND-by-default parser would think
+    assert sum(map(reads_differently, queries)) >= 15
