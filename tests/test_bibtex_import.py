@@ -469,7 +469,7 @@ def test_repeated_fields_keep_the_entry_and_the_first_non_empty_value(run_cli, t
     db = open_db(tmp_path / "z.db")
     muller = row(db, "doi:10.1016/j.patcog.2021.107899")  # the empty doi came first
     assert (muller["venue"], muller["volume"], json.loads(muller["authors"])[0]) == (
-        "Pattern Recognition",
+        "Pattern Recognition 2021",  # the journal's label, as if from arXiv or DBLP
         "115",
         "Klaus-Robert Müller",
     )

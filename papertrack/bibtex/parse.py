@@ -30,6 +30,7 @@ from bibtexparser.middlewares.middleware import BlockMiddleware, LibraryMiddlewa
 from bibtexparser.middlewares.names import split_multiple_persons_names
 from bibtexparser.model import DuplicateBlockKeyBlock, DuplicateFieldKeyBlock, Entry, Field, ParsingFailedBlock
 
+from papertrack.enrich.venue import label_for
 from papertrack.errors import ConfigError
 from papertrack.models import find_doi, split_arxiv_id
 from papertrack.text import latex
@@ -261,6 +262,7 @@ def to_record(key: str, line: int, entry_type: str, fields: dict[str, str]) -> B
             fields[name] = re.sub(r"\\([_%&#])", r"\1", re.sub(r"^\\url\{(.*)\}$", r"\1", fields[name]))
     venue, venue_type = _venue(entry_type, fields)
     year = _YEAR.search(fields.get("year") or fields.get("date") or "")
+    venue = (venue and label_for(venue, int(year.group(1)) if year else None)) or venue  # our own export
     return BibRecord(
         key=key,
         line=line,
