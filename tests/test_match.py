@@ -15,31 +15,16 @@ from papertrack.ingest.harvest import harvest
 from papertrack.ingest.snapshot import import_snapshot
 from papertrack.models import Paper
 from papertrack.sources.arxiv import ArxivClient
-from papertrack.sources.arxiv_query import Record, evaluate, parse, stem
+from papertrack.sources.arxiv_query import evaluate, parse, record_of, stem
 from papertrack.store.papers import save_papers
 from papertrack.store.schema import memory_db, open_db
 from papertrack.store.search import match_ids, variants
 from tests.helpers import ROOT, make_paper, write_queries
 
 
-def record(p: Paper) -> Record:
-    return Record(
-        p.id,
-        p.title,
-        p.abstract,
-        p.authors,
-        p.categories,
-        p.comment,
-        p.journal_ref,
-        p.published or "",
-        p.updated or "",
-        p.doi,
-    )
-
-
 def reference(papers: list[Paper], query: str) -> set[str]:
     tree = parse(query)
-    return {p.id for p in papers if evaluate(tree, record(p))}
+    return {p.id for p in papers if evaluate(tree, record_of(p))}
 
 
 def test_variants_are_exactly_the_tokens_that_stem_alike():

@@ -131,7 +131,8 @@ def citation_name(label: str | None) -> str | None:
     `CVPR 2020` -> `Proceedings of the IEEE/CVF Conference on Computer Vision and Pattern
     Recognition (CVPR)`, `CVPR 2020 Workshop` -> the same + ` Workshops`, `TPAMI 2021` ->
     `IEEE Transactions on Pattern Analysis and Machine Intelligence`. A label not in
-    venues.yaml keeps its text, less a trailing year (`Foo Symposium 2020` -> `Foo Symposium`)."""
+    venues.yaml keeps its text, less the year of a `name year` label (`Foo Symposium 2020` ->
+    `Foo Symposium`; a citation such as `Proc. X, Seattle, June 2020` is left whole)."""
     if not label:
         return label
     r = rules()
@@ -141,7 +142,7 @@ def citation_name(label: str | None) -> str | None:
         if m and m.group("workshop"):
             return r.workshop_names.get(name) or f"{r.long_names[name]} Workshops"
         return r.long_names[name]
-    return _TRAILING_YEAR.sub("", label)
+    return label if "," in label else _TRAILING_YEAR.sub("", label)
 
 
 def label_for(name: str, year: int | None) -> str | None:

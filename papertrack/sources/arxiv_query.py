@@ -27,6 +27,7 @@ from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 
 from papertrack.errors import SourceError, UsageError
+from papertrack.models import Paper
 from papertrack.sources.arxiv_rewrite import Kind, Token, join_tokens, rewrite_tokens, split_words
 
 TEXT_FIELDS = ("ti", "abs", "au", "co", "jr")
@@ -263,6 +264,22 @@ class Record:
         }
         self.fields["all"] = [t for f in TEXT_FIELDS for t in self.fields[f]]
         self.sets = {k: set(v) for k, v in self.fields.items()}
+
+
+def record_of(p: Paper) -> Record:
+    """A stored or harvested paper prepared for `evaluate`."""
+    return Record(
+        p.id,
+        p.title,
+        p.abstract,
+        p.authors,
+        p.categories,
+        p.comment,
+        p.journal_ref,
+        p.published or "",
+        p.updated or "",
+        p.doi,
+    )
 
 
 def evaluate(node: Node, rec: Record) -> bool:
