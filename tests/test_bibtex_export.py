@@ -81,8 +81,12 @@ def test_entry_types_follow_the_venue_columns(db):
         venue_source="bibtex",
     )
     entries = parse(export_ids(db, ["1909.04977", "2001.00002", "2001.00003"]))
-    conf = entries["yang2020cars"]  # the venue year is the paper's year
-    assert (conf["type"], conf["booktitle"], conf["year"]) == ("inproceedings", "CVPR 2020", "2020")
+    conf = entries["yang2020cars"]  # the venue year is the paper's year, and in `year` only
+    assert (conf["type"], conf["booktitle"], conf["year"]) == (
+        "inproceedings",
+        "Proceedings of the IEEE/CVF Conference on Computer Vision and Pattern Recognition (CVPR)",
+        "2020",
+    )
     assert conf["doi"] == "10.1109/CVPR42600.2020.00190" and conf["eprint"] == "1909.04977"
     journal = entries["lovelace2020journal"]
     assert (journal["type"], journal["journal"], journal["volume"], journal["pages"]) == (
@@ -297,3 +301,50 @@ def test_cli_bibtex_writes_stdout_or_file_and_key_command(run_cli, tmp_path):
     result = run_cli("bibtex", "--db", "missing.db")
     assert result.exit_code == 2 and "no database at missing.db" in result.stderr
     assert not (tmp_path / "missing.db").exists()
+
+
+# ---------------------------------------------------------------- through BibTeX itself
+
+
+def cited_corpus() -> list:
+    return [
+        cars(comment="Accepted by CVPR 2020", doi="10.1109/CVPR42600.2020.00190"),
+        make_paper(
+            2,
+            title="Sparse $\\ell_1$ Training of BERT at 50% Cost & More",
+            authors=["Laurens van der Maaten", "John Smith Jr.", "Zoë Ünal"],
+            comment="Workshop contribution at ICLR 2015",
+        ),
+        make_paper(3, title="Binary Networks, Again", authors=["Ada Lovelace"], journal_ref="TPAMI 44(3):1-12, 2021"),
+        make_paper(4, title="A Preprint Only", authors=["Miguel Á. Carreira-Perpiñán"]),
+        make_paper(5, title="Pruning for Pattern Recognition", journal_ref="Pattern Recognition 105 (2020) 107281"),
+    ]
+
+
+def test_export_reads_as_a_citation_through_bibtex_and_plain_bst(tmp_path, run_cli):
+    """The real `bibtex` program and plain.bst (Debian texlive-binaries, texlive-base; .ci/run
+    installs them): no warning, and the venue as the venue writes it, the year once."""
+    import shutil
+    import subprocess
+
+    if not shutil.which("bibtex"):
+        pytest.skip("bibtex is not installed (Debian: texlive-binaries texlive-base)")
+    db = open_db(tmp_path / "p.db")
+    with transaction(db):
+        save_papers(db, cited_corpus())
+    db.close()
+    assert run_cli("bibtex", "--db", "p.db", "-o", "refs.bib").exit_code == 0
+    keys = list(parse((tmp_path / "refs.bib").read_text(encoding="utf-8")))
+    (tmp_path / "paper.aux").write_text(
+        "".join(f"\\citation{{{k}}}\n" for k in keys) + "\\bibstyle{plain}\n\\bibdata{refs}\n", encoding="utf-8"
+    )
+    done = subprocess.run(["bibtex", "paper"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout
+    assert "Warning--" not in done.stdout, done.stdout
+    bbl = " ".join((tmp_path / "paper.bbl").read_text(encoding="utf-8").split())
+    assert len(keys) == 5 and bbl.count("\\bibitem") == 5
+    assert "In {\\em Proceedings of the IEEE/CVF Conference on Computer Vision and Pattern Recognition (CVPR)}, 2020." in bbl
+    assert "In {\\em International Conference on Learning Representations (ICLR) Workshops}, 2015." in bbl
+    assert "{\\em IEEE Transactions on Pattern Analysis and Machine Intelligence}, 44:1--12, 2021." in bbl
+    assert "{\\em Pattern Recognition}, 105:107281, 2020." in bbl
+    assert "CVPR 2020" not in bbl and "2020, 2020" not in bbl

@@ -302,7 +302,7 @@ def test_reimport_matches_everything(db):
 
 def test_dblp_export_style_entries(db):
     report = import_bibtex(db, DBLP, client=offline())
-    assert (report.added, report.skipped) == (4, 1)
+    assert (report.added, report.skipped, report.not_papers) == (4, 0, 1)  # the @proceedings volume is no paper
     snip = row(db, "bib:DBLP:conf/iclr/LeeAT19")
     assert snip["title"] == "SNIP: Single-Shot Network Pruning based on Connection Sensitivity"
     assert snip["venue"].startswith("7th International Conference on Learning Representations, ICLR 2019, New Orleans")
@@ -387,9 +387,9 @@ def test_cli_reports_bad_input_in_one_line(run_cli, tmp_path):
     result = run_cli("import-bibtex", "--db", "x.db", "missing.bib")
     assert result.exit_code == 2 and result.stderr.startswith("Error: missing.bib: cannot read")
     assert not (tmp_path / "x.db").exists()
-    (tmp_path / "latin1.bib").write_bytes(b"@misc{a, title={ok}}\n@misc{b, title={Caf\xe9}}\n")
-    result = run_cli("import-bibtex", "--db", "x.db", "latin1.bib")
-    assert result.exit_code == 2 and "latin1.bib:2: not UTF-8 (byte 0xe9)" in result.stderr
+    (tmp_path / "empty.bib").write_bytes(b"@misc{a, title={}}\n")
+    result = run_cli("import-bibtex", "--db", "x.db", "empty.bib")
+    assert result.exit_code == 1 and result.stderr == "empty.bib:1: entry 'a' has no title; skipped\n"
     result = run_cli("import-bibtex", "--db", "x.db", str(MESSY), env={"PAPERTRACK_ARXIV_URL": closed_port_url()})
     assert result.exit_code == 1  # something was skipped; the rest is stored
     assert f"{MESSY}:54: entry 'broken2019' is malformed" in result.stderr
@@ -407,7 +407,8 @@ def test_real_shared_files_import_and_export_cleanly(db):
     client = offline()
     for path in files:
         report = import_bibtex(db, path, client=client)
-        assert report.entries == report.matched + report.added + report.fetched + report.skipped + report.duplicated
+        parts = (report.matched, report.added, report.fetched, report.skipped, report.duplicated, report.not_papers)
+        assert report.entries == sum(parts)
         assert report.added > 0
     mlsys = import_bibtex(db, files[0], client=client)  # again: everything is found
     assert mlsys.added == 0 and mlsys.matched == 143
@@ -415,3 +416,89 @@ def test_real_shared_files_import_and_export_cleanly(db):
     assert count == db["papers"].count
     assert len(pybtex.database.parse_string(text, "bibtex").entries) == count
     assert not bibtexparser.parse_string(text).failed_blocks
+
+
+# ---------------------------------------------------------------- files as reference managers write them
+
+ZOTERO = """\
+@string{pr = "Pattern Recognition"}
+
+@article{muller_pruning_2020,
+\ttitle = {Pruning by Explaining},
+\tvolume = {115},
+\tcopyright = {All rights reserved},
+\tdoi = {},
+\tjournal = pr,
+\tauthor = {M\\"uller, Klaus-Robert and Yeom, Seul-Ki},
+\tyear = {2021},
+\tkeywords = {Pruning, Explainable AI},
+\tcopyright = {CC BY 4.0},
+\tdoi = {10.1016/j.patcog.2021.107899},
+\tkeywords = {Layer-wise relevance propagation},
+}
+
+@proceedings{cvpr2020,
+\ttitle = {Proceedings of the IEEE/CVF Conference on Computer Vision and Pattern Recognition (CVPR)},
+\tyear = {2020},
+}
+
+@inproceedings{ghost2020,
+\ttitle = {GhostNet: More Features from Cheap Operations},
+\tauthor = {Han, Kai and Wang, Yunhe},
+\tbooktitle = {CVPR},
+\tyear = {2020},
+\tDOI = {10.1109/CVPR42600.2020.00165},
+\tdoi = {10.9999/not-this-one},
+}
+"""
+
+
+def test_repeated_fields_keep_the_entry_and_the_first_non_empty_value(run_cli, tmp_path):
+    (tmp_path / "zotero.bib").write_text(ZOTERO, encoding="utf-8")
+    result = run_cli("import-bibtex", "--db", "z.db", "zotero.bib", env={"PAPERTRACK_ARXIV_URL": closed_port_url()})
+    assert result.exit_code == 0, result.output  # a @proceedings volume and a @string are no failures
+    assert result.stdout == (
+        "zotero.bib: 3 entries: 0 matched, 2 added, 0 fetched from arXiv, 0 skipped, 0 duplicated, 1 not a paper\n"
+    )
+    assert result.stderr.splitlines() == [
+        "zotero.bib:12: entry 'muller_pruning_2020': field 'copyright' repeated; the first non-empty value is kept",
+        "zotero.bib:13: entry 'muller_pruning_2020': field 'doi' repeated; the first non-empty value is kept",
+        "zotero.bib:14: entry 'muller_pruning_2020': field 'keywords' repeated; the first non-empty value is kept",
+        "zotero.bib:17: entry 'cvpr2020' is a @proceedings volume, not a paper; left out",
+    ]
+    db = open_db(tmp_path / "z.db")
+    muller = row(db, "doi:10.1016/j.patcog.2021.107899")  # the empty doi came first
+    assert (muller["venue"], muller["volume"], json.loads(muller["authors"])[0]) == (
+        "Pattern Recognition 2021",  # the journal's label, as if from arXiv or DBLP
+        "115",
+        "Klaus-Robert Müller",
+    )
+    assert row(db, "doi:10.1109/cvpr42600.2020.00165")["title"].startswith("GhostNet")  # DOI before doi
+
+
+LATIN = (
+    "% This file was created with JabRef 2.10.\n% Encoding: ISO8859_1\n\n"
+    "@article{mueller2019,\n  title = {Kompression tiefer Netze f\u00fcr Ger\u00e4te},\n"
+    "  author = {M\u00fcller, J\u00fcrgen and Garc\u00eda, Ana},\n  journal = {Neurocomputing},\n  year = {2019},\n}\n"
+)
+
+
+@pytest.mark.parametrize(
+    "data, warning",
+    [
+        (LATIN.encode("latin-1"), ""),  # declared: read by its declaration, no warning
+        (LATIN.encode("latin-1").replace(b"ISO8859_1", b"Cp1252"), ""),
+        (
+            LATIN.replace("% Encoding: ISO8859_1\n", "").replace("Netze", "Netze \u2013").encode("cp1252"),
+            "old.bib:4: not UTF-8 (byte 0x96) and has no '% Encoding:' line: read as Windows-1252\n",
+        ),
+        (LATIN.encode("utf-8"), ""),  # a stale declaration does not override UTF-8
+    ],
+)
+def test_latin1_and_windows_1252_files_are_read_as_unicode(run_cli, tmp_path, data, warning):
+    (tmp_path / "old.bib").write_bytes(data)
+    result = run_cli("import-bibtex", "--db", "o.db", "old.bib")
+    assert (result.exit_code, result.stderr) == (0, warning)
+    [paper] = open_db(tmp_path / "o.db")["papers"].rows
+    assert paper["title"] in ("Kompression tiefer Netze für Geräte", "Kompression tiefer Netze – für Geräte")
+    assert json.loads(paper["authors"]) == ["Jürgen Müller", "Ana García"]

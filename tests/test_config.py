@@ -24,7 +24,7 @@ BAD = {
     "bad name": ("queries:\n  - name: Big Name\n    source: arxiv\n    query: a\n", 2, "name must match"),
     "unknown key": ("queries:\n  - name: x\n    source: arxiv\n    query: a\n    tag: [a]\n", 2, "unknown key 'tag'"),
     "bad since": ("queries:\n  - name: x\n    source: arxiv\n    query: a\n    since: soon\n", 2, "since must be a date"),
-    "bad query": ("queries:\n  - name: x\n    source: arxiv\n    query: '(ti:a OR'\n", 2, "query ends early"),
+    "bad query": ("queries:\n  - name: x\n    source: arxiv\n    query: '(ti:a OR'\n", 2, "query 'x': dangling operator"),
     "no queries": ("taxonomy: {}\n", 1, "expected a mapping with a 'queries:' list"),
 }
 
@@ -85,3 +85,63 @@ def test_queries_command_lists(run_cli, tmp_path):
     result = run_cli("queries")
     assert result.exit_code == 0
     assert "binarization" in result.output and "quantization, low-bit" in result.output
+
+
+# what papertrack refused before it rewrote queries as arXiv does; arXiv accepts them all
+ARXIV_ACCEPTS = {
+    "partial-years": "cat:cs.LG AND submittedDate:[2007 TO 2008]",
+    "partial-months": "ti:pruning AND lastUpdatedDate:[202001 TO 202002]",
+    "quoted-range": 'ti:pruning AND submittedDate:"202001010000 TO 202002292359"',
+    "doi": "doi:10.1145/3386263.3407650",
+    "report-number": "rn:CERN-TH-2020-001",
+    "repeated-operators": "ti:a AND AND AND ti:b",
+    "leading-andnot": "(ANDNOT ti:x) AND cat:cs.LG",
+    "no-operator": "ti:quantization ti:pruning",
+    "field-over-group": "ti:(space time) AND cat:cs.LG",
+    "author-phrase": "au:del_maestro",
+}
+
+
+def queries_file(queries: dict[str, str]) -> str:
+    return "queries:\n" + "".join(
+        f"  - name: {name}\n    source: arxiv\n    query: '{q.replace(chr(39), chr(39) * 2)}'\n"
+        for name, q in queries.items()
+    )
+
+
+def test_queries_arxiv_accepts_are_accepted_and_explained(run_cli, tmp_path):
+    write_queries(tmp_path / "queries.yaml", queries_file(ARXIV_ACCEPTS))
+    listed = run_cli("queries")
+    assert listed.exit_code == 0, listed.output
+    differ = "partial-years, partial-months, repeated-operators, no-operator, field-over-group, author-phrase"
+    assert listed.output.strip().splitlines()[-1] == (
+        f"arXiv reads 6 queries differently from how they are written ({differ}): see papertrack queries --explain"
+    )
+    explained = run_cli("queries", "--explain")
+    assert explained.exit_code == 0
+    blocks = explained.output.strip().split("\n")
+    assert blocks[:3] == [
+        "partial-years (arxiv)",
+        "  as written:     cat:cs.LG AND submittedDate:[2007 TO 2008]",
+        '  as arXiv reads: cat:cs.LG AND submittedDate:"200701010000 TO 200812312359"',
+    ]
+    assert "  as arXiv reads: ti:quantization OR ti:pruning" in blocks
+    assert '  as arXiv reads: au:"del maestro"' in blocks
+    assert "  as arXiv reads: (ti:space OR ti:time) AND cat:cs.LG" in blocks
+
+
+@pytest.mark.parametrize(
+    "query, reason",
+    [
+        ("ti:a AND (cat:cs.LG", "unbalanced parentheses: a '(' is never closed (arXiv answers HTTP 400)"),
+        ("ti:a AND", "dangling operator: nothing follows 'AND' (arXiv answers HTTP 400)"),
+        ("ti:a AND ()", "empty group '()' (arXiv reads it as 'ti:a AND ( )' and answers HTTP 400)"),
+        ("submittedDate:[2020-01-01 TO 2021]", "bad date range submittedDate:"),
+    ],
+)
+def test_queries_arxiv_refuses_name_file_line_and_reason(run_cli, tmp_path, query, reason):
+    write_queries(tmp_path / "q.yaml", queries_file({**ARXIV_ACCEPTS, "bad": query}))
+    result = run_cli("queries", "--queries", "q.yaml")
+    assert result.exit_code == 2
+    assert result.output.startswith(f"Error: q.yaml:{2 + 3 * len(ARXIV_ACCEPTS)}: query 'bad': {reason}")
+    assert len(result.output.strip().splitlines()) == 1

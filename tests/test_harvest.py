@@ -17,7 +17,7 @@ from papertrack.config import parse_config
 from papertrack.ingest import harvest as harvest_module
 from papertrack.ingest.harvest import harvest
 from papertrack.sources.arxiv import ArxivClient
-from papertrack.sources.arxiv_standin import Faults
+from papertrack.sources.arxiv_standin import Faults, ReplayArxiv, error_feed
 from papertrack.store.schema import open_db
 from tests.helpers import BASIC_QUERIES, make_paper, write_queries
 
@@ -109,17 +109,57 @@ def test_two_queries_one_paper_one_row_both_tags(db, replay):
     assert origins == {"query"}
 
 
-def test_error_feed_fails_that_query_only(db, replay):
-    # a query our validation would refuse, as if arXiv's grammar and ours disagreed
-    broken = replace(CONFIG.queries[1], query="ti:quantization AND (cat:cs.LG")
-    config = replace(CONFIG, queries=(CONFIG.queries[0], broken))
-    server = replay([binary(1), quant(2)])
-    reports = harvest(db, config, arxiv_client=ArxivClient(server.url, delay=0))
+class RejectingArxiv(ReplayArxiv):
+    """A stand-in whose grammar refuses any query naming `word`, as if arXiv's and ours disagreed."""
+
+    word = "quantization"
+
+    def answer(self, qs: dict[str, str]) -> tuple[int, bytes, dict[str, str]]:
+        if self.word in qs.get("search_query", ""):
+            return 400, error_feed(f"malformed query: unbalanced parenthesis near {self.word}"), {}
+        return super().answer(qs)
+
+
+def test_error_feed_fails_that_query_only(db):
+    with RejectingArxiv([binary(1), quant(2)]) as server:
+        reports = harvest(db, CONFIG, arxiv_client=ArxivClient(server.url, delay=0))
     assert [r.status for r in reports] == ["ok", "failed"]
     assert "arXiv rejected the query" in reports[1].error and "parenthesis" in reports[1].error
     assert reports[1].requests == 1  # not retried
     run = db.execute("select status, error from harvest_runs where query = 'quantization'").fetchone()
     assert run[0] == "failed" and "parenthesis" in run[1]
+
+
+def test_a_query_arxiv_would_refuse_fails_before_any_request(db, replay):
+    broken = replace(CONFIG.queries[1], query="ti:quantization AND (cat:cs.LG")  # not from queries.yaml
+    server = replay([binary(1), quant(2)])
+    reports = harvest(
+        db, replace(CONFIG, queries=(CONFIG.queries[0], broken)), arxiv_client=ArxivClient(server.url, delay=0)
+    )
+    assert [r.status for r in reports] == ["ok", "failed"]
+    assert reports[1].error == "unbalanced parentheses: a '(' is never closed (arXiv answers HTTP 400)"
+    assert reports[1].requests == 0 and not [r for r in server.log.requests if "quantization" in r["args"]["search_query"]]
+
+
+def test_the_harvest_sends_the_query_as_arxiv_reads_it(db, replay):
+    config = parse_config(
+        "queries:\n  - name: q\n    source: arxiv\n"
+        "    query: 'ti:(quantization pruning) cat:cs.LG AND submittedDate:[2020 TO 2020] ANDNOT au:del_maestro'\n"
+    )
+    server = replay(
+        [
+            quant(1, title="Pruning 1", categories=["cs.CV"]),
+            quant(2, authors=["Ada del Maestro"]),
+            quant(3, title="Paper 3", published="2019-12-31T10:00:00Z"),
+        ]
+    )
+    [report] = harvest(db, config, arxiv_client=ArxivClient(server.url, delay=0))
+    assert report.status == "ok" and {r[0] for r in db.execute("select id from papers")} == {"2001.00001"}
+    [sent] = {r["args"]["search_query"] for r in server.log.requests}
+    assert sent == (
+        '(ti:quantization OR ti:pruning OR cat:cs.LG) AND submittedDate:"202001010000 TO 202012312359" '
+        'ANDNOT au:"del maestro"'
+    )
 
 
 def test_faults_are_retried_without_duplicates(db, replay):

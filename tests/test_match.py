@@ -15,22 +15,16 @@ from papertrack.ingest.harvest import harvest
 from papertrack.ingest.snapshot import import_snapshot
 from papertrack.models import Paper
 from papertrack.sources.arxiv import ArxivClient
-from papertrack.sources.arxiv_query import Record, evaluate, parse, stem
+from papertrack.sources.arxiv_query import evaluate, parse, record_of, stem
 from papertrack.store.papers import save_papers
 from papertrack.store.schema import memory_db, open_db
 from papertrack.store.search import match_ids, variants
 from tests.helpers import ROOT, make_paper, write_queries
 
 
-def record(p: Paper) -> Record:
-    return Record(
-        p.id, p.title, p.abstract, p.authors, p.categories, p.comment, p.journal_ref, p.published or "", p.updated or ""
-    )
-
-
 def reference(papers: list[Paper], query: str) -> set[str]:
     tree = parse(query)
-    return {p.id for p in papers if evaluate(tree, record(p))}
+    return {p.id for p in papers if evaluate(tree, record_of(p))}
 
 
 def test_variants_are_exactly_the_tokens_that_stem_alike():
@@ -58,6 +52,7 @@ CORPUS = [
         authors=["Song Han", "Bill Dally"],
         categories=["cs.LG"],
         journal_ref="Proc. MLSys 2021",
+        doi="10.1145/3386263.3407650",
     ),
     make_paper(
         3,
@@ -116,6 +111,30 @@ CORPUS = [
         "ti:processes",
         'ti:"--"',
         "all:network",
+        # arXiv's rewriting rules, one or more each
+        "ti:binary ti:pruning",  # a missing operator is OR
+        "binary pruning",  # a word with no field is all:
+        "ti:(binary pruning) AND cat:cs.LG",  # the field goes to every word of the group
+        "ti:(binary (pruning OR latency))",  # ... nested groups too
+        "ti:binary and abs:mobile",  # lower-case and is a word
+        "NOT ti:binary",  # NOT is ANDNOT; a query may start with it
+        "(ANDNOT ti:binary) AND cat:cs.LG",
+        "abs:network AND NOT ti:binary",
+        "(NOT cat:cs.LG OR cat:hep-th) ANDNOT ti:strings",
+        "ti:binary AND AND AND cat:cs.CV",  # repeated operators collapse to the last
+        "ti:binary AND OR abs:pruning",
+        "au:song_han",  # the phrase "song han"
+        "au:bill_song",
+        "title:binary",
+        "doi:10.1145/3386263.3407650",
+        "doi:10.1145/*",
+        "doi:10.9999/x OR ti:strings",
+        "rn:CERN-TH-2020-001 OR ti:strings",
+        "lastUpdatedDate:[2019 TO 2019]",  # read as submittedDate; partial ranges filled in
+        "submittedDate:[201905 TO 201905]",
+        "submittedDate:[20210101 TO 20210101]",
+        'submittedDate:"202001010000 TO 202012312359"',
+        "ti:binary OR ti:pruning AND cat:cs.LG",  # left to right, as the stand-in reads it
     ],
 )
 def test_queries_agree_with_the_reference_evaluator(db, query):
@@ -188,6 +207,7 @@ papers = st.lists(
             primary_category=(cats or [None])[0],
             published=d[0],
             updated=d[1],
+            doi=f"10.{i % 2}/X{i}" if i % 3 else None,
         )
         for i, (t, a, au, c, j, cats, d) in enumerate(items, 1)
     ]
@@ -208,13 +228,22 @@ leaf = st.one_of(
             "id:2001.00003v2",
             "submittedDate:[201901010000 TO 202001010000]",
             "lastUpdatedDate:[20200101 TO 20231231]",
+            "submittedDate:[2019 TO 2019]",
+            'submittedDate:"202001010000 TO 202301010000"',
+            "doi:10.1/*",
         ]
     ),
 )
 queries = st.recursive(
     leaf,
-    lambda inner: st.tuples(inner, st.sampled_from(["AND", "OR", "ANDNOT"]), inner).map(
-        lambda t: f"({t[0]}) {t[1]} ({t[2]})"
+    lambda inner: st.one_of(
+        st.tuples(inner, st.sampled_from(["AND", "OR", "ANDNOT"]), inner).map(lambda t: f"({t[0]}) {t[1]} ({t[2]})"),
+        # arXiv's rewriting: missing operators, NOT, fields over groups, bare words
+        st.tuples(inner, st.sampled_from(["", "NOT", "AND NOT", "AND AND"]), inner).map(lambda t: " ".join(t)),
+        inner.map(lambda q: f"(NOT {q})"),
+        st.tuples(st.sampled_from(["ti", "abs", "au"]), st.lists(word, min_size=1, max_size=3)).map(
+            lambda t: f"{t[0]}:({' '.join(t[1])})"
+        ),
     ),
     max_leaves=6,
 )
@@ -267,13 +296,15 @@ def test_match_command_and_try(run_cli, tmp_path):
     assert result.exit_code == 0, result.output
     rows = [line.split() for line in result.output.splitlines()[2:]]
     assert [r[0] for r in rows] == ["binarization", "nas"] and all(int(r[1]) == int(r[2]) > 0 for r in rows)
-    tried = run_cli("match", "--try", 'ti:"binary neural" OR ti:XNOR', "--limit", "2")
+    tried = run_cli("match", "--try", 'ti:"binary neural" ti:XNOR', "--limit", "2")
     assert tried.exit_code == 0
-    lines = tried.output.splitlines()
+    reads, *lines = tried.output.splitlines()
+    assert reads == 'arXiv reads: ti:"binary neural" OR ti:XNOR'  # a missing operator is OR
     assert lines[0].endswith("papers match") and int(lines[0].split()[0]) >= 2 and len(lines) == 5
     assert lines[3][11:21] >= lines[4][11:21]  # newest first
     bad = run_cli("match", "--try", "ti:binary AND (cat:cs.LG")
-    assert bad.exit_code == 2 and bad.output.startswith("Error: unbalanced parenthesis")
+    assert bad.exit_code == 2
+    assert bad.output == "Error: unbalanced parentheses: a '(' is never closed (arXiv answers HTTP 400)\n"
     assert run_cli("match", "--query", "nope").exit_code == 2
 
 

@@ -70,3 +70,53 @@ def test_match_finds_what_a_harvest_from_the_stand_in_finds(tmp_path, corpus):
     }
     assert not differences
     assert sum(map(len, matched.values())) > 10
+
+
+RULE_QUERIES = [
+    "ti:quantization ti:pruning",  # missing operator: OR
+    "binarized ternary",  # no field: all:
+    "ti:(binary ternary) AND cat:cs.CV",  # the field over a group
+    "ti:(network (pruning OR compression))",
+    "ti:(xnor not ternary)",  # lower-case not is a word
+    "ti:binary AND NOT cat:cs.CV",  # NOT is ANDNOT
+    "(ANDNOT cat:cs.LG) AND ti:pruning",  # a group may start with ANDNOT
+    "NOT cat:cs.CV AND ti:binarized",
+    "ti:pruning AND AND abs:network",  # repeated operators: the last stands
+    "ti:pruning AND OR ti:compression",
+    "au:song_han",  # the phrase "song han"
+    "title:squeezenet",
+    "lastUpdatedDate:[2016 TO 2016] AND ti:quantization",  # submittedDate; partial ranges
+    "submittedDate:[201510 TO 201512] AND abs:compression",
+    'submittedDate:"201601010000 TO 201606302359" AND ti:binary',
+    "doi:10.1109/* AND ti:network",
+    "rn:CERN-TH-2020-001 OR ti:binarized",
+    "ti:binary OR ti:ternary AND cat:cs.CV",  # left to right
+]
+
+
+def ids_found(url: str, query: str) -> set[str]:
+    import re
+    from urllib.parse import urlencode
+    from urllib.request import urlopen
+
+    with urlopen(f"{url}?{urlencode({'search_query': query, 'max_results': 2000})}", timeout=60) as response:
+        return set(re.findall(r"<id>http://arxiv\.org/abs/(.+?)v\d+</id>", response.read().decode()))
+
+
+def test_the_stand_in_finds_what_the_shared_reference_finds_rule_by_rule(tmp_path):
+    import json
+
+    from papertrack.sources.arxiv_standin import ReplayArxiv
+    from papertrack.sources.snapshot import record_to_paper
+
+    corpus = "oai-cs-2015-2016.jsonl"
+    path = requires_shared("data", "arxiv", corpus)
+    papers = [record_to_paper(json.loads(line)) for line in path.read_text(encoding="utf-8").splitlines() if line]
+    proc, url, _ = start_fake_arxiv(tmp_path, "reference", corpus)
+    try:
+        with ReplayArxiv(papers) as ours:
+            found = {q: (ids_found(url, q), ids_found(ours.url, q)) for q in RULE_QUERIES}
+    finally:
+        proc.kill()
+    assert {q: ref ^ mine for q, (ref, mine) in found.items() if ref != mine} == {}
+    assert sum(bool(ref) for ref, _ in found.values()) == len(RULE_QUERIES)  # every query finds papers

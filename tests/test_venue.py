@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 
 from papertrack.enrich.venue import Venue, compact, rules, venue_from
+from tests.helpers import ROOT
 
 
 @pytest.mark.parametrize(
@@ -128,3 +130,19 @@ def test_a_venue_found_later_updates_the_paper(db):
     save(make_paper(1, venue="CVPR 2020", venue_type="conference"), venue_source="dblp")
     save(make_paper(1, comment="Accepted by ECCV 2020", version=4, updated="2020-05-01T00:00:00Z"))
     assert db["papers"].get("2001.00001")["venue_source"] == "dblp"  # a higher-ranked source wins
+
+
+def test_every_venue_has_a_full_name_for_citations_and_it_reads_back():
+    from papertrack.enrich.venue import citation_name, label_for, rules
+
+    data = yaml.safe_load((ROOT / "papertrack" / "enrich" / "venues.yaml").read_text(encoding="utf-8"))
+    labels = [str(label) for section in ("conferences", "journals") for label in data[section]]
+    assert set(labels) <= set(rules().long_names)
+    for label in labels:
+        name = citation_name(f"{label} 2020")
+        assert name and "2020" not in name, label
+        assert label_for(name, 2020) == f"{label} 2020"
+        if label in data["conferences"]:
+            assert label_for(citation_name(f"{label} 2020 Workshop") or "", 2020) == f"{label} 2020 Workshop"
+    assert citation_name("Some Symposium 2020") == "Some Symposium"
+    assert citation_name("Proceedings of X, Seattle, June 2020") == "Proceedings of X, Seattle, June 2020"

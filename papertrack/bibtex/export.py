@@ -6,7 +6,9 @@ saved query, id and date.
 
 Entry types follow the venue columns, whoever set them (arXiv comment, BibTeX import,
 DBLP): a journal gives `@article` (journal, volume, pages), a conference or workshop
-`@inproceedings` (booktitle, pages); a paper with no known venue is `@misc`. Every paper
+`@inproceedings` (booktitle, pages); a paper with no known venue is `@misc`. The venue is
+written by its full name (`enrich.venue.citation_name`: `CVPR 2020` -> `Proceedings of the
+IEEE/CVF Conference on Computer Vision and Pattern Recognition (CVPR)`), the year in `year` only. Every paper
 on arXiv carries `eprint`, `archivePrefix = {arXiv}`, `primaryClass` and `url`, as
 arXiv's own BibTeX does, so a later import finds it again by its arXiv id.
 """
@@ -24,6 +26,7 @@ from bibtexparser.middlewares import default_unparse_stack
 from bibtexparser.model import Entry, Field
 from bibtexparser.writer import BibtexFormat
 
+from papertrack.enrich.venue import citation_name
 from papertrack.errors import UsageError
 from papertrack.models import abs_url, arxiv_id, date_window, parse_day
 from papertrack.store.citekeys import ensure_keys
@@ -156,7 +159,7 @@ def entry(row: dict) -> Entry:
     fields = {
         "title": latex.title(row["title"]),
         "author": " and ".join(latex.escape(last_first(a)) for a in json.loads(row["authors"] or "[]") if is_person(a)),
-        venue_field: latex.escape(row["venue"]),
+        venue_field: latex.escape(citation_name(row["venue"])),
         "volume": latex.escape(row["volume"]) if entry_type == "article" else None,
         "pages": latex.escape(_pages(row["pages"])) if entry_type != "misc" else None,
         "year": str(row["year"] or (row["published"] or "")[:4]),

@@ -41,8 +41,9 @@ class BibImportReport:
     matched: int = 0  # denote a paper stored before the import
     added: int = 0  # new papers made from their BibTeX fields
     fetched: int = 0  # new papers fetched from arXiv by id
-    skipped: int = 0  # malformed, untitled or @proceedings
+    skipped: int = 0  # malformed or untitled: entries that describe a paper but could not be read
     duplicated: int = 0  # denote the same paper as an earlier entry of the file
+    not_papers: int = 0  # @proceedings volumes
     problems: list[str] = field(default_factory=list)
     paper_ids: list[str] = field(default_factory=list)
 
@@ -50,6 +51,8 @@ class BibImportReport:
         return (
             f"{self.path}: {self.entries} entries: {self.matched} matched, {self.added} added, "
             f"{self.fetched} fetched from arXiv, {self.skipped} skipped, {self.duplicated} duplicated"
+            + (f", {self.not_papers} not a paper" if self.not_papers == 1 else "")
+            + (f", {self.not_papers} not papers" if self.not_papers > 1 else "")
         )
 
 
@@ -179,7 +182,13 @@ def import_bibtex(
     """Import a .bib file, or one already read (see the module docstring); `tags` are
     added to every paper it names, as manual tags that survive retagging."""
     bib = source if isinstance(source, BibFile) else read_bibtex(source)
-    report = BibImportReport(bib.path, entries=len(bib.records) + bib.skipped, skipped=bib.skipped, problems=bib.problems)
+    report = BibImportReport(
+        bib.path,
+        entries=len(bib.records) + bib.skipped + bib.not_papers,
+        skipped=bib.skipped,
+        not_papers=bib.not_papers,
+        problems=bib.problems,
+    )
     matcher = Matcher(db)
     report.duplicated = sum(matcher.add(r) for r in bib.records)
     groups = matcher.groups

@@ -2,13 +2,18 @@
 
 bibtexparser splits the file, resolves `@string` macros and strips enclosing braces; on
 top of its stack this module adds `#` concatenation (`booktitle = cvpr # " 2016"`,
-a middleware) and `crossref` inheritance, decodes LaTeX (accents, braces, escapes) and
-stray HTML entities (`&amp;`) to Unicode in titles, names and venues, and finds arXiv
-ids and DOIs wherever files put them. A malformed entry becomes a problem line `file:line: entry 'key': why`.
+a middleware), repeated fields (Zotero and Mendeley repeat `keywords` or `doi`: the first
+non-empty value is kept, with a warning) and `crossref` inheritance, decodes LaTeX
+(accents, braces, escapes) and stray HTML entities (`&amp;`) to Unicode in titles, names and
+venues, and finds arXiv ids and DOIs wherever files put them. A file that is not UTF-8 is
+read in the encoding its `% Encoding:` line declares (JabRef writes one), else as
+Windows-1252 with a warning. A malformed entry becomes a problem line
+`file:line: entry 'key': why`; a `@proceedings` volume is no paper and is left out.
 """
 
 from __future__ import annotations
 
+import codecs
 import html
 import logging
 import re
@@ -21,10 +26,11 @@ from bibtexparser.middlewares import (
     RemoveEnclosingMiddleware,
     ResolveStringReferencesMiddleware,
 )
-from bibtexparser.middlewares.middleware import LibraryMiddleware
+from bibtexparser.middlewares.middleware import BlockMiddleware, LibraryMiddleware
 from bibtexparser.middlewares.names import split_multiple_persons_names
-from bibtexparser.model import DuplicateBlockKeyBlock, Entry, ParsingFailedBlock
+from bibtexparser.model import DuplicateBlockKeyBlock, DuplicateFieldKeyBlock, Entry, Field, ParsingFailedBlock
 
+from papertrack.enrich.venue import label_for
 from papertrack.errors import ConfigError
 from papertrack.models import find_doi, split_arxiv_id
 from papertrack.text import latex
@@ -38,6 +44,7 @@ ARXIV_FIELDS = ("eprint", "arxiv", "arxivid", "url", "journal", "howpublished", 
 _PREPRINT = re.compile(r"\barxiv\b|^\s*corr\s*$|\bpreprint\b", re.IGNORECASE)
 _KEY = re.compile(r"@\s*\w+\s*[{(]\s*([^,\s]+)")
 _YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)\b")
+_DECLARED = re.compile(rb"^%\s*Encoding:\s*([\w.:-]+)", re.MULTILINE | re.IGNORECASE)
 MONTHS = dict(
     zip(
         "jan feb mar apr may jun jul aug sep oct nov dec".split(),
@@ -73,9 +80,10 @@ class BibFile:
 
     path: str
     records: list[BibRecord]
-    problems: list[str]
-    skipped: int
+    problems: list[str]  # one line each: skipped entries, and warnings
+    skipped: int  # entries describing a paper that could not be read
     duplicate_keys: int
+    not_papers: int = 0  # @proceedings volumes
 
 
 class ResolveConcatenation(LibraryMiddleware):
@@ -124,21 +132,69 @@ def _resolve(piece: str, strings: dict[str, str]) -> str:
 PARSE_STACK = [ResolveConcatenation(), ResolveStringReferencesMiddleware(), RemoveEnclosingMiddleware()]
 
 
+class KeepFirstOfRepeatedFields(BlockMiddleware):
+    """An entry that repeats a field (`keywords`, `doi`, ...) keeps each field's first
+    non-empty value instead of failing; `repeated` collects (line, warning) pairs."""
+
+    def __init__(self) -> None:
+        super().__init__(allow_inplace_modification=True)
+        self.repeated: list[tuple[int, str]] = []
+
+    def transform_failed_block(self, failed_block: ParsingFailedBlock, library: Library):
+        entry = failed_block.ignore_error_block
+        if not isinstance(failed_block, DuplicateFieldKeyBlock) or not isinstance(entry, Entry):
+            return failed_block
+        kept: dict[str, Field] = {}
+        for f in entry.fields:
+            first = kept.setdefault(f.key.lower(), f)
+            if first is f:
+                continue
+            if not _unenclose(str(first.value)).strip() and _unenclose(str(f.value)).strip():
+                kept[f.key.lower()] = f  # same place in the entry, first non-empty value
+            self.repeated.append(
+                (
+                    (f.start_line or 0) + 1,
+                    f"entry '{entry.key}': field '{f.key}' repeated; the first non-empty value is kept",
+                )
+            )
+        entry.fields = list(kept.values())
+        return entry
+
+
+def decode(data: bytes) -> tuple[str, tuple[int, str] | None]:
+    """A .bib file's text and at most one (line, warning): UTF-8 when it is, else the
+    encoding a `% Encoding: ISO8859_1` line declares (JabRef), else Windows-1252."""
+    try:
+        return data.decode("utf-8-sig"), None
+    except UnicodeDecodeError as e:
+        line, byte = data[: e.start].count(b"\n") + 1, data[e.start]
+    declared = _DECLARED.search(data)
+    name = declared.group(1).decode("ascii") if declared else None
+    if name:
+        try:
+            return data.decode(codecs.lookup(name.removeprefix("x-")).name), None
+        except (LookupError, UnicodeDecodeError):
+            pass
+    why = f"declares encoding {name!r}, which does not decode it" if name else "has no '% Encoding:' line"
+    try:
+        text = data.decode("cp1252")
+    except UnicodeDecodeError:  # five bytes Windows-1252 leaves undefined: Latin-1 takes them
+        text = data.decode("latin-1")
+    return text, (line, f"not UTF-8 (byte 0x{byte:02x}) and {why}: read as Windows-1252")
+
+
 def read_bibtex(path: str | Path) -> BibFile:
     """Parse a .bib file into records; raises ConfigError if it cannot be read at all."""
     path = Path(path)
     try:
-        text = path.read_bytes().decode("utf-8-sig")
+        text, warning = decode(path.read_bytes())
     except OSError as e:
         raise ConfigError(str(path), None, f"cannot read: {e.strerror}") from None
-    except UnicodeDecodeError as e:
-        line = e.object[: e.start].count(b"\n") + 1
-        raise ConfigError(
-            str(path), line, f"not UTF-8 (byte 0x{e.object[e.start]:02x}); convert the file to UTF-8"
-        ) from None
-    library = bibtexparser.parse_string(text, parse_stack=PARSE_STACK)
-    problems: list[tuple[int, str]] = []
-    skipped = duplicates = 0
+    repeated = KeepFirstOfRepeatedFields()  # fresh for each file: it collects warnings
+    library = bibtexparser.parse_string(text, parse_stack=[repeated, *PARSE_STACK])
+    problems: list[tuple[int, str]] = [warning] if warning else []
+    problems += repeated.repeated
+    skipped = duplicates = not_papers = 0
     entries: list[Entry] = []
     for block in library.blocks:
         if isinstance(block, DuplicateBlockKeyBlock):
@@ -168,13 +224,22 @@ def read_bibtex(path: str | Path) -> BibFile:
             inherited.setdefault("booktitle", inherited.get("title", ""))
             fields = {**{k: v for k, v in inherited.items() if k not in ("title", "author", "crossref")}, **fields}
         record = to_record(entry.key, _line(entry), entry.entry_type.lower(), fields)
-        if record.title and entry.entry_type.lower() != "proceedings":
+        if entry.entry_type.lower() == "proceedings":
+            not_papers += 1
+            problems.append((_line(entry), f"entry '{entry.key}' is a @proceedings volume, not a paper; left out"))
+        elif record.title:
             records.append(record)
-            continue
-        skipped += 1
-        why = "is a @proceedings volume, not a paper" if record.title else "has no title"
-        problems.append((_line(entry), f"entry '{entry.key}' {why}; skipped"))
-    return BibFile(str(path), records, [f"{path}:{line}: {text}" for line, text in sorted(problems)], skipped, duplicates)
+        else:
+            skipped += 1
+            problems.append((_line(entry), f"entry '{entry.key}' has no title; skipped"))
+    return BibFile(
+        str(path),
+        records,
+        [f"{path}:{line}: {text}" for line, text in sorted(problems)],
+        skipped,
+        duplicates,
+        not_papers,
+    )
 
 
 def _line(block) -> int:
@@ -182,7 +247,12 @@ def _line(block) -> int:
 
 
 def _fields(entry: Entry) -> dict[str, str]:
-    return {f.key.lower(): f.value.strip() for f in entry.fields if isinstance(f.value, str) and f.value.strip()}
+    """Lower-cased keys to values; of fields repeated in another case (`DOI`, `doi`) the first non-empty."""
+    fields: dict[str, str] = {}
+    for f in entry.fields:
+        if isinstance(f.value, str) and f.value.strip():
+            fields.setdefault(f.key.lower(), f.value.strip())
+    return fields
 
 
 def to_record(key: str, line: int, entry_type: str, fields: dict[str, str]) -> BibRecord:
@@ -192,6 +262,7 @@ def to_record(key: str, line: int, entry_type: str, fields: dict[str, str]) -> B
             fields[name] = re.sub(r"\\([_%&#])", r"\1", re.sub(r"^\\url\{(.*)\}$", r"\1", fields[name]))
     venue, venue_type = _venue(entry_type, fields)
     year = _YEAR.search(fields.get("year") or fields.get("date") or "")
+    venue = (venue and label_for(venue, int(year.group(1)) if year else None)) or venue  # our own export
     return BibRecord(
         key=key,
         line=line,

@@ -48,7 +48,10 @@ def bibtex(
 @click.option("--tag", "tags", multiple=True, metavar="TAG", help="Tag every imported or matched paper (repeatable)")
 @arxiv_client
 def import_bibtex(db_path: str, file: str, tags: tuple[str, ...], arxiv: ArxivClient) -> None:
-    """Import a .bib file: match entries to stored papers, fetch new arXiv ones, add the rest."""
+    """Import a .bib file: match entries to stored papers, fetch new arXiv ones, add the rest.
+
+    Exits 0 when every entry that describes a paper was imported or matched (a @proceedings
+    volume or a @string is no paper), 1 when one had to be skipped."""
     from papertrack.bibtex.importer import import_bibtex as run_import
     from papertrack.bibtex.parse import read_bibtex
 

@@ -19,7 +19,7 @@ from papertrack.cli.options import (
     stored_db,
     with_config,
 )
-from papertrack.cli.output import ImportProgress, ProgressBars, print_reports, shorten, table
+from papertrack.cli.output import ImportProgress, ProgressBars, plural, print_reports, shorten, table
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -31,12 +31,28 @@ if TYPE_CHECKING:
 
 @click.command()
 @with_config
-def queries(config: Config) -> None:
+@click.option("--explain", is_flag=True, help="Show each arXiv query in full, as written and as arXiv reads it")
+def queries(config: Config, explain: bool) -> None:
     """Validate queries.yaml and list the saved queries."""
+    from papertrack.sources.arxiv_query import arxiv_form, reads_differently
+
+    if explain:
+        for q in config.queries:
+            click.echo(f"{q.name} ({q.source})\n  as written:     {q.query}")
+            if q.source == "arxiv":
+                click.echo(f"  as arXiv reads: {arxiv_form(q.query)}")
+        return
     table(
         [(q.name, q.source, ", ".join(q.tags), q.since or "", shorten(q.query, 70)) for q in config.queries],
         ["name", "source", "tags", "since", "query"],
     )
+    differ = [q.name for q in config.queries if q.source == "arxiv" and reads_differently(q.query)]
+    if differ:
+        click.echo(
+            f"\narXiv reads {plural(len(differ), 'query', 'queries')} differently from how "
+            f"{'it is' if len(differ) == 1 else 'they are'} written ({', '.join(differ)}): "
+            "see papertrack queries --explain"
+        )
     if config.taxonomy:
         click.echo(f"\ntaxonomy: {len(config.taxonomy)} tags ({', '.join(r.tag for r in config.taxonomy)})")
 
@@ -152,8 +168,8 @@ def match(db_path: str, queries_path: str, names: tuple[str, ...], try_text: str
     if try_text is not None:
         if names:
             raise click.UsageError("--try and --query do not go together")
-        count, rows = try_query(new_or_stored_db(db_path), try_text, limit)
-        click.echo(f"{count:,} papers match")
+        form, count, rows = try_query(new_or_stored_db(db_path), try_text, limit)
+        click.echo(f"arXiv reads: {form}\n{count:,} papers match")
         if rows:
             table(
                 [(r["id"], (r["published"] or "")[:10], shorten(r["title"], 80)) for r in rows], ["id", "submitted", "title"]

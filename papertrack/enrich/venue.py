@@ -55,6 +55,8 @@ class _Rules:
     not_published: re.Pattern
     accepted: re.Pattern
     workshop: re.Pattern
+    long_names: dict[str, str]  # label -> the venue's full name, for citations
+    workshop_names: dict[str, str]
 
     def word(self, word: str) -> tuple[str, str] | None:
         """The venue a one-word alias names: exact aliases keep their case, others any case."""
@@ -92,6 +94,8 @@ def rules() -> _Rules:
         not_published=re.compile("|".join(data["not_published"]), re.IGNORECASE),
         accepted=re.compile("|".join(data["accepted"]), re.IGNORECASE),
         workshop=re.compile(data["workshop"], re.IGNORECASE),
+        long_names={str(k): str(v) for k, v in (data.get("long_names") or {}).items()},
+        workshop_names={str(k): str(v) for k, v in (data.get("workshop_names") or {}).items()},
     )
 
 
@@ -116,6 +120,41 @@ def compact(label: str | None) -> str | None:
     if not label:
         return label
     return re.sub(r"^(\S+) ((?:19|20)\d\d)\b", r"\1\2", label)
+
+
+_LABEL = re.compile(r"(?P<name>.+?)(?: (?:19|20)\d\d)?(?P<workshop> Workshops?)?(?: (?:19|20)\d\d)?")
+_TRAILING_YEAR = re.compile(r"(?<=[\w)]) (?:19|20)\d\d$")
+
+
+def citation_name(label: str | None) -> str | None:
+    """The venue's full name as its citation pages write it, without the year:
+    `CVPR 2020` -> `Proceedings of the IEEE/CVF Conference on Computer Vision and Pattern
+    Recognition (CVPR)`, `CVPR 2020 Workshop` -> the same + ` Workshops`, `TPAMI 2021` ->
+    `IEEE Transactions on Pattern Analysis and Machine Intelligence`. A label not in
+    venues.yaml keeps its text, less the year of a `name year` label (`Foo Symposium 2020` ->
+    `Foo Symposium`; a citation such as `Proc. X, Seattle, June 2020` is left whole)."""
+    if not label:
+        return label
+    r = rules()
+    m = _LABEL.fullmatch(label)
+    name = m.group("name") if m else label
+    if name in r.long_names:
+        if m and m.group("workshop"):
+            return r.workshop_names.get(name) or f"{r.long_names[name]} Workshops"
+        return r.long_names[name]
+    return label if "," in label else _TRAILING_YEAR.sub("", label)
+
+
+def label_for(name: str, year: int | None) -> str | None:
+    """The label whose `citation_name` is exactly `name` (an export read back):
+    `Proceedings of the IEEE/CVF Conference on ... (CVPR) Workshops`, 2020 -> `CVPR 2020 Workshop`."""
+    r = rules()
+    for label, long_name in r.long_names.items():
+        if name == long_name:
+            return f"{label} {year}" if year else label
+        if name == (r.workshop_names.get(label) or f"{long_name} Workshops"):
+            return f"{label} {year} Workshop" if year else f"{label} Workshop"
+    return None
 
 
 def _from_clause(clause: str, published: bool = False) -> Venue | None:

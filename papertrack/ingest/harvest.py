@@ -23,7 +23,7 @@ from papertrack.errors import PapertrackError, SourceError
 from papertrack.ingest.link_dblp import plan_page, save_plan
 from papertrack.models import iso_utc, now_iso
 from papertrack.sources.arxiv import ArxivClient, Page
-from papertrack.sources.arxiv_query import PAGING_LIMIT, first_window, split_window, windowed
+from papertrack.sources.arxiv_query import PAGING_LIMIT, arxiv_form, first_window, split_window, windowed
 from papertrack.sources.dblp import DblpClient, DblpPage
 from papertrack.store.papers import SaveResult, save_papers
 from papertrack.store.runs import query_state, record_run, set_progress, start_run, sync_queries
@@ -144,10 +144,10 @@ def harvest_arxiv(run: Run, client: ArxivClient, lookback: timedelta = LOOKBACK)
     if state is None or (full and not state.get("full")):
         floor = None if full or not watermark else _shift(watermark, -lookback)
         state = {"full": full, "floor": floor, "windows": [first_window(query.since)], "start": 0, "newest": None}
-    floor = state["floor"]
+    floor, sent = state["floor"], arxiv_form(query.query)
     while state["windows"]:
         window, start = state["windows"][0], state["start"]
-        page = client.page(windowed(query.query, window), start)
+        page = client.page(windowed(sent, window), start)
         if start == 0 and page.total > PAGING_LIMIT and not _reaches(page, floor):
             # more than arXiv will page through: split by submission date and start over
             state["windows"][0:1] = split_window(window, page.total)

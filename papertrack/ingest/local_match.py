@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import sqlite_utils
 
 from papertrack.config import Config, SavedQuery
-from papertrack.sources.arxiv_query import Node, Op, Term, first_window, parse, windowed
+from papertrack.sources.arxiv_query import Node, Not, Op, Term, arxiv_form, first_window, parse, unparse, windowed
 from papertrack.store.papers import link_query
 from papertrack.store.runs import query_state, sync_queries
 from papertrack.store.schema import transaction
@@ -23,7 +23,7 @@ from papertrack.store.tags import refresh_tags
 
 def saved_query_text(query: SavedQuery) -> str:
     """The query exactly as a full harvest sends it (restricted to `since` onwards)."""
-    return windowed(query.query, first_window(query.since))
+    return windowed(arxiv_form(query.query), first_window(query.since))
 
 
 @dataclass
@@ -83,13 +83,17 @@ def _adopt_snapshot_watermark(db: sqlite_utils.Database, query: SavedQuery, quer
 
 
 def _terms(node: Node) -> list[Term]:
+    if isinstance(node, Not):
+        return _terms(node.node)
     return [*_terms(node.left), *_terms(node.right)] if isinstance(node, Op) else [node]
 
 
-def try_query(db: sqlite_utils.Database, query: str, limit: int = 10) -> tuple[int, list[dict]]:
-    """How many papers `query` matches, and the newest `limit` of them."""
-    cond, params = Translator(db).where(parse(query))
+def try_query(db: sqlite_utils.Database, query: str, limit: int = 10) -> tuple[str, int, list[dict]]:
+    """The query as arXiv reads it (`arxiv_form`), how many papers it matches, and the
+    newest `limit` of them."""
+    tree = parse(query)
+    cond, params = Translator(db).where(tree)
     sql = f"from papers p where ({cond}) and {ARXIV_ONLY}"
     count = db.execute(f"select count(*) {sql}", params).fetchone()[0]
     rows = list(db.query(f"select p.id, p.published, p.title {sql} order by p.published desc limit ?", [*params, limit]))
-    return count, rows
+    return unparse(tree), count, rows

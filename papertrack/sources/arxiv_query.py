@@ -1,12 +1,19 @@
-"""arXiv's search_query grammar: parse it, and evaluate it against one record.
+"""arXiv's search_query: read it as arXiv reads it, evaluate it against one record.
 
-Grammar (as the arXiv API documents it): `field:term`, `field:"a phrase"`, fields
-ti au abs co jr cat id all, `submittedDate:[YYYYMMDDHHMM TO YYYYMMDDHHMM]` (and
-lastUpdatedDate), AND / OR / ANDNOT evaluated left to right, parentheses first, adjacent
-terms ANDed. Matching: text is lower-cased and split into ASCII letter/digit tokens, a
-token loses a plural ending (`ies`->`y`, `es`, `s`) when longer than the ending + 3,
-a bare term must occur in the field, a phrase as consecutive tokens; `cat:` matches a
-category exactly or by a prefix ending in `*`.
+`parse` first rewrites the query exactly as arXiv's export API does (`arxiv_rewrite`: a
+missing operator is OR, a word with no field is `all:`, `ti:(a b)` gives `ti:` to both
+words, NOT is ANDNOT, partial date ranges are filled in, ...), then parses the result,
+refusing with `QuerySyntaxError` what arXiv answers with HTTP 400 (unbalanced
+parentheses, a dangling operator, an empty group, ...). Fields: ti au abs co jr all cat id
+doi rn submittedDate. AND / OR / ANDNOT are evaluated left to right, parentheses first;
+ANDNOT at the start of the query or of a group negates the one operand after it. That is
+the shared stand-in's reading; arXiv's own grammar groups from the right, so `arxiv_form`,
+the text a harvest sends, adds parentheses wherever the two readings would differ.
+
+Matching: text is lower-cased and split into ASCII letter/digit tokens, a token loses a
+plural ending (`ies`->`y`, `es`, `s`) when longer than the ending + 3, a bare term must
+occur in the field, a phrase as consecutive tokens; `cat:` and `doi:` match exactly or by
+a prefix ending in `*`; `rn:` (report numbers) matches nothing, as nothing stores them.
 
 `evaluate` is the reference used by the demo's local arXiv stand-in and by the tests
 that check the SQL translation in `match`.
@@ -20,12 +27,14 @@ from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 
 from papertrack.errors import SourceError, UsageError
+from papertrack.models import Paper
+from papertrack.sources.arxiv_rewrite import Kind, Token, join_tokens, rewrite_tokens, split_words
 
 TEXT_FIELDS = ("ti", "abs", "au", "co", "jr")
-FIELDS = (*TEXT_FIELDS, "all", "cat", "id", "submitteddate", "lastupdateddate")
+FIELDS = (*TEXT_FIELDS, "all", "cat", "id", "doi", "rn", "submitteddate")
+_NAMES = {f: "submittedDate" if f == "submitteddate" else f for f in FIELDS}
 _TOKEN = re.compile(r"[a-z0-9]+")
-_LEX = re.compile(r'\s*(\(|\)|ANDNOT\b|AND\b|OR\b|[a-zA-Z]+:\[[^\]]*\]|[a-zA-Z]+:"[^"]*"|"[^"]*"|[^\s()]+)')
-_RANGE = re.compile(r"\[\s*(\d{8,14})\s+TO\s+(\d{8,14})\s*\]")
+_RANGE = re.compile(r"\s*(\d{8,14})\s+TO\s+(\d{8,14})\s*")
 OPERATORS = ("AND", "OR", "ANDNOT")
 PAGING_LIMIT = 30000  # arXiv does not page past this many results of one query
 ARXIV_EPOCH = "199101010000"  # before arXiv's first submission
@@ -33,13 +42,13 @@ _MINUTE = "%Y%m%d%H%M"
 
 
 class QuerySyntaxError(UsageError):
-    """A query arXiv would reject; the message says where."""
+    """A query arXiv would reject; the message says why."""
 
 
 @dataclass(frozen=True)
 class Term:
     field: str  # one of FIELDS
-    value: str  # unquoted text, category, id, or date range
+    value: str  # unquoted text, category, id, DOI or date range
     phrase: bool = False
 
 
@@ -50,7 +59,14 @@ class Op:
     right: Node
 
 
-Node = Term | Op
+@dataclass(frozen=True)
+class Not:
+    """A leading ANDNOT: everything but what `node` matches."""
+
+    node: Node
+
+
+Node = Term | Op | Not
 
 
 def tokens(text: str | None) -> list[str]:
@@ -68,84 +84,161 @@ def stems(text: str | None) -> list[str]:
     return [stem(t) for t in tokens(text)]
 
 
-def lex(query: str) -> list[str]:
-    out, pos, query = [], 0, query.strip()
-    while pos < len(query):
-        m = _LEX.match(query, pos)
-        if not m or m.end() == pos:
-            raise QuerySyntaxError(f"cannot parse query at {query[pos:]!r}")
-        out.append(m.group(1))
-        pos = m.end()
-        while pos < len(query) and query[pos].isspace():
-            pos += 1
-    return out
-
-
 def parse(query: str) -> Node:
-    """Parse a search_query into a tree of `Term` and `Op`."""
-    toks, pos = lex(query), 0
-    if not toks:
-        raise QuerySyntaxError("empty query")
+    """The tree of `Term`, `Op` and `Not` that arXiv searches for `query` (rewritten first)."""
+    return _Parser(query, rewrite_tokens(query)).parse()
 
-    def expr() -> Node:
-        nonlocal pos
-        node = atom()
-        while pos < len(toks) and toks[pos] != ")":
-            op = "AND"
-            if toks[pos] in OPERATORS:
-                op = toks[pos]
-                pos += 1
-            node = Op(op, node, atom())
+
+def arxiv_form(query: str) -> str:
+    """The query as a harvest sends it: rewritten as arXiv rewrites it, with parentheses
+    wherever arXiv's right-to-left grouping would differ from the left-to-right reading
+    (`ti:a OR ti:b AND cat:cs.LG` -> `(ti:a OR ti:b) AND cat:cs.LG`). arXiv's own rewriting
+    leaves this text as it is."""
+    return unparse(parse(query))
+
+
+def reads_differently(query: str) -> bool:
+    """Does `arxiv_form` differ from `query` by more than spacing (an added `all:`, OR,
+    field or parenthesis, a filled-in date, ...)? False for a query arXiv refuses."""
+    try:
+        return split_words(arxiv_form(query)) != split_words(query)
+    except QuerySyntaxError:
+        return False
+
+
+def arxiv_rewrite(query: str) -> str:
+    """arXiv's rewriting of `query` alone, spaced as arXiv spaces it ('' if nothing is left)."""
+    return join_tokens(rewrite_tokens(query))
+
+
+def unparse(node: Node, top: bool = True) -> str:
+    """A tree as query text that means the same read left to right or grouped from the right."""
+    if isinstance(node, Term):
+        value = f'"{node.value}"' if node.phrase else node.value
+        return f"{_NAMES[node.field]}:{value}"
+    if isinstance(node, Not):
+        inner = unparse(node.node, top=False)
+        inner = f"({inner})" if isinstance(node.node, Op) else inner
+        return f"ANDNOT {inner}" if top else f"(ANDNOT {inner})"
+    left, right = unparse(node.left, top=False), unparse(node.right, top=False)
+    if isinstance(node.left, Op) and (node.left.op, node.op) not in _FLAT:
+        left = f"({left})"
+    if isinstance(node.right, Op):
+        right = f"({right})"
+    return f"{left} {node.op} {right}"
+
+
+# (inner, outer) operator pairs for which `a inner b outer c` means the same however grouped
+_FLAT = {("AND", "AND"), ("OR", "OR"), ("AND", "ANDNOT")}
+
+
+class _Parser:
+    """Recursive descent over rewritten tokens; errors worded for the query as written."""
+
+    def __init__(self, query: str, toks: list[Token]):
+        self.query, self.toks, self.pos = query, toks, 0
+
+    def fail(self, problem: str) -> QuerySyntaxError:
+        shown = join_tokens(self.toks)
+        reads = f"reads it as {shown!r} and " if shown != self.query.strip() and len(shown) <= 120 else ""
+        return QuerySyntaxError(f"{problem} (arXiv {reads}answers HTTP 400)")
+
+    def peek(self) -> Token | None:
+        return self.toks[self.pos] if self.pos < len(self.toks) else None
+
+    def parse(self) -> Node:
+        if not self.toks:
+            raise QuerySyntaxError(f"nothing to search for in {self.query!r}")
+        node = self.expression()
+        tok = self.peek()
+        if tok is not None:
+            raise self.fail(
+                "unbalanced parentheses: a ')' closes nothing" if tok.kind is Kind.RIGHT_PAREN else self.stray(tok)
+            )
         return node
 
-    def atom() -> Node:
-        nonlocal pos
-        if pos >= len(toks):
-            raise QuerySyntaxError(f"query ends early: {query!r}")
-        tok = toks[pos]
-        pos += 1
-        if tok == "(":
-            node = expr()
-            if pos >= len(toks) or toks[pos] != ")":
-                raise QuerySyntaxError(f"unbalanced parenthesis in {query!r}")
-            pos += 1
-            return node
-        if tok in (")", *OPERATORS):
-            raise QuerySyntaxError(f"unexpected {tok} in {query!r}")
-        field, value = ("all", tok)
-        if re.match(r"^[a-zA-Z]+:", tok):
-            field, value = tok.split(":", 1)
-            field = field.lower()
-        if field not in FIELDS:
-            raise QuerySyntaxError(f"unknown field {field!r} in {query!r}")
-        if field in ("submitteddate", "lastupdateddate"):
-            date_range(value)  # validate now
-        phrase = value.startswith('"') and value.endswith('"') and len(value) > 1
-        return Term(field, value.strip('"'), phrase)
+    def stray(self, tok: Token) -> str:
+        return "'NOT' cannot follow another operator" if tok.text == "NOT" else f"unexpected {tok.text!r}"
 
-    node = expr()
-    if pos != len(toks):
-        raise QuerySyntaxError(f"unexpected {toks[pos]} in {query!r}")
-    return node
+    def expression(self) -> Node:
+        node = self.operand(None)
+        while (tok := self.peek()) is not None and tok.kind is Kind.OPERATOR and tok.text in OPERATORS:
+            self.pos += 1
+            node = Op(tok.text, node, self.operand(tok.text))
+        return node
+
+    def operand(self, after: str | None) -> Node:
+        tok = self.peek()
+        if tok is None:
+            raise self.fail(
+                f"dangling operator: nothing follows {after!r}" if after else "unbalanced parentheses: a '(' is never closed"
+            )
+        self.pos += 1
+        if tok.kind is Kind.LEFT_PAREN:
+            if (inner := self.peek()) is not None and inner.kind is Kind.RIGHT_PAREN:
+                raise self.fail("empty group '()'")
+            node = self.expression()
+            closing = self.peek()
+            if closing is None:
+                raise self.fail("unbalanced parentheses: a '(' is never closed")
+            if closing.kind is not Kind.RIGHT_PAREN:
+                raise self.fail(self.stray(closing))
+            self.pos += 1
+            return node
+        if tok == (Kind.OPERATOR, "ANDNOT"):
+            return Not(self.operand("ANDNOT"))
+        if tok.kind is Kind.RIGHT_PAREN:
+            raise self.fail(
+                f"dangling operator: nothing follows {after!r}" if after else "unbalanced parentheses: a ')' closes nothing"
+            )
+        if tok.kind is Kind.OPERATOR:
+            if tok.text == "NOT" or after:
+                raise self.fail(
+                    self.stray(tok) if tok.text == "NOT" else f"two operators in a row: {after!r} then {tok.text!r}"
+                )
+            raise self.fail(f"{tok.text!r} has nothing on its left")
+        # after rewriting, every word has its prefix in front of it
+        self.pos += 1
+        return self.term(tok.text[:-1], self.toks[self.pos - 1].text)
+
+    def term(self, field: str, value: str) -> Term:
+        phrase = len(value) > 1 and value[0] == value[-1] == '"'
+        inner = value[1:-1] if phrase else value
+        if phrase and (len(inner) - len(inner.rstrip("\\"))) % 2:
+            raise self.fail(f"the quoted value {value} ends in a backslash")
+        field = field.lower()
+        if field == "submitteddate":
+            try:
+                date_range(inner if phrase else value)
+            except QuerySyntaxError as e:
+                raise QuerySyntaxError(str(e)) from None
+        return Term(field, inner, phrase)
 
 
 @lru_cache(maxsize=1024)  # evaluate() asks again for every record
 def date_range(value: str) -> tuple[str, str]:
-    """`[201601010000 TO 202001010000]` -> ISO bounds (`2016-01-01T00:00:00Z`, ...)."""
-    m = _RANGE.fullmatch(value.strip())
-    if not m:
-        raise QuerySyntaxError(f"bad date range {value!r} (use [YYYYMMDDHHMM TO YYYYMMDDHHMM])")
+    """`201601010000 TO 202001010000` (a submittedDate value, quotes removed) -> ISO
+    bounds (`2016-01-01T00:00:00Z`, ...); 8 to 14 digits a side, padded with zeros."""
+    m = _RANGE.fullmatch(value)
+    try:
+        if m:
+            return _iso(m.group(1)), _iso(m.group(2))
+    except ValueError:
+        pass
+    raise QuerySyntaxError(
+        f"bad date range submittedDate:{value!r} (write submittedDate:[YYYYMMDD TO YYYYMMDD], hhmm optional;"
+        " [YYYY TO YYYY] and [YYYYMM TO YYYYMM] are filled in only in brackets)"
+    )
 
-    def iso(digits: str) -> str:
-        return datetime.strptime((digits + "000000")[:12], "%Y%m%d%H%M").strftime("%Y-%m-%dT%H:%M:00Z")
 
-    return iso(m.group(1)), iso(m.group(2))
+def _iso(digits: str) -> str:
+    return datetime.strptime((digits + "000000")[:12], _MINUTE).strftime("%Y-%m-%dT%H:%M:00Z")
 
 
 class Record:
     """A paper prepared for `evaluate`: stemmed token lists per field."""
 
-    __slots__ = ("id", "categories", "published", "updated", "fields", "sets")
+    __slots__ = ("id", "categories", "published", "updated", "doi", "fields", "sets")
 
     def __init__(
         self,
@@ -158,8 +251,9 @@ class Record:
         journal_ref: str | None,
         published: str,
         updated: str,
+        doi: str | None = None,
     ):
-        self.id, self.categories = id, categories
+        self.id, self.categories, self.doi = id, categories, doi
         self.published, self.updated = published, updated
         self.fields = {
             "ti": stems(title),
@@ -172,8 +266,26 @@ class Record:
         self.sets = {k: set(v) for k, v in self.fields.items()}
 
 
+def record_of(p: Paper) -> Record:
+    """A stored or harvested paper prepared for `evaluate`."""
+    return Record(
+        p.id,
+        p.title,
+        p.abstract,
+        p.authors,
+        p.categories,
+        p.comment,
+        p.journal_ref,
+        p.published or "",
+        p.updated or "",
+        p.doi,
+    )
+
+
 def evaluate(node: Node, rec: Record) -> bool:
     """Does `rec` match the query tree? (The stand-in's semantics, see module docstring.)"""
+    if isinstance(node, Not):
+        return not evaluate(node.node, rec)
     if isinstance(node, Op):
         left = evaluate(node.left, rec)
         if node.op == "AND":
@@ -186,10 +298,14 @@ def evaluate(node: Node, rec: Record) -> bool:
         return any(c == v or (v.endswith("*") and c.startswith(v[:-1])) for c in rec.categories)
     if node.field == "id":
         return rec.id == re.sub(r"v\d+$", "", node.value)
-    if node.field in ("submitteddate", "lastupdateddate"):
+    if node.field == "doi":
+        v, doi = node.value.lower(), (rec.doi or "").lower()
+        return bool(doi) and (doi == v or (v.endswith("*") and doi.startswith(v[:-1])))
+    if node.field == "rn":
+        return False
+    if node.field == "submitteddate":
         lo, hi = date_range(node.value)
-        date = rec.published if node.field == "submitteddate" else rec.updated
-        return lo <= (date or "") <= hi
+        return lo <= (rec.published or "") <= hi
     words = _term_stems(node.value)
     if not words:
         return False

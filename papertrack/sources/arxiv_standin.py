@@ -2,7 +2,7 @@
 
 It answers `/api/query` in the API's current Atom format (namespaces, element order and
 links as recorded from the live service), evaluating `search_query` with
-`papertrack.query`, paging with start/max_results (capped at 2000), sorting by
+`sources.arxiv_query` (rewritten as arXiv rewrites it; 400 for what arXiv refuses), paging with start/max_results (capped at 2000), sorting by
 relevance, lastUpdatedDate or submittedDate. Faults can be injected by request number.
 """
 
@@ -21,7 +21,7 @@ from urllib.parse import parse_qs, urlencode, urlparse
 
 from papertrack.errors import UsageError
 from papertrack.models import Paper
-from papertrack.sources.arxiv_query import Record, evaluate, parse
+from papertrack.sources.arxiv_query import evaluate, parse, record_of
 
 ATOM = "http://www.w3.org/2005/Atom"
 ARXIV = "http://arxiv.org/schemas/atom"
@@ -127,20 +127,7 @@ class ReplayArxiv:
         """Replace the corpus (e.g. to publish a new version) and forget cached answers."""
         with self._lock:
             self.papers = {p.id: p for p in papers}
-            self.records = {
-                p.id: Record(
-                    p.id,
-                    p.title,
-                    p.abstract,
-                    p.authors,
-                    p.categories,
-                    p.comment,
-                    p.journal_ref,
-                    p.published or "",
-                    p.updated or "",
-                )
-                for p in self.papers.values()
-            }
+            self.records = {p.id: record_of(p) for p in self.papers.values()}
             self._xml = {pid: ET.tostring(entry_element(p)) for pid, p in self.papers.items()}
             self._hits = lru_cache(maxsize=64)(self._search)
 

@@ -5,7 +5,7 @@ A query tree from `sources.arxiv_query.parse` becomes one SQL condition over `pa
 become FTS5 queries on `papers_fts` (column filters: ti title, abs abstract, au authors,
 co comment, jr journal_ref, all: all five, never the summary); maximal all-text subtrees
 become a single FTS5 expression (AND, OR, and NOT for ANDNOT). `cat:`, `id:` and date
-ranges are plain SQL. The result agrees with the local arXiv stand-in (`sources.arxiv_query.evaluate`):
+ranges, `doi:` and ANDNOT at the start of a group are plain SQL; `rn:` matches nothing. The result agrees with the local arXiv stand-in (`sources.arxiv_query.evaluate`):
 
 * Stemming. The stand-in strips plural endings (`stem`): a query word matches every
   token with the same stem. The index is unstemmed, so each word is expanded into the
@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import sqlite_utils
 
-from papertrack.sources.arxiv_query import Node, Op, Record, Term, date_range, evaluate, parse, stem, tokens
+from papertrack.sources.arxiv_query import Node, Not, Op, Record, Term, date_range, evaluate, parse, stem, tokens
 
 COLUMNS = {"ti": "title", "abs": "abstract", "au": "authors", "co": "comment", "jr": "journal_ref"}
 ALL = "{" + " ".join(COLUMNS.values()) + "}"
@@ -50,6 +50,7 @@ class Sql:
 
 
 FALSE = Sql("0")
+TRUE = Sql("1")
 Compiled = Fts | Sql
 
 
@@ -91,6 +92,9 @@ class Translator:
         return sql.cond, list(sql.params)
 
     def compile(self, node: Node) -> Compiled:
+        if isinstance(node, Not):
+            inner = self.compile(node.node)
+            return TRUE if inner == FALSE else Sql(f"not ({_as_sql(inner).cond})", _as_sql(inner).params)
         if isinstance(node, Op):
             return self._op(node.op, self.compile(node.left), self.compile(node.right))
         if node.field in COLUMNS or node.field == "all":
@@ -101,9 +105,15 @@ class Translator:
             return Sql("instr(coalesce(p.categories, ''), ?) > 0", (needle,))
         if node.field == "id":
             return Sql("p.id = ?", (re.sub(r"v\d+$", "", node.value),))
+        if node.field == "doi":
+            value = node.value.lower()
+            if value.endswith("*"):
+                return Sql("coalesce(p.doi, '') != '' and substr(lower(p.doi), 1, ?) = ?", (len(value) - 1, value[:-1]))
+            return Sql("coalesce(p.doi, '') != '' and lower(p.doi) = ?", (value,))
+        if node.field == "rn":
+            return FALSE  # report numbers are not stored
         lo, hi = date_range(node.value)
-        column = "published" if node.field == "submitteddate" else "updated"
-        return Sql(f"coalesce(p.{column}, '') between ? and ?", (lo, hi))
+        return Sql("coalesce(p.published, '') between ? and ?", (lo, hi))
 
     def _op(self, op: str, left: Compiled, right: Compiled) -> Compiled:
         if left == FALSE:
