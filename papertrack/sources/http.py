@@ -12,7 +12,6 @@ from the last request the previous holder noted in it, and notes each of its own
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -95,7 +94,8 @@ class PoliteSession:
         last = self.lock.previous.get("last_request")
         if isinstance(last, int | float):
             ago = max(0.0, time.time() - last)  # a clock set back counts as "just now"
-            self._last = max(self._last or -math.inf, time.monotonic() - ago)
+            then = time.monotonic() - ago
+            self._last = then if self._last is None else max(self._last, then)
 
     def close(self) -> None:
         """Let go of the endpoint (and the connection pool)."""
