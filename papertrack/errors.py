@@ -36,3 +36,21 @@ class SourceError(PapertrackError):
 
 class QueryRejected(SourceError):
     """The service rejected the query itself (arXiv's error feed). Never retried."""
+
+
+class LockHeld(PapertrackError):
+    """Another process holds a lock this one needs, and the wait for it ran out. Exit code
+    75 (EX_TEMPFAIL): cron and systemd can tell "try again later" from a failure."""
+
+    exit_code = 75
+
+    def __init__(self, message: str, waited: float = 0.0):
+        self.waited = waited
+        super().__init__(message)
+
+
+class Interrupted(KeyboardInterrupt):
+    """The process was told to stop (SIGTERM: cron's timeout, systemd stop). It unwinds
+    like Ctrl+C (transactions rolled back, runs marked interrupted) and exits with 143."""
+
+    exit_code = 143

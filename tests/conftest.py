@@ -23,9 +23,11 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
 @pytest.fixture(autouse=True)
-def no_real_services(monkeypatch):
+def no_real_services(monkeypatch, tmp_path_factory):
     """No test may reach arXiv or DBLP: unless a test points them at a local server, the
-    endpoints (the CLI's, by environment, and the library's defaults) are a closed port."""
+    endpoints (the CLI's, by environment, and the library's defaults) are a closed port.
+    The machine-wide endpoint locks of the CLI go to a directory of the test's own."""
+    monkeypatch.setenv("PAPERTRACK_LOCK_DIR", str(tmp_path_factory.mktemp("locks")))
     monkeypatch.setenv("PAPERTRACK_ARXIV_URL", CLOSED_ARXIV)
     monkeypatch.setenv("PAPERTRACK_DBLP_URL", CLOSED_DBLP)
     monkeypatch.setattr(ArxivClient, "default_url", CLOSED_ARXIV)

@@ -79,3 +79,24 @@ def start_fake_arxiv(tmp_path: Path, name: str, corpus: str, *faults: str):
             pytest.fail("fake_arxiv did not start")
         time.sleep(0.1)
     return proc, f"http://127.0.0.1:{port_file.read_text()}/api/query", log
+
+
+def start_papertrack(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
+    """`python -m papertrack ARGS` as a real process from `cwd` (output piped, as text)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "papertrack", *args],
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def wait_until(condition, timeout: float = 30, what: str = "the condition") -> None:
+    """Poll `condition()` every 20 ms until it is true; fail the test after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what} did not happen within {timeout} s")
+        time.sleep(0.02)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from papertrack.cli.options import arxiv_client, db_option, new_or_stored_db, stored_db, window_options
+from papertrack.cli.options import arxiv_client, db_option, lock_options, locked_db, stored_db, window_options
 from papertrack.cli.output import plural, write_text
 
 if TYPE_CHECKING:
@@ -47,6 +47,7 @@ def bibtex(
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--tag", "tags", multiple=True, metavar="TAG", help="Tag every imported or matched paper (repeatable)")
 @arxiv_client
+@lock_options
 def import_bibtex(db_path: str, file: str, tags: tuple[str, ...], arxiv: ArxivClient) -> None:
     """Import a .bib file: match entries to stored papers, fetch new arXiv ones, add the rest.
 
@@ -56,7 +57,7 @@ def import_bibtex(db_path: str, file: str, tags: tuple[str, ...], arxiv: ArxivCl
     from papertrack.bibtex.parse import read_bibtex
 
     bib = read_bibtex(file)  # before opening the database: a missing file creates nothing
-    report = run_import(new_or_stored_db(db_path), bib, tags, client=arxiv)
+    report = run_import(locked_db(db_path), bib, tags, client=arxiv)
     for problem in report.problems:
         click.echo(problem, err=True)
     click.echo(report.summary())

@@ -14,8 +14,11 @@ from papertrack.cli.options import (
     arxiv_client,
     db_option,
     dblp_client,
+    lock_options,
+    locked_db,
     new_or_stored_db,
     queries_option,
+    status_lock,
     stored_db,
     with_config,
 )
@@ -64,11 +67,16 @@ def queries(config: Config, explain: bool) -> None:
 @click.option("--full", is_flag=True, help="Ignore the watermark and fetch everything the query matches")
 @arxiv_client
 @dblp_client
+@lock_options
 def harvest(db_path: str, config: Config, names: tuple[str, ...], full: bool, arxiv: ArxivClient, dblp: DblpClient) -> None:
-    """Harvest the saved queries into the database (incremental, resumable)."""
+    """Harvest the saved queries into the database (incremental, resumable).
+
+    One harvest or import writes a database at a time, and one papertrack process on
+    the machine talks to arXiv (and to DBLP) at a time: a second one exits with code 75,
+    or waits with --wait."""
     from papertrack.ingest.harvest import harvest as run_harvest
 
-    db = new_or_stored_db(db_path)
+    db = locked_db(db_path)
     with ProgressBars() as bars:
         reports = run_harvest(db, config, names, full=full, arxiv_client=arxiv, dblp_client=dblp, on_page=bars.update)
     print_reports(reports)
@@ -97,7 +105,7 @@ def status(db_path: str, config: Config, stale_days: float) -> None:
                 s.flag.upper() if s.flag != "ok" else "ok",
                 (s.last_error or "")[:80],
             )
-            for s in query_status(stored_db(db_path), config.queries, stale_days)
+            for s in query_status(stored_db(db_path), config.queries, stale_days, harvest_lock=status_lock(db_path))
         ],  # fmt: skip
         ["query", "source", "papers", "last success", "flag", "last error"],
     )
@@ -117,9 +125,10 @@ def status(db_path: str, config: Config, stale_days: float) -> None:
     help="Parsing processes [default: one per core, at most 4; 0 parses in this process]",
 )  # fmt: skip
 @click.option(
-    "--batch", envvar="PAPERTRACK_IMPORT_BATCH", type=click.IntRange(min=1), default=10_000, hidden=True,
-    help="Lines per transaction (lower only for tests)",
+    "--batch", envvar="PAPERTRACK_IMPORT_BATCH", show_envvar=True, type=click.IntRange(min=1), default=10_000,
+    hidden=True, help="Lines per transaction (lower only for tests)",
 )  # fmt: skip
+@lock_options
 def import_snapshot(
     file: str,
     db_path: str,
@@ -138,7 +147,7 @@ def import_snapshot(
     # the taxonomy tags imported papers like harvested ones; without a queries file there is none
     has_queries = queries_path != DEFAULT_QUERIES or Path(queries_path).exists()
     taxonomy = load_config(queries_path).taxonomy if has_queries else ()
-    db = new_or_stored_db(db_path)
+    db = locked_db(db_path)
     with ImportProgress(file) as progress:
         report = run_import(
             db, file, keep=keep, taxonomy=taxonomy, workers=workers, batch=batch,

@@ -8,7 +8,16 @@ from typing import TYPE_CHECKING
 
 import click
 
-from papertrack.cli.options import DAY, arxiv_client, db_option, new_or_stored_db, stored_db, window_options, with_config
+from papertrack.cli.options import (
+    DAY,
+    arxiv_client,
+    db_option,
+    lock_options,
+    locked_db,
+    stored_db,
+    window_options,
+    with_config,
+)
 from papertrack.cli.output import plural, table, write_text
 
 if TYPE_CHECKING:
@@ -80,12 +89,13 @@ def digest(
 @with_config
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @arxiv_client
+@lock_options
 def import_digest(db_path: str, config: Config, files: tuple[str, ...], arxiv: ArxivClient) -> None:
     """Import past issues (markdown): featured papers become picks, the editor's text notes."""
     from papertrack.enrich.taxonomy import Taxonomy
     from papertrack.newsletter.past_issues import import_issues
 
-    reports = import_issues(new_or_stored_db(db_path), files, client=arxiv, taxonomy=Taxonomy(config.taxonomy))
+    reports = import_issues(locked_db(db_path), files, client=arxiv, taxonomy=Taxonomy(config.taxonomy))
     table([(r.path, r.issue, len(r.featured), len(r.skipped)) for r in reports], ["file", "issue", "featured", "skipped"])
     for r in reports:
         for reason in r.skipped:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -16,10 +17,15 @@ import click
 if TYPE_CHECKING:
     import sqlite_utils
 
+    from papertrack.sources.locks import Lock
+
 DEFAULT_DB = "db/papers.db"
 DEFAULT_QUERIES = "queries.yaml"
 ARXIV_URL = "https://export.arxiv.org/api/query"  # sources.arxiv.ARXIV_URL (not imported: keeps --help fast)
 DBLP_URL = "https://dblp.org/search/publ/api"  # sources.dblp.DBLP_URL
+# What commands leave in the click context (shared by nested contexts) for the group and the decorators
+DB_KEY = "papertrack.db"  # the database a command opened: storage errors name it
+_WAIT, _LOCK_DIR = "papertrack.wait", "papertrack.lock_dir"  # set by `lock_options`
 
 
 class Day(click.ParamType):
@@ -40,18 +46,109 @@ class Day(click.ParamType):
 DAY = Day()
 
 
+class Url(click.ParamType):
+    """An http(s) URL with a host (the endpoints)."""
+
+    name = "URL"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(str(value))
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            self.fail(f"{value!r} is not an http(s) URL", param, ctx)
+        return str(value)
+
+
+URL = Url()
+
+
 def stored_db(db_path: str) -> sqlite_utils.Database:
     """The database of a command that reads or edits stored papers: it must exist."""
-    from papertrack.store.schema import open_db
-
-    return open_db(db_path, create=False)
+    return _opened(db_path, create=False)
 
 
 def new_or_stored_db(db_path: str) -> sqlite_utils.Database:
     """The database a command writes papers into, created when missing."""
+    return _opened(db_path, create=True)
+
+
+def locked_db(db_path: str) -> sqlite_utils.Database:
+    """The database a harvest or an import writes, created when missing, once this process
+    holds its lock (until the command ends; `--wait` says how long to wait for it)."""
+    from papertrack.sources.locks import database_lock
+
+    _context().with_resource(database_lock(db_path, **_lock_settings()))
+    return new_or_stored_db(db_path)
+
+
+def status_lock(db_path: str) -> Lock:
+    """The database's lock as `status` probes it: shared, never waited for."""
+    from papertrack.sources.locks import database_lock
+
+    return database_lock(db_path, shared=True)
+
+
+def uses_db(db_path: str) -> str:
+    """Remember the command's database: the file a storage error names (`cli.ErrorsInOneLine`)."""
+    _context().meta[DB_KEY] = db_path
+    return db_path
+
+
+def _opened(db_path: str, create: bool) -> sqlite_utils.Database:
     from papertrack.store.schema import open_db
 
-    return open_db(db_path)
+    db = open_db(uses_db(db_path), create=create)
+    _context().call_on_close(db.close)
+    return db
+
+
+def _context() -> click.Context:
+    return click.get_current_context()
+
+
+# ------------------------------------------------------------------ locks
+
+
+def lock_options(fn: Callable) -> Callable:
+    """--wait and the lock directory, for the commands that take the database's or an
+    endpoint's lock (`locked_db`, `arxiv_client`, `dblp_client` read them from the context)."""
+
+    def remember(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        ctx.meta[f"papertrack.{param.name}"] = value
+        return value
+
+    fn = click.option(
+        "--lock-dir", envvar="PAPERTRACK_LOCK_DIR", show_envvar=True, type=click.Path(file_okay=False), hidden=True,
+        expose_value=False, callback=remember,
+        help="Directory of the arXiv and DBLP locks every papertrack process on the machine shares "
+        "[default: papertrack-locks in the system's temporary directory]",
+    )(fn)  # fmt: skip
+    return click.option(
+        "--wait", type=click.FloatRange(min=0), default=0, is_flag=False, flag_value=math.inf, metavar="[SECONDS]",
+        expose_value=False, callback=remember,
+        help="When another papertrack process holds the database or the arXiv/DBLP endpoint, wait this long for it "
+        "(--wait alone: as long as it takes) instead of exiting with code 75 at once",
+    )(fn)  # fmt: skip
+
+
+def _lock_settings() -> dict[str, Any]:
+    ctx = _context()
+    return {
+        "wait": ctx.meta.get(_WAIT) or 0.0,
+        "owner": f"papertrack {ctx.info_name}",
+        "on_wait": lambda line: click.echo(line, err=True),
+    }
+
+
+def _endpoint_lock(service: str, url: str) -> Lock | None:
+    """The endpoint's machine-wide lock for a command with `lock_options`, else None."""
+    from papertrack.sources.locks import default_lock_dir, endpoint_lock
+
+    ctx = _context()
+    if _WAIT not in ctx.meta:
+        return None
+    return endpoint_lock(ctx.meta.get(_LOCK_DIR) or default_lock_dir(), service, url, **_lock_settings())
 
 
 def db_option(fn: Callable) -> Callable:
@@ -100,7 +197,7 @@ def arxiv_client(fn: Callable) -> Callable:
     `arxiv` argument: a ready `sources.arxiv.ArxivClient`."""
 
     @click.option(
-        "--arxiv-url", envvar="PAPERTRACK_ARXIV_URL", show_envvar=True, default=ARXIV_URL, metavar="URL",
+        "--arxiv-url", envvar="PAPERTRACK_ARXIV_URL", show_envvar=True, default=ARXIV_URL, type=URL,
         help="arXiv API endpoint",
     )  # fmt: skip
     @click.option(
@@ -108,14 +205,18 @@ def arxiv_client(fn: Callable) -> Callable:
         type=click.FloatRange(min=0), metavar="SECONDS", help="Pause between arXiv requests (arXiv asks for 3)",
     )  # fmt: skip
     @click.option(
-        "--arxiv-page-size", envvar="PAPERTRACK_ARXIV_PAGE_SIZE", default=2000, type=click.IntRange(1, 2000),
-        hidden=True, help="Results per arXiv request (for tests)",
+        "--arxiv-page-size", envvar="PAPERTRACK_ARXIV_PAGE_SIZE", show_envvar=True, default=2000,
+        type=click.IntRange(1, 2000), hidden=True, help="Results per arXiv request (for tests)",
     )  # fmt: skip
     @functools.wraps(fn)
     def wrapper(arxiv_url: str, arxiv_delay: float, arxiv_page_size: int, **kwargs: Any) -> Any:
         from papertrack.sources.arxiv import ArxivClient
 
-        return fn(arxiv=ArxivClient(arxiv_url, delay=arxiv_delay, page_size=arxiv_page_size), **kwargs)
+        client = ArxivClient(
+            arxiv_url, delay=arxiv_delay, page_size=arxiv_page_size, lock=_endpoint_lock(ArxivClient.service, arxiv_url)
+        )
+        _context().call_on_close(client.close)
+        return fn(arxiv=client, **kwargs)
 
     return wrapper
 
@@ -124,7 +225,7 @@ def dblp_client(fn: Callable) -> Callable:
     """The DBLP endpoint and pacing, as a `dblp` argument (`sources.dblp.DblpClient`)."""
 
     @click.option(
-        "--dblp-url", envvar="PAPERTRACK_DBLP_URL", show_envvar=True, default=DBLP_URL, metavar="URL",
+        "--dblp-url", envvar="PAPERTRACK_DBLP_URL", show_envvar=True, default=DBLP_URL, type=URL,
         help="DBLP publication search endpoint",
     )  # fmt: skip
     @click.option(
@@ -135,6 +236,8 @@ def dblp_client(fn: Callable) -> Callable:
     def wrapper(dblp_url: str, dblp_delay: float, **kwargs: Any) -> Any:
         from papertrack.sources.dblp import DblpClient
 
-        return fn(dblp=DblpClient(dblp_url, delay=dblp_delay), **kwargs)
+        client = DblpClient(dblp_url, delay=dblp_delay, lock=_endpoint_lock(DblpClient.service, dblp_url))
+        _context().call_on_close(client.close)
+        return fn(dblp=client, **kwargs)
 
     return wrapper

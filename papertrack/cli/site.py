@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from papertrack.cli.options import db_option, with_config
+from papertrack.cli.options import db_option, uses_db, with_config
 from papertrack.cli.output import ProgressBars, print_reports
 
 if TYPE_CHECKING:
@@ -25,7 +25,7 @@ def serve(db_path: str, host: str, port: int, metadata_path: str | None) -> None
     """Browse the database in Datasette (read-only), with papertrack's metadata and plugin."""
     from papertrack.web.serve import serve as run_server
 
-    run_server(db_path, host, port, metadata_path, announce=click.echo)
+    run_server(uses_db(db_path), host, port, metadata_path, announce=click.echo)
 
 
 @click.command()
@@ -41,7 +41,7 @@ def demo(config: Config, db_path: str, no_serve: bool, port: int) -> None:
     from papertrack.web.serve import serve as run_server
 
     with ProgressBars() as bars:
-        reports = build_demo(config, db_path, on_page=bars.update)
+        reports = build_demo(config, uses_db(db_path), on_page=bars.update)
     print_reports(reports)
     click.echo(f"\nDemo database: {db_path}")
     click.echo(f"Digest example: {build_demo_digest(db_path)}  (papertrack digest --db {db_path} --issue {DEMO_ISSUE})")

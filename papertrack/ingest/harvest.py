@@ -11,6 +11,7 @@ committed with every page: a killed run resumes where it stopped.
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -26,7 +27,7 @@ from papertrack.sources.arxiv import ArxivClient, Page
 from papertrack.sources.arxiv_query import PAGING_LIMIT, arxiv_form, first_window, split_window, windowed
 from papertrack.sources.dblp import DblpClient, DblpPage
 from papertrack.store.papers import SaveResult, save_papers
-from papertrack.store.runs import query_state, record_run, set_progress, start_run, sync_queries
+from papertrack.store.runs import Heartbeat, query_state, record_run, set_progress, start_run, sync_queries
 from papertrack.store.schema import transaction
 
 # arXiv dates a version by its submission, but lists it only once announced (a day or more
@@ -96,36 +97,58 @@ def harvest(
     ids = sync_queries(db, queries)
     taxonomy = Taxonomy(config.taxonomy)
     client = arxiv_client or ArxivClient()
-    dblp = dblp_client or (DblpClient() if any(q.source == "dblp" for q in queries) else None)
+    dblp = (dblp_client or DblpClient()) if any(q.source == "dblp" for q in queries) else None
 
     def requests() -> int:  # a DBLP query also asks arXiv for preprints
         return client.requests + (dblp.requests if dblp else 0)
 
+    # Every endpoint this harvest may use is taken before the first run starts, always in
+    # this order: two harvests can then never each hold one and wait for the other's.
+    for source in (client, dblp):
+        if source is not None:
+            source.hold()
     reports = []
     for q in queries:
         report = RunReport(q.name, base_requests=requests())
         run_id = start_run(db, q.name)
         run = Run(db, q, ids[q.name], run_id, report, taxonomy, full, requests, on_page)
+        with Heartbeat(db, run_id):
+            _run(run, client, dblp, lookback)
+        reports.append(report)
+    return reports
+
+
+def _run(run: Run, client: ArxivClient, dblp: DblpClient | None, lookback: timedelta) -> None:
+    """One query's run, its outcome recorded in its harvest_runs row whatever happens:
+    `failed` (a source's error; or the database's, raised on after recording it if the
+    database still takes the record), or `interrupted` (Ctrl+C, SIGTERM)."""
+    db, q, report = run.db, run.query, run.report
+    unwinding = False
+    try:
+        if q.source == "arxiv":
+            harvest_arxiv(run, client, lookback)
+        elif dblp is not None:
+            harvest_dblp(run, dblp, client)
+        else:  # config.SOURCES admits no other
+            raise SourceError(f"source {q.source!r} is not supported")
+    except PapertrackError as e:
+        report.status, report.error = "failed", str(e)
+    except Exception as e:  # the database's own error (disk full, read-only, ...), or a bug
+        unwinding, report.status = True, "failed"
+        report.error = str(e) if isinstance(e, sqlite3.Error) else f"{type(e).__name__}: {e}"
+        raise
+    except BaseException as e:
+        unwinding, report.status, report.error = True, "interrupted", str(e) or "stopped by Ctrl+C"
+        raise
+    finally:
+        report.requests = run.requests() - report.base_requests
         try:
-            if q.source == "arxiv":
-                harvest_arxiv(run, client, lookback)
-            elif dblp is not None:
-                harvest_dblp(run, dblp, client)
-            else:  # config.SOURCES admits no other
-                raise SourceError(f"source {q.source!r} is not supported")
-        except PapertrackError as e:
-            report.status, report.error = "failed", str(e)
-        except BaseException:
-            report.status, report.error = "interrupted", "stopped by the user"
-            raise
-        finally:
-            report.requests = requests() - report.base_requests
-            report.total = db.execute("select count(*) from papers_queries where queries_id = ?", [ids[q.name]]).fetchone()[
+            report.total = db.execute("select count(*) from papers_queries where queries_id = ?", [run.query_id]).fetchone()[
                 0
             ]
             record_run(
                 db,
-                run_id,
+                run.run_id,
                 finished=now_iso(),
                 status=report.status,
                 error=report.error,
@@ -133,8 +156,9 @@ def harvest(
                 new=report.new,
                 updated=report.updated,
             )
-        reports.append(report)
-    return reports
+        except sqlite3.Error:
+            if not unwinding:
+                raise  # else the error on its way out says more than this one
 
 
 def harvest_arxiv(run: Run, client: ArxivClient, lookback: timedelta = LOOKBACK) -> None:

@@ -21,6 +21,7 @@ from lxml import etree
 from papertrack.errors import QueryRejected, SourceError
 from papertrack.models import Paper, abs_url, clean_text, iso_utc, pdf_url, split_arxiv_id
 from papertrack.sources.http import DEFAULT_DELAY, BadContent, ServiceClient
+from papertrack.sources.locks import Lock
 
 ARXIV_URL = "https://export.arxiv.org/api/query"
 PAGE_SIZE = 2000  # the most arXiv serves per request
@@ -58,8 +59,9 @@ class ArxivClient(ServiceClient):
         page_size: int = PAGE_SIZE,
         retries: int = 5,
         content_retries: int = 6,
+        lock: Lock | None = None,
     ):
-        super().__init__(base_url, delay, retries, content_retries)
+        super().__init__(base_url, delay, retries, content_retries, lock)
         self.page_size = min(page_size, PAGE_SIZE)
 
     def page(

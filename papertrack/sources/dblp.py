@@ -22,6 +22,7 @@ import requests
 from papertrack.errors import QueryRejected, SourceError
 from papertrack.models import Paper, arxiv_id, clean_text, normalize_doi
 from papertrack.sources.http import DEFAULT_DELAY, BadContent, ServiceClient
+from papertrack.sources.locks import Lock
 
 DBLP_URL = "https://dblp.org/search/publ/api"
 PAGE_SIZE = 1000  # DBLP caps `h` at 1000
@@ -94,8 +95,9 @@ class DblpClient(ServiceClient):
         page_size: int | None = None,
         retries: int = 5,
         content_retries: int = 3,
+        lock: Lock | None = None,
     ):
-        super().__init__(base_url, delay, retries, content_retries)
+        super().__init__(base_url, delay, retries, content_retries, lock)
         self.page_size = min(page_size or PAGE_SIZE, PAGE_SIZE)
 
     def page(self, query: str, first: int = 0, size: int | None = None) -> DblpPage:

@@ -4,6 +4,10 @@ Transport faults (connection errors, 429, 5xx, arXiv's sporadic 406) are retried
 urllib3's `Retry` mounted on a requests `Session`, honouring `Retry-After`. The only
 addition is a floor on every retry pause, so a retry never comes sooner than the
 politeness delay the service asked for.
+
+The pacing holds across processes when the session is given the endpoint's
+machine-wide `locks.Lock`: the first request takes it (held until `close`), continues
+from the last request the previous holder noted in it, and notes each of its own.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from papertrack import __version__
+from papertrack.sources.locks import Lock
 
 T = TypeVar("T")
 USER_AGENT = f"papertrack/{__version__} (+https://github.com/papertrack/papertrack)"
@@ -54,12 +59,16 @@ class PoliteSession:
 
     The wait is measured from the end of the previous response, so whatever the caller
     does between two calls (parsing, storing) overlaps the wait instead of adding to it.
+    With a `lock`, the endpoint is this session's alone from its first request on.
     """
 
-    def __init__(self, delay: float, retries: int = 5, backoff: float = 2.0, timeout: float = 60.0):
+    def __init__(
+        self, delay: float, retries: int = 5, backoff: float = 2.0, timeout: float = 60.0, lock: Lock | None = None
+    ):
         self.delay = delay
         self.timeout = timeout
         self.requests = 0
+        self.lock = lock
         self._last: float | None = None
         self.session = requests.Session()
         self.session.headers["User-Agent"] = USER_AGENT
@@ -76,6 +85,24 @@ class PoliteSession:
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
 
+    def hold(self) -> None:
+        """Take the endpoint's lock now (else the first request takes it), and count the
+        delay from the last request its previous holder made."""
+        if self.lock is None or self.lock.held:
+            return
+        self.lock.acquire()
+        last = self.lock.previous.get("last_request")
+        if isinstance(last, int | float):
+            ago = max(0.0, time.time() - last)  # a clock set back counts as "just now"
+            then = time.monotonic() - ago
+            self._last = then if self._last is None else max(self._last, then)
+
+    def close(self) -> None:
+        """Let go of the endpoint (and the connection pool)."""
+        if self.lock is not None:
+            self.lock.release()
+        self.session.close()
+
     def wait(self) -> None:
         """Sleep until `delay` seconds have passed since the last response."""
         if self._last is not None:
@@ -85,6 +112,7 @@ class PoliteSession:
 
     def get(self, url: str, params: dict | None = None) -> requests.Response:
         """One paced GET (with transport retries inside). Raises requests' own errors."""
+        self.hold()
         self.wait()
         try:
             response = self.session.get(url, params=params, timeout=self.timeout)
@@ -93,6 +121,8 @@ class PoliteSession:
             raise
         finally:
             self._last = time.monotonic()
+            if self.lock is not None:
+                self.lock.note(last_request=time.time())
         # count the attempts urllib3 retried inside this call too
         self.requests += 1 + len(getattr(response.raw.retries, "history", ()) or ())
         return response
@@ -124,17 +154,31 @@ class PoliteSession:
 
 class ServiceClient:
     """Base of the source clients: an endpoint (the real service by default) and one
-    polite session. Subclasses name the `service` and its `default_url`."""
+    polite session. Subclasses name the `service` and its `default_url`. `lock`: the
+    endpoint's machine-wide lock (`locks.endpoint_lock`), taken by the first request or
+    by `hold`, released by `close`."""
 
     service = ""
     default_url = ""
 
     def __init__(
-        self, base_url: str | None = None, delay: float = DEFAULT_DELAY, retries: int = 5, content_retries: int = 6
+        self,
+        base_url: str | None = None,
+        delay: float = DEFAULT_DELAY,
+        retries: int = 5,
+        content_retries: int = 6,
+        lock: Lock | None = None,
     ):
         self.base_url = base_url or self.default_url
-        self.http = PoliteSession(delay, retries=retries, backoff=max(delay, 0.1))
+        self.http = PoliteSession(delay, retries=retries, backoff=max(delay, 0.1), lock=lock)
         self.content_retries = content_retries
+
+    def hold(self) -> None:
+        """Take the endpoint's lock before the first request (see `PoliteSession.hold`)."""
+        self.http.hold()
+
+    def close(self) -> None:
+        self.http.close()
 
     @property
     def requests(self) -> int:

@@ -39,10 +39,17 @@ _DIGITS = re.compile(r"\d+")
 Candidate = tuple[str, str, Sequence[str]]  # (id, title, authors)
 
 
+def paper_key(text: str) -> str:
+    """The `papers.id` an id as users write it denotes (`1909.04977`, `1909.04977v2`,
+    `arXiv:1909.04977`, an abs or pdf URL, `dblp:...`), whether stored or not. Every
+    command and the Datasette `/-/paper/` page go through it (via `resolve_id` here)."""
+    return arxiv_id(text) or text.strip()
+
+
 def resolve_id(db: sqlite_utils.Database, text: str) -> str:
-    """The stored paper an id as users write it names (`1909.04977`, `1909.04977v2`,
-    `arXiv:1909.04977`, an abs or pdf URL, `dblp:...`); UsageError when there is none."""
-    candidate = arxiv_id(text) or text.strip()
+    """The stored paper an id as users write it names (`paper_key`); UsageError when
+    there is none."""
+    candidate = paper_key(text)
     if not db.execute("select 1 from papers where id = ?", [candidate]).fetchone():
         raise UsageError(f"no paper {text!r} in the database")
     return candidate

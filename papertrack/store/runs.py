@@ -4,24 +4,49 @@ A query's progress (watermark, the state of an unfinished run) lives in `queries
 run of a query is a row of `harvest_runs`. `HEALTH_SQL` flags each query (failed,
 interrupted, running, never, stale, ok); `papertrack status` and Datasette's "Harvest
 health" query both run it, so the two cannot disagree.
+
+A process killed with -9 (or a power cut) leaves its row `running`. Two things tell:
+* the SQL itself: a running harvest refreshes its row's `heartbeat` every `HEARTBEAT`
+  seconds (`Heartbeat`), and a `running` row silent for `SILENCE` seconds reads as
+  interrupted. Plain SQL, so stock Datasette and a copy of the database on another
+  machine, which can see no process, agree;
+* the database's harvest lock (`locks.database_lock`), on the machine that writes it: a
+  harvest holds it while it runs and the kernel drops it when the process dies, so when
+  it is free no row can be running (`end_dead_runs`, called by `status` under the lock).
 """
 
 from __future__ import annotations
 
 import json
+import sqlite3
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 import sqlite_utils
 
 from papertrack.config import SavedQuery
+from papertrack.errors import LockHeld
 from papertrack.models import now_iso
+from papertrack.sources.locks import Lock
 from papertrack.store.schema import transaction
 
-HEALTH_SQL = """with last_run as (
+HEARTBEAT = 20  # seconds between a running harvest's signs of life
+SILENCE = 120  # a running row without one for this long belongs to a process that is gone
+DEAD_RUN = "the process ended before the run finished"
+
+HEALTH_SQL = f"""with runs as (
   select query, status, started, error,
+    status = 'running' and coalesce(heartbeat, started)
+      < strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-{SILENCE} seconds') as dead,
     row_number() over (partition by query order by id desc) as n
   from harvest_runs
+),
+last_run as (
+  select query, started,
+    case when dead then 'interrupted' else status end as status,
+    case when dead then '{DEAD_RUN}' else error end as error
+  from runs where n = 1
 ),
 flagged as (
   select q.name as query, q.source,
@@ -36,7 +61,7 @@ flagged as (
         '-' || coalesce(nullif(:days, ''), '14') || ' days') then 'stale'
       else 'ok'
     end as flag
-  from queries q left join last_run r on r.query = q.name and r.n = 1
+  from queries q left join last_run r on r.query = q.name
 )
 select flag, query, source, papers, last_success, last_run, last_run_started, error
 from flagged
@@ -89,15 +114,64 @@ def start_run(db: sqlite_utils.Database, query: str) -> int:
     """Open a harvest_runs row; a row left 'running' by a killed process becomes 'interrupted'."""
     with transaction(db):
         db.execute(
-            "update harvest_runs set status = 'interrupted', error = 'process ended before the run finished' "
-            "where query = ? and status = 'running'",
-            [query],
+            "update harvest_runs set status = 'interrupted', error = ? where query = ? and status = 'running'",
+            [DEAD_RUN, query],
         )
+        now = now_iso()
         cur = db.execute(
-            "insert into harvest_runs (query, started, status, requests, new, updated) values (?, ?, 'running', 0, 0, 0)",
-            [query, now_iso()],
+            "insert into harvest_runs (query, started, status, requests, new, updated, heartbeat) "
+            "values (?, ?, 'running', 0, 0, 0, ?)",
+            [query, now, now],
         )
     return cur.lastrowid  # type: ignore[return-value]
+
+
+def end_dead_runs(db: sqlite_utils.Database) -> int:
+    """Mark every row left 'running' interrupted. Only for a caller holding the database's
+    harvest lock: then no harvest is alive to own such a row."""
+    with transaction(db):
+        return db.execute(
+            "update harvest_runs set status = 'interrupted', error = ? where status = 'running'", [DEAD_RUN]
+        ).rowcount
+
+
+class Heartbeat:
+    """Refreshes a running row's `heartbeat` every `every` seconds from a thread with its
+    own connection, for as long as the `with` block runs (a file database only). A beat
+    that finds the database busy or full is skipped: the next one tries again."""
+
+    def __init__(self, db: sqlite_utils.Database, run_id: int, every: float = HEARTBEAT):
+        self.run_id, self.every = run_id, every
+        self.path = next((row[2] for row in db.execute("pragma database_list") if row[1] == "main"), "")
+        self.stopped = threading.Event()
+        self.thread: threading.Thread | None = None
+
+    def __enter__(self) -> Heartbeat:
+        if self.path:
+            self.thread = threading.Thread(target=self._beat, name="papertrack-heartbeat", daemon=True)
+            self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stopped.set()
+        if self.thread is not None:
+            self.thread.join()
+
+    def _beat(self) -> None:
+        try:
+            conn = sqlite3.connect(self.path, timeout=2, isolation_level=None)
+        except sqlite3.Error:
+            return
+        try:
+            while not self.stopped.wait(self.every):
+                try:
+                    conn.execute(
+                        "update harvest_runs set heartbeat = ? where id = ? and status = 'running'", [now_iso(), self.run_id]
+                    )
+                except sqlite3.Error:
+                    pass
+        finally:
+            conn.close()
 
 
 def record_run(db: sqlite_utils.Database, run_id: int, **values) -> None:
@@ -120,10 +194,21 @@ class QueryStatus:
     flag: str  # failed, interrupted, running, never, stale or ok
 
 
-def query_status(db: sqlite_utils.Database, queries: Iterable[SavedQuery], stale_days: float = 14) -> list[QueryStatus]:
-    """The health of these saved queries (`HEALTH_SQL`), in their order."""
+def query_status(
+    db: sqlite_utils.Database, queries: Iterable[SavedQuery], stale_days: float = 14, harvest_lock: Lock | None = None
+) -> list[QueryStatus]:
+    """The health of these saved queries (`HEALTH_SQL`), in their order.
+
+    With the database's `harvest_lock` (taken shared, never waited for): if no harvest
+    holds it, the rows left 'running' are dead and are marked interrupted first."""
     queries = list(queries)
     sync_queries(db, queries)
+    if harvest_lock is not None:
+        try:
+            with harvest_lock:
+                end_dead_runs(db)
+        except (LockHeld, OSError):
+            pass  # a harvest or import holds the database (its rows are alive), or no lock file can be made here
     rows = {r["query"]: r for r in db.query(HEALTH_SQL, {"days": stale_days})}
     return [
         QueryStatus(q.name, q.source, r["papers"], r["last_success"], r["last_run"], r["error"], r["flag"])

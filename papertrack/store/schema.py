@@ -160,6 +160,10 @@ TABLES: dict[str, dict] = {
             "new": (int, "Papers added"),
             "updated": (int, "Known papers that changed (new version or metadata)"),
             "error": (str, "Why it failed"),
+            "heartbeat": (
+                str,
+                "While running, the last sign of life (every 20 s); a running row silent for 2 minutes reads as interrupted",
+            ),
         },
     },
     "imports": {
@@ -214,7 +218,9 @@ def open_db(path: str | Path, create: bool = True) -> sqlite_utils.Database:
     """Open (and create or migrate) a papertrack database in WAL mode.
 
     With `create=False` a missing file is a `UsageError` (commands that only read or edit
-    stored papers must not leave an empty database behind a typo).
+    stored papers must not leave an empty database behind a typo). A file that is not a
+    database is a `UsageError`; SQLite's other errors (read-only, cannot open, disk
+    full, locked) and the file system's are raised as they are, for the caller to report.
     """
     path = Path(path)
     if not create and not path.is_file():
@@ -228,9 +234,11 @@ def open_db(path: str | Path, create: bool = True) -> sqlite_utils.Database:
         # WAL + NORMAL: a killed process loses nothing committed; only a power cut may lose the last commits
         db.execute("PRAGMA synchronous = NORMAL")
         ensure_schema(db)
-    except sqlite3.DatabaseError as e:
+    except sqlite3.Error as e:
         db.close()
-        raise UsageError(f"{path}: not a papertrack database ({e})") from None
+        if getattr(e, "sqlite_errorname", "") in ("SQLITE_NOTADB", "SQLITE_CORRUPT"):
+            raise UsageError(f"{path}: not a papertrack database ({e})") from None
+        raise
     return db
 
 

@@ -87,8 +87,9 @@ order by p.published""",
     "stale_queries": {
         "title": "Harvest health",
         "description": "Each saved query's last successful harvest and its last run, flagged failed, "
-        "interrupted, never or stale (no success for so many days, 14 when left empty); "
-        "flagged queries first. The same flags as `papertrack status`.",
+        "interrupted (stopped, or its process gone: no sign of life for 2 minutes), never or stale "
+        "(no success for so many days, 14 when left empty); flagged queries first. The same flags as "
+        "`papertrack status`.",
         "sql": HEALTH_SQL,
         "params": ["days"],
     },

@@ -4,6 +4,8 @@
 * `m2m` facet (`facets.py`, `?_facet_m2m=tags`): tag counts through the link table.
 * Paper row page (templates/row.html): abstract, summary, tags, authors, arXiv links.
 * Compact cells: author and category lists instead of JSON, short link texts.
+* `/-/paper/<id>`: any way of writing a paper id (`arXiv:1909.04977v2`, an abs or pdf
+  URL; `store.identity.paper_key`, as every command reads it) redirects to its page.
 * metadata.json's `papers` block also describes any other database holding a `papers`
   table (`db/demo.db` is served as `demo`), so it is written once.
 """
@@ -16,9 +18,11 @@ from pathlib import Path
 
 from datasette import hookimpl
 from datasette.utils import tilde_encode, urlsafe_components
+from datasette.utils.asgi import NotFound, Response
 from jinja2 import ChoiceLoader, FileSystemLoader
 from markupsafe import Markup, escape
 
+from papertrack.store.identity import paper_key
 from papertrack.web.bib import can_render_bib, render_bib
 from papertrack.web.databases import is_papertrack, papertrack_databases
 from papertrack.web.facets import ManyToManyFacet
@@ -54,6 +58,22 @@ def register_facet_classes():
 @hookimpl
 def register_output_renderer(datasette):
     return {"extension": "bib", "render": render_bib, "can_render": can_render_bib}
+
+
+@hookimpl
+def register_routes():
+    return [(r"^/-/paper/(?P<paper>.+)$", paper_page)]
+
+
+async def paper_page(datasette, request):
+    """Redirect to the paper's row page, in the first database that holds it."""
+    text = urllib.parse.unquote(request.url_vars["paper"])
+    key = paper_key(text)
+    found = papertrack_databases(datasette)
+    for name in (n for n in datasette.databases if n in found):
+        if (await datasette.get_database(name).execute("select 1 from papers where id = ?", [key])).first():
+            return Response.redirect(datasette.urls.row(name, "papers", tilde_encode(key)))
+    raise NotFound(f"No paper {text!r} in the database")
 
 
 # ---------------------------------------------------------------- cells and the paper page
