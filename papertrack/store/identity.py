@@ -20,14 +20,18 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING
 
-import sqlite_utils
 from rapidfuzz import fuzz
 
 from papertrack.errors import UsageError
 from papertrack.models import arxiv_id, normalize_title
 from papertrack.text.names import ascii_fold
+
+if TYPE_CHECKING:  # only for annotations: `related` resolves ids without loading sqlite-utils (fast start)
+    import sqlite_utils
 
 TITLE_THRESHOLD = 92.0  # rapidfuzz ratio on normalised titles, 0-100
 WORD_THRESHOLD = 80.0  # a differing word needs a counterpart this close (network/networks: 93)
@@ -46,7 +50,7 @@ def paper_key(text: str) -> str:
     return arxiv_id(text) or text.strip()
 
 
-def resolve_id(db: sqlite_utils.Database, text: str) -> str:
+def resolve_id(db: sqlite_utils.Database | sqlite3.Connection, text: str) -> str:
     """The stored paper an id as users write it names (`paper_key`); UsageError when
     there is none."""
     candidate = paper_key(text)
