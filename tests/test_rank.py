@@ -155,6 +155,9 @@ def test_a_profile_with_too_few_positives_says_so_and_scores_nothing(work, tmp_p
     work("tag", corpus.paper("vision", 2).id, "tiny")
     assert work("rank", "--like", "tiny").exit_code == 0
     assert db_of(tmp_path).execute("select count(*) from scores where profile = 'tiny'").fetchone()[0] == 300
+    result = work("rank", "--like", "ml")  # the saved query tags every paper
+    assert result.output.splitlines()[2].split()[:3] == ["ml", "300", "0"]
+    assert "every paper is a positive: nothing to tell apart; nothing scored" in result.output
     work("untag", corpus.paper("vision", 2).id, "tiny")
     result = work("rank", "--update", "--like", "tiny")
     assert (

@@ -150,7 +150,7 @@ def related(db_path: str, paper: str, limit: int) -> None:
     Looked up in the full-text index by the paper's most telling words; the score is the
     match relative to the paper's own (1.0: its words matched as strongly as in the paper)."""
     from papertrack.rank.related import related as closest
-    from papertrack.store.identity import resolve_id
+    from papertrack.store.ids import resolve_id  # store.identity's, without its fuzzy matching: a fast start
 
     conn = readonly_db(db_path)
     for r in closest(conn, resolve_id(conn, paper), limit):

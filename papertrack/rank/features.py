@@ -31,23 +31,8 @@ from sklearn.feature_extraction.text import HashingVectorizer
 from sklearn.preprocessing import normalize
 from sklearn.utils import murmurhash3_32
 
-N_TEXT = 1 << 20  # columns of the text block and of the title block
-N_META = 1 << 16  # columns of the metadata block (a few hundred distinct tokens: collisions are rare)
-TITLE_WEIGHT = 1.0
-META_WEIGHT = 0.5
-MIN_DF, MAX_DF = 2, 0.5
-TOKEN = r"(?u)\b[a-zA-Z_][a-zA-Z0-9_]+\b"  # arxiv-sanity's: a word starts with a letter
-CHUNK = 20_000  # papers read, hashed and weighted at a time
-SETTINGS = {
-    "version": 1,
-    "n_text": N_TEXT,
-    "n_meta": N_META,
-    "title_weight": TITLE_WEIGHT,
-    "meta_weight": META_WEIGHT,
-    "min_df": MIN_DF,
-    "max_df": MAX_DF,
-    "ngrams": [1, 2],
-}
+from papertrack.rank.recipe import CHUNK, MAX_DF, META_WEIGHT, MIN_DF, N_META, N_TEXT, TITLE_WEIGHT, TOKEN
+
 _YEAR = re.compile(r"\s*\b(19|20)\d\d\b")
 _COLUMNS = "id, title, abstract, categories, primary_category, venue, venue_type, code_url"
 

@@ -20,7 +20,8 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.linear_model import LogisticRegression
 
-from papertrack.rank.features import META_WEIGHT, N_META, N_TEXT, SETTINGS, Batch, Featurizer, hash_column, meta_tokens
+from papertrack.rank.features import Batch, Featurizer, hash_column, meta_tokens
+from papertrack.rank.recipe import META_WEIGHT, N_META, N_TEXT, SETTINGS
 
 WHY_TOP = 5  # reasons kept per paper
 WHY_POOL = 15  # strongest features looked at (several may merge into one reason)
@@ -79,14 +80,6 @@ class ProfileModel:
             terms = bytes(arrays["name_text"]).decode("utf-8").split("\n") if arrays["name_text"].size else []
             names = dict(zip(arrays["name_cols"].tolist(), terms))
             return cls(profile, feat, arrays["coef"], float(arrays["intercept"][0]), names)
-
-
-def current(settings: str | None) -> bool:
-    """Whether a stored model was fitted with today's features (else it is refitted)."""
-    if not settings:
-        return False
-    stored = json.loads(settings)
-    return all(stored.get(k) == v for k, v in SETTINGS.items())
 
 
 def fit(profile: str, shared: Featurizer, X: sp.csr_matrix, rows: Sequence[int], positives: Batch) -> ProfileModel:

@@ -20,11 +20,13 @@ import sqlite_utils
 
 from papertrack.errors import UsageError
 from papertrack.models import now_iso
-from papertrack.rank.features import CHUNK, Featurizer, featurize_db, read_batch
-from papertrack.rank.model import ProfileModel, current, fit, own_tag_removed
+from papertrack.rank.recipe import CHUNK, SETTINGS
 from papertrack.rank.related import refresh_terms
 from papertrack.rank.scores import PICKS
 from papertrack.store.schema import transaction
+
+# features and model (numpy, scikit-learn: ~1 s to import) are imported where a fit or a
+# scoring needs them: a harvest that brings nothing new pays only a few queries
 
 MIN_POSITIVES = 3
 
@@ -91,18 +93,23 @@ def _run(
 ) -> RankReport:
     reports: dict[str, ProfileReport] = {}
     refit: list[tuple[str, list[str], str]] = []
+    papers = db.execute("select count(*) from papers").fetchone()[0] if profiles else 0
     for profile in dict.fromkeys(profiles):
         ids = positive_ids(db, profile)
         reports[profile] = ProfileReport(profile, len(ids))
-        if len(ids) < MIN_POSITIVES:
-            reports[profile].note = f"a profile needs at least {MIN_POSITIVES} positives; nothing scored"
+        if len(ids) < MIN_POSITIVES or len(ids) >= papers:
+            reports[profile].note = (
+                f"a profile needs at least {MIN_POSITIVES} positives; nothing scored"
+                if len(ids) < MIN_POSITIVES
+                else "every paper is a positive: nothing to tell apart; nothing scored"
+            )
             with transaction(db):
                 db.execute("delete from scores where profile = ?", [profile])
                 db.execute("delete from rank_models where profile = ?", [profile])
             continue
         stored = db.execute("select positives_digest, settings from rank_models where profile = ?", [profile]).fetchone()
         digest = _digest(ids)
-        if refit_all or stored is None or stored[0] != digest or not current(stored[1]):
+        if refit_all or stored is None or stored[0] != digest or not _current(stored[1]):
             refit.append((profile, ids, digest))
         else:
             t0 = time.perf_counter()
@@ -110,6 +117,9 @@ def _run(
             reports[profile].seconds = time.perf_counter() - t0
     result = RankReport(list(reports.values()))
     if refit:
+        from papertrack.rank.features import Featurizer, featurize_db, read_batch
+        from papertrack.rank.model import fit, own_tag_removed
+
         t0 = time.perf_counter()
         shared = Featurizer((), topic_tags)
         X, ids = featurize_db(shared, db.conn, n_jobs)
@@ -146,6 +156,9 @@ def _score_new(db: sqlite_utils.Database, profile: str) -> int:
     ]
     if not ids:
         return 0
+    from papertrack.rank.features import read_batch
+    from papertrack.rank.model import ProfileModel
+
     blob, settings = db.execute("select model, settings from rank_models where profile = ?", [profile]).fetchone()
     model = ProfileModel.from_bytes(profile, blob, settings)
     for start in range(0, len(ids), CHUNK):
@@ -161,6 +174,12 @@ def _write_scores(db: sqlite_utils.Database, profile: str, ids: Sequence[str], s
         "insert or replace into scores (papers_id, profile, score, why) values (?, ?, ?, ?)",
         ((pid, profile, round(float(s), 4), json.dumps(w)) for pid, s, w in zip(ids, scores, whys)),
     )
+
+
+def _current(settings: str | None) -> bool:
+    """Whether a stored model was fitted with today's features (else it is refitted)."""
+    stored = json.loads(settings or "{}")
+    return all(stored.get(k) == v for k, v in SETTINGS.items())
 
 
 def _digest(ids: Sequence[str]) -> str:

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from papertrack.errors import UsageError
 
 TERMS = 20  # words in the query
-POSTINGS = 20_000  # papers the query's words may occur in, together
+POSTINGS = 15_000  # papers the query's words may occur in, together
 MAX_SHARE = 0.25  # words in more than this share of papers say little about a paper
 TITLE_TF = 2  # a title word counts as this many abstract words
 _WORD = re.compile(r"[^\W_]+")  # FTS5's unicode61 tokens: runs of letters and digits
@@ -108,14 +108,19 @@ def related(conn: sqlite3.Connection, paper_id: str, limit: int = 10) -> list[Re
     if not parts:
         return []
     match, rank = " OR ".join(parts), _bm25(conn)
-    own = conn.execute(f"select {rank} from papers_fts where papers_fts match ? and rowid = ?", [match, row[0]]).fetchone()
     hits = conn.execute(
         f"select p.id, p.title, f.s from (select rowid, {rank} as s from papers_fts where papers_fts match ? "
         "order by s limit ?) f join papers p on p.rowid = f.rowid order by f.s, p.id",
         [match, limit + 1],
     ).fetchall()
+    own = next((h[2] for h in hits if h[0] == paper_id), None)
+    if own is None:  # the paper is not among its own closest: score it alone
+        own = conn.execute(
+            f"select {rank} from papers_fts where papers_fts match ? and rowid = ?", [match, row[0]]
+        ).fetchone()
+        own = own[0] if own else None
     hits = [h for h in hits if h[0] != paper_id][:limit]
-    top = own[0] if own and own[0] else min((h[2] for h in hits), default=-1.0)
+    top = own or min((h[2] for h in hits), default=-1.0)
     return [Related(pid, title or "", round(s / top, 3)) for pid, title, s in hits]
 
 
