@@ -99,7 +99,6 @@ def test_a_library_profile_puts_its_topic_first(work, tmp_path):
             "robots-i-like",
             "robotics",
         ),
-        ("taxonomy", [], "pruning", "pruning"),
         (
             "picks",
             [("pick", corpus.paper("dialogue", k).id, "--issue", "2024-02-01") for k in range(4)],
@@ -109,18 +108,29 @@ def test_a_library_profile_puts_its_topic_first(work, tmp_path):
     ],
 )
 def test_profiles_from_each_origin(work, tmp_path, origin, setup, profile, topic):
+    """Four positives are enough for the papers they have not seen to come first."""
     for args in setup:
         assert work(*args).exit_code == 0
     result = work("rank", "--like", profile)
     assert result.exit_code == 0, result.output
-    positives = {
+    assert result.output.splitlines()[2].split()[:3] == [profile, "4", "300"], origin
+    seen = {args[1] for args in setup}
+    unseen = [c for c in candidates(work, "--like", profile, "--limit", "30") if c["id"] not in seen][:20]
+    assert sum(corpus.topic_of(c["id"]) == topic for c in unseen) >= 18, origin
+
+
+def test_a_taxonomy_tag_is_a_profile(work, tmp_path):
+    origins = {
         r[0]
         for r in db_of(tmp_path).execute(
-            "select papers_id from scores where profile = ? order by score desc limit 60", [profile]
+            "select origin from papers_tags pt join tags t on t.id = pt.tags_id where t.name = 'pruning'"
         )
     }
-    best = [c for c in candidates(work, "--like", profile, "--limit", "60") if c["id"] in positives][:20]
-    assert sum(corpus.topic_of(c["id"]) == topic for c in best) >= 18, origin
+    assert origins == {"taxonomy"}
+    assert work("rank", "--like", "pruning").exit_code == 0
+    top = candidates(work, "--like", "pruning", "--limit", "20")
+    assert {corpus.topic_of(c["id"]) for c in top} == {"pruning"}
+    assert all("tag pruning" not in c["why"] for c in top)
 
 
 def test_a_query_tag_is_a_profile(work, tmp_path):

@@ -147,8 +147,9 @@ class Featurizer:
 
     def __init__(self, exclude: Iterable[str] = (), topic_tags: Iterable[str] = ()):
         self.exclude, self.topic_tags = frozenset(exclude), frozenset(topic_tags)
-        self.idf_text = np.zeros(N_TEXT, dtype=np.float32)
-        self.idf_title = np.zeros(N_TEXT, dtype=np.float32)
+        # empty until fitted or loaded (and cheap to send to the worker processes that hash)
+        self.idf_text = np.zeros(0, dtype=np.float32)
+        self.idf_title = np.zeros(0, dtype=np.float32)
 
     @property
     def n_columns(self) -> int:

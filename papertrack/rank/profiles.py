@@ -169,7 +169,9 @@ def _score_new(db: sqlite_utils.Database, profile: str) -> int:
     return len(ids)
 
 
-def _write_scores(db: sqlite_utils.Database, profile: str, ids: Sequence[str], scores, whys: Sequence[list[str]]) -> None:
+def _write_scores(
+    db: sqlite_utils.Database, profile: str, ids: Sequence[str], scores: Iterable[float], whys: Sequence[list[str]]
+) -> None:
     db.conn.executemany(
         "insert or replace into scores (papers_id, profile, score, why) values (?, ?, ?, ?)",
         ((pid, profile, round(float(s), 4), json.dumps(w)) for pid, s, w in zip(ids, scores, whys)),
