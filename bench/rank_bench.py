@@ -339,7 +339,7 @@ def speed(shared: Path, work: Path) -> None:
     print(f"\n`papertrack rank --like {PROFILE}` on {n:,} papers, fresh process, 2 workers")
     for run in range(2):
         wall, rss, out = timed(["rank", "--like", PROFILE, "--db", str(db), "--queries", str(queries)], work)
-        print(f"  run {run + 1}: {wall:.1f} s, peak RSS {rss:,.0f} MB (process tree)")
+        print(f"  run {run + 1}: {wall:.1f} s, peak RSS {rss:,.0f} MB (process tree); load after {os.getloadavg()[0]:.1f}")
     print("  " + out.strip().replace("\n", "\n  "))
 
     # 1,000 new papers: stored first (no rank: in the queries file), then scored
@@ -436,7 +436,7 @@ def related(shared: Path, work: Path, db_1m: Path | None) -> None:
         walls.append((time.perf_counter() - start) * 1000)
     walls.sort()
     print(f"`papertrack related ID` at 1M, 30 random papers, fresh process each: p50 {walls[15]:.0f} ms, "
-          f"p95 {walls[28]:.0f} ms, max {walls[-1]:.0f} ms")  # fmt: skip
+          f"p95 {walls[28]:.0f} ms, max {walls[-1]:.0f} ms (load {os.getloadavg()[0]:.1f})")  # fmt: skip
     start = time.perf_counter()
     subprocess.run([sys.executable, "-c", "import papertrack.cli"], check=True)
     print(f"(python + `import papertrack.cli` alone: {(time.perf_counter() - start) * 1000:.0f} ms)")

@@ -218,7 +218,7 @@ TABLES: dict[str, dict] = {
         "pk": "term",
         "columns": {
             "term": (str, "A word as the full-text index stores it (lower case, accents removed)"),
-            "df": (int, "Papers with the word in title or abstract"),
+            "df": (int, "Papers with the word in the title plus papers with it in the abstract"),
             "title_df": (int, "Papers with the word in the title"),
         },
     },
