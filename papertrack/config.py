@@ -1,4 +1,4 @@
-"""Load and validate `queries.yaml`: saved queries and the tag taxonomy.
+"""Load and validate `queries.yaml`: saved queries, the tag taxonomy and the profiles kept ranked.
 
 Every problem is a `ConfigError` naming the file, the line and what is wrong.
 """
@@ -44,6 +44,7 @@ class Config:
     path: str
     queries: tuple[SavedQuery, ...]
     taxonomy: tuple[TaxonomyRule, ...] = field(default=())
+    rank: tuple[str, ...] = ()  # profiles (tags, or `picks`) that harvests and imports keep scored
 
     def select(self, names: list[str] | tuple[str, ...] | None) -> list[SavedQuery]:
         """The named queries (all when `names` is empty), in file order."""
@@ -97,7 +98,7 @@ def parse_config(text: str, path: str = "queries.yaml") -> Config:
         raise ConfigError(path, mark.line + 1 if mark else None, f"invalid YAML: {message}") from None
     if not isinstance(data, dict) or not isinstance(data.get("queries"), list):
         raise ConfigError(path, 1, "expected a mapping with a 'queries:' list")
-    unknown = set(data) - {"queries", "taxonomy", "__line__"}
+    unknown = set(data) - {"queries", "taxonomy", "rank", "__line__"}
     if unknown:
         raise ConfigError(path, data["__line__"], f"unknown top-level key {sorted(unknown)[0]!r}")
     queries: list[SavedQuery] = []
@@ -106,7 +107,24 @@ def parse_config(text: str, path: str = "queries.yaml") -> Config:
         if any(q.name == query.name for q in queries):
             raise ConfigError(path, query.line, f"duplicate query name {query.name!r}")
         queries.append(query)
-    return Config(path, tuple(queries), _taxonomy(data.get("taxonomy"), path))
+    rank = _rank(data.get("rank"), path, _key_line(text, "rank"))
+    return Config(path, tuple(queries), _taxonomy(data.get("taxonomy"), path), rank)
+
+
+def _key_line(text: str, key: str) -> int | None:
+    """The line of a top-level key (the loader records lines of mappings, not of lists)."""
+    found = re.search(rf"^{key}\s*:", text, re.MULTILINE)
+    return text.count("\n", 0, found.start()) + 1 if found else None
+
+
+def _rank(value: Any, path: str, line: int | None) -> tuple[str, ...]:
+    """`rank: [my-library, picks]`: the profiles to keep scored (a single name is a list of one)."""
+    if value is None:
+        return ()
+    value = [value] if isinstance(value, str) else value
+    if not isinstance(value, list) or not all(isinstance(t, str) and t.strip() for t in value):
+        raise ConfigError(path, line, "rank must be a list of profiles (tag names, or picks)")
+    return tuple(dict.fromkeys(t.strip() for t in value))
 
 
 def _query(item: Any, path: str, parent_line: int) -> SavedQuery:

@@ -156,7 +156,7 @@ def test_authors(client):
 
 def test_canned_queries_are_read_only(client):
     queries = client.json("/papers.json")["queries"]
-    assert {q["name"] for q in queries} == {"latest", "by_tag", "window", "stale_queries", "authors"}
+    assert {q["name"] for q in queries} == {"latest", "by_tag", "window", "candidates", "stale_queries", "authors"}
     assert not any(q.get("write") for q in queries)
 
 

@@ -90,7 +90,7 @@ def test_only_keys_datasette_065_reads():
     for name, query in database["queries"].items():
         assert set(query) <= QUERY_KEYS, name
         assert not query.get("write"), name
-    assert set(CANNED_QUERIES) == {"latest", "by_tag", "window", "stale_queries", "authors"}
+    assert set(CANNED_QUERIES) == {"latest", "by_tag", "window", "candidates", "stale_queries", "authors"}
 
 
 def test_papers_table_settings():

@@ -19,7 +19,7 @@ from typing import Any, NoReturn
 import click
 
 from papertrack import __version__
-from papertrack.cli import bibliography, editing, harvesting, newsletter, site
+from papertrack.cli import bibliography, editing, harvesting, newsletter, ranking, site
 from papertrack.cli.options import DB_KEY
 from papertrack.errors import Interrupted, LockHeld, PapertrackError
 
@@ -30,6 +30,7 @@ AFTERMATH = {
     "import-bibtex": ("nothing of this import was stored", "run the import again"),
     "import-digest": ("nothing of this import was stored", "run the import again"),
     "retag": ("the batches already retagged are kept", "run retag again"),
+    "rank": ("the profiles already ranked keep their new scores, the others their old ones", "run rank again"),
 }
 DEFAULT_AFTERMATH = ("what was committed before is kept", "run the command again")
 
@@ -121,6 +122,6 @@ def cli() -> None:
     Datasette, export BibTeX, and write the newsletter's papers section."""
 
 
-for _module in (harvesting, editing, newsletter, bibliography, site):
+for _module in (harvesting, editing, newsletter, bibliography, ranking, site):
     for _command in _module.COMMANDS:
         cli.add_command(_command)

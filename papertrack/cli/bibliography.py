@@ -8,8 +8,18 @@ from typing import TYPE_CHECKING
 
 import click
 
-from papertrack.cli.options import arxiv_client, db_option, lock_options, locked_db, stored_db, window_options
+from papertrack.cli.options import (
+    arxiv_client,
+    db_option,
+    lock_options,
+    locked_db,
+    optional_config,
+    queries_option,
+    stored_db,
+    window_options,
+)
 from papertrack.cli.output import plural, write_text
+from papertrack.cli.ranking import keep_ranked
 
 if TYPE_CHECKING:
     from papertrack.sources.arxiv import ArxivClient
@@ -46,21 +56,26 @@ def bibtex(
 @db_option
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--tag", "tags", multiple=True, metavar="TAG", help="Tag every imported or matched paper (repeatable)")
+@queries_option
 @arxiv_client
 @lock_options
-def import_bibtex(db_path: str, file: str, tags: tuple[str, ...], arxiv: ArxivClient) -> None:
+def import_bibtex(db_path: str, file: str, tags: tuple[str, ...], queries_path: str, arxiv: ArxivClient) -> None:
     """Import a .bib file: match entries to stored papers, fetch new arXiv ones, add the rest.
 
     Exits 0 when every entry that describes a paper was imported or matched (a @proceedings
-    volume or a @string is no paper), 1 when one had to be skipped."""
+    volume or a @string is no paper), 1 when one had to be skipped. The profiles under
+    rank: in queries.yaml are kept scored afterwards."""
     from papertrack.bibtex.importer import import_bibtex as run_import
     from papertrack.bibtex.parse import read_bibtex
 
     bib = read_bibtex(file)  # before opening the database: a missing file creates nothing
-    report = run_import(locked_db(db_path), bib, tags, client=arxiv)
+    config = optional_config(queries_path)
+    db = locked_db(db_path)
+    report = run_import(db, bib, tags, client=arxiv)
     for problem in report.problems:
         click.echo(problem, err=True)
     click.echo(report.summary())
+    keep_ranked(db, config)
     if report.skipped:
         sys.exit(1)
 

@@ -3,26 +3,26 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
 from papertrack.cli.options import (
     DAY,
-    DEFAULT_QUERIES,
     arxiv_client,
     db_option,
     dblp_client,
     lock_options,
     locked_db,
     new_or_stored_db,
+    optional_config,
     queries_option,
     status_lock,
     stored_db,
     with_config,
 )
 from papertrack.cli.output import ImportProgress, ProgressBars, plural, print_reports, shorten, table
+from papertrack.cli.ranking import keep_ranked
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -80,6 +80,7 @@ def harvest(db_path: str, config: Config, names: tuple[str, ...], full: bool, ar
     with ProgressBars() as bars:
         reports = run_harvest(db, config, names, full=full, arxiv_client=arxiv, dblp_client=dblp, on_page=bars.update)
     print_reports(reports)
+    keep_ranked(db, config)
     if any(r.status != "ok" for r in reports):
         sys.exit(1)
 
@@ -139,14 +140,13 @@ def import_snapshot(
     batch: int,
 ) -> None:
     """Import arXiv's metadata snapshot (JSON lines, optionally .gz); rerun to resume."""
-    from papertrack.config import load_config
     from papertrack.ingest.snapshot import import_snapshot as run_import
     from papertrack.ingest.snapshot import parse_filter
 
     keep = parse_filter(categories, since)
     # the taxonomy tags imported papers like harvested ones; without a queries file there is none
-    has_queries = queries_path != DEFAULT_QUERIES or Path(queries_path).exists()
-    taxonomy = load_config(queries_path).taxonomy if has_queries else ()
+    config = optional_config(queries_path)
+    taxonomy = config.taxonomy if config else ()
     db = locked_db(db_path)
     with ImportProgress(file) as progress:
         report = run_import(
@@ -161,6 +161,7 @@ def import_snapshot(
     table([[f"{getattr(report, c):,}" for c in report.counts]], report.counts, right=report.counts)
     rate = report.read_now / report.seconds if report.seconds else 0
     click.echo(f"{report.seconds:.1f} s, {rate:,.0f} records/s")
+    keep_ranked(db, config)
 
 
 @click.command()

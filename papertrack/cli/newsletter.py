@@ -19,6 +19,7 @@ from papertrack.cli.options import (
     with_config,
 )
 from papertrack.cli.output import plural, table, write_text
+from papertrack.cli.ranking import keep_ranked
 
 if TYPE_CHECKING:
     from papertrack.config import Config
@@ -58,6 +59,10 @@ def unpick(db_path: str, papers: tuple[str, ...], issue: dt.date) -> None:
 @click.option("--issue", type=DAY, help="Issue date: its picks, if any, are the digest")
 @click.option("--tag", "tags", multiple=True, help="Only papers with this tag (repeatable)")
 @click.option("--first-seen", is_flag=True, help="Select by when papertrack first saw a paper, not by publication")
+@click.option(
+    "--like", "like", metavar="TAG", help="Order the window's papers best first for this profile (a tag, or picks)"
+)
+@click.option("--top", type=click.IntRange(min=1), metavar="N", help="Only the N best papers for the --like profile")
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True, help="Labels of the entries")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), help="Write to FILE, not stdout")
 def digest(
@@ -68,15 +73,23 @@ def digest(
     issue: dt.date | None,
     tags: tuple[str, ...],
     first_seen: bool,
+    like: str | None,
+    top: int | None,
     lang: str,
     output: str | None,
 ) -> None:
-    """Write the newsletter's papers section (markdown) for a date window or an issue's picks."""
+    """Write the newsletter's papers section (markdown) for a date window or an issue's picks.
+
+    With nothing picked for the issue, --like TAG --top N holds the window's N best papers
+    for that profile (grouped by tag, best first within a tag)."""
     from papertrack.newsletter.digest import render, select
 
+    if top and not like:
+        raise click.UsageError("--top needs --like TAG: the profile that orders the papers")
     result = select(
-        stored_db(db_path), date_from, date_to, issue=issue, tags=tags, first_seen=first_seen, tag_order=config.tag_order()
-    )
+        stored_db(db_path), date_from, date_to, issue=issue, tags=tags, first_seen=first_seen,
+        tag_order=config.tag_order(), like=like, top=top,
+    )  # fmt: skip
     for warning in result.warnings:
         click.secho(f"warning: {warning}", fg="yellow", err=True)
     write_text(render(result, lang), output)
@@ -95,11 +108,13 @@ def import_digest(db_path: str, config: Config, files: tuple[str, ...], arxiv: A
     from papertrack.enrich.taxonomy import Taxonomy
     from papertrack.newsletter.past_issues import import_issues
 
-    reports = import_issues(locked_db(db_path), files, client=arxiv, taxonomy=Taxonomy(config.taxonomy))
+    db = locked_db(db_path)
+    reports = import_issues(db, files, client=arxiv, taxonomy=Taxonomy(config.taxonomy))
     table([(r.path, r.issue, len(r.featured), len(r.skipped)) for r in reports], ["file", "issue", "featured", "skipped"])
     for r in reports:
         for reason in r.skipped:
             click.echo(f"skipped {r.path}: {reason}")
+    keep_ranked(db, config)
 
 
 COMMANDS = [pick, unpick, digest, import_digest]

@@ -15,8 +15,11 @@ from typing import TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:
+    import sqlite3
+
     import sqlite_utils
 
+    from papertrack.config import Config
     from papertrack.sources.locks import Lock
 
 DEFAULT_DB = "db/papers.db"
@@ -93,6 +96,22 @@ def uses_db(db_path: str) -> str:
     """Remember the command's database: the file a storage error names (`cli.ErrorsInOneLine`)."""
     _context().meta[DB_KEY] = db_path
     return db_path
+
+
+def readonly_db(db_path: str) -> sqlite3.Connection:
+    """A plain read-only connection to a stored database, for look-ups that must start fast
+    (no sqlite-utils, no schema check)."""
+    import sqlite3
+    from pathlib import Path
+    from urllib.parse import quote
+
+    from papertrack.errors import UsageError
+
+    if not Path(uses_db(db_path)).is_file():
+        raise UsageError(f"no database at {db_path}: harvest or import papers first")
+    conn = sqlite3.connect(f"file:{quote(str(Path(db_path).resolve()))}?mode=ro", uri=True)
+    _context().call_on_close(conn.close)
+    return conn
 
 
 def _opened(db_path: str, create: bool) -> sqlite_utils.Database:
@@ -184,6 +203,18 @@ def with_config(fn: Callable) -> Callable:
         return fn(config=load_config(queries_path), **kwargs)
 
     return wrapper
+
+
+def optional_config(queries_path: str) -> Config | None:
+    """The queries file of a command that can do without one: None when the default
+    queries.yaml is absent (a file named explicitly must exist)."""
+    from pathlib import Path
+
+    from papertrack.config import load_config
+
+    if queries_path == DEFAULT_QUERIES and not Path(queries_path).exists():
+        return None
+    return load_config(queries_path)
 
 
 def window_options(fn: Callable) -> Callable:

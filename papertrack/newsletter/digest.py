@@ -16,6 +16,7 @@ from papertrack.enrich.venue import compact
 from papertrack.errors import UsageError
 from papertrack.models import abs_url, date_window
 from papertrack.newsletter.editorial import featured, issue_date
+from papertrack.rank.scores import ranked_ids, require_model
 
 LANGS = ("zh", "en")
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>#|&~])")
@@ -72,10 +73,16 @@ def select(
     tags: Sequence[str] = (),
     first_seen: bool = False,
     tag_order: Sequence[str] = (),
+    like: str | None = None,
+    top: int | None = None,
 ) -> Digest:
     """The papers of a digest: exactly the picks of `issue` when it has any; otherwise the
     papers published (or, with `first_seen`, first harvested) from `date_from` to `date_to`
-    inclusive, optionally only those with one of `tags`, grouped by tag in `tag_order`."""
+    inclusive, optionally only those with one of `tags`, grouped by tag in `tag_order`.
+    With a profile (`like`) the window's papers go best first (within their tag) and
+    `top` keeps the best so many."""
+    if top is not None and not like:
+        raise UsageError("a number of best papers needs a profile to rank them")
     issue = issue_date(issue) if issue else None
     picked = (
         [r[0] for r in db.execute("select papers_id from picks where issue = ? order by picked, rowid", [issue])]
@@ -104,11 +111,16 @@ def select(
             )
         ]
         mode = "window"
+        if like:
+            require_model(db.conn, like)
+            ids = ranked_ids(db.conn, like, ids)[:top]
     entries = _entries(db, ids)
     if mode == "window":
         entries = _grouped(entries, tag_order)
     earlier = featured(db, [e.id for e in entries], before=issue)
     warnings = [f"{e.id} was already featured in {', '.join(earlier[e.id])}" for e in entries if e.id in earlier]
+    if like and mode == "picks":
+        warnings.insert(0, f"the picks for {issue} are the digest: not ranked for profile {like!r}")
     return Digest(entries, mode, warnings)
 
 

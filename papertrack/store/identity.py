@@ -1,6 +1,6 @@
-"""Which stored paper is this? By the id a user types (`resolve_id`), or, for records
-from other sources, by title and authors (shared by the DBLP linker, the BibTeX importer
-and merging `dblp:` rows into their preprints).
+"""Which stored paper is this? By the id a user types (`resolve_id`, from `store.ids`), or,
+for records from other sources, by title and authors (shared by the DBLP linker, the
+BibTeX importer and merging `dblp:` rows into their preprints).
 
 Two records are the same paper when
   * their normalised titles score at least `TITLE_THRESHOLD` (rapidfuzz `ratio`,
@@ -25,8 +25,10 @@ from collections.abc import Callable, Iterable, Sequence
 import sqlite_utils
 from rapidfuzz import fuzz
 
-from papertrack.errors import UsageError
-from papertrack.models import arxiv_id, normalize_title
+from papertrack.models import normalize_title
+from papertrack.store.ids import paper_key as paper_key  # re-exported: the id part lives in store.ids
+from papertrack.store.ids import resolve_id as resolve_id
+from papertrack.store.ids import resolve_ids as resolve_ids
 from papertrack.text.names import ascii_fold
 
 TITLE_THRESHOLD = 92.0  # rapidfuzz ratio on normalised titles, 0-100
@@ -37,27 +39,6 @@ FILLER_WORDS = frozenset("a an the of for on in and to with via by from at as is
 _DIGITS = re.compile(r"\d+")
 
 Candidate = tuple[str, str, Sequence[str]]  # (id, title, authors)
-
-
-def paper_key(text: str) -> str:
-    """The `papers.id` an id as users write it denotes (`1909.04977`, `1909.04977v2`,
-    `arXiv:1909.04977`, an abs or pdf URL, `dblp:...`), whether stored or not. Every
-    command and the Datasette `/-/paper/` page go through it (via `resolve_id` here)."""
-    return arxiv_id(text) or text.strip()
-
-
-def resolve_id(db: sqlite_utils.Database, text: str) -> str:
-    """The stored paper an id as users write it names (`paper_key`); UsageError when
-    there is none."""
-    candidate = paper_key(text)
-    if not db.execute("select 1 from papers where id = ?", [candidate]).fetchone():
-        raise UsageError(f"no paper {text!r} in the database")
-    return candidate
-
-
-def resolve_ids(db: sqlite_utils.Database, texts: Iterable[str]) -> list[str]:
-    """`resolve_id` for each, all checked before anything is written."""
-    return list(dict.fromkeys(resolve_id(db, t) for t in texts))
 
 
 def surname(name: str) -> str:

@@ -187,6 +187,41 @@ TABLES: dict[str, dict] = {
             "newest": (str, "Newest 'updated' date among the kept records"),
         },
     },
+    "scores": {
+        "doc": "How well each paper fits each ranking profile (papertrack rank): higher is more relevant, "
+        "comparable within a profile and one fit of it.",
+        "pk": ("papers_id", "profile"),
+        "columns": {
+            "papers_id": (str, "Paper"),
+            "profile": (str, "Profile: a tag whose papers are its positives, or picks (every paper ever picked)"),
+            "score": (float, "The profile model's margin for the paper (higher: more like the positives)"),
+            "why": (str, "JSON array of the terms and signals that raise the score most, strongest first"),
+        },
+        "foreign_keys": [("papers_id", "papers", "id")],
+    },
+    "rank_models": {
+        "doc": "Each profile's fitted model (papertrack rank), kept to score new papers without refitting.",
+        "pk": "profile",
+        "columns": {
+            "profile": (str, "Profile"),
+            "fitted": (str, "When it was fitted, ISO-8601 UTC"),
+            "positives": (int, "Papers the profile had when fitted"),
+            "positives_digest": (str, "SHA-1 of the sorted ids of those papers: a change means a refit"),
+            "papers": (int, "Papers in the database when fitted"),
+            "settings": (str, "JSON: the feature settings and tags the model was fitted with"),
+            "model": (bytes, "The model's arrays (numpy .npz): idf weights, coefficients, names of the terms"),
+        },
+    },
+    "related_terms": {
+        "doc": "Document frequency of each word of titles and abstracts (refreshed by papertrack rank), "
+        "for choosing a paper's telling words when looking up related papers.",
+        "pk": "term",
+        "columns": {
+            "term": (str, "A word as the full-text index stores it (lower case, accents removed)"),
+            "df": (int, "Papers with the word in the title plus papers with it in the abstract"),
+            "title_df": (int, "Papers with the word in the title"),
+        },
+    },
 }
 
 # Full-text search: one FTS5 index over papers, kept in sync by sqlite-utils triggers.
@@ -205,7 +240,9 @@ INDEXES = [
     ("papers_queries", ["queries_id"]),
     ("picks", ["issue"]),
     ("harvest_runs", ["query", "started"]),
+    ("scores", ["profile", "score"]),
 ]
+SQL_TYPES = {str: "TEXT", int: "INTEGER", float: "REAL", bytes: "BLOB"}
 UNIQUE_INDEXES = [("authors", ["name"]), ("tags", ["name"]), ("queries", ["name"])]
 # BibTeX compares keys case-insensitively, so the key index does too (and serves the
 # prefix look-ups that find a free suffix): sqlite-utils' create_index has no COLLATE.
@@ -313,7 +350,7 @@ def schema_markdown() -> str:
         out.append(f"**`{name}`** — {spec['doc']} Primary key: `{pk}`.\n")
         out.append("| column | type | description |\n|---|---|---|")
         for col, (kind, doc) in spec["columns"].items():
-            out.append(f"| `{col}` | {'INTEGER' if kind is int else 'TEXT'} | {doc} |")
+            out.append(f"| `{col}` | {SQL_TYPES[kind]} | {doc} |")
         out.append("")
     for table, cols in FTS.items():
         out.append(

@@ -25,7 +25,16 @@ CC0 = "https://creativecommons.org/publicdomain/zero/1.0/"
 
 # Link tables are reached through facets and row pages; the rest is harvest bookkeeping
 # (surfaced by the stale_queries query). Hidden tables stay reachable by URL.
-HIDDEN = ("papers_tags", "papers_authors", "papers_queries", "tag_edits", "queries", "harvest_runs")
+HIDDEN = (
+    "papers_tags",
+    "papers_authors",
+    "papers_queries",
+    "tag_edits",
+    "queries",
+    "harvest_runs",
+    "rank_models",
+    "related_terms",
+)
 LABELS = {"papers": "title", "tags": "name", "authors": "name"}
 # How the papers table reads (the plugin reorders the columns; the rest follow in schema order).
 COLUMN_ORDER = [
@@ -83,6 +92,24 @@ from papers p
 where p.published >= :from and p.published < date(:to, '+1 day')
 order by p.published""",
         "params": ["from", "to"],
+    },
+    "candidates": {
+        "title": "Candidates",
+        "description": "A profile's papers best first (a profile is a tag, or picks; papertrack rank scores "
+        "them), optionally only those first submitted from one date to another (YYYY-MM-DD, both included), "
+        "with the reasons for each score.",
+        "sql": f"""select p.id, p.title, round(s.score, 2) as score,
+  (select group_concat(value, ', ') from json_each(s.why)) as why,
+  p.published, p.venue,
+  {_TAGS},
+  p.url
+from scores s
+join papers p on p.id = s.papers_id
+where s.profile = :profile
+  and p.published >= coalesce(nullif(:from, ''), '0000')
+  and p.published < date(coalesce(nullif(:to, ''), '9999-12-30'), '+1 day')
+order by s.score desc""",
+        "params": ["profile", "from", "to"],
     },
     "stale_queries": {
         "title": "Harvest health",

@@ -2,7 +2,8 @@
 
 * `.bib` output renderer (`bib.py`) for any view with a paper id column.
 * `m2m` facet (`facets.py`, `?_facet_m2m=tags`): tag counts through the link table.
-* Paper row page (templates/row.html): abstract, summary, tags, authors, arXiv links.
+* Paper row page (templates/row.html): abstract, summary, tags, authors, arXiv links,
+  and related papers (`rank.related`: looked up in the full-text index when the page is shown).
 * Compact cells: author and category lists instead of JSON, short link texts.
 * `/-/paper/<id>`: any way of writing a paper id (`arXiv:1909.04977v2`, an abs or pdf
   URL; `store.identity.paper_key`, as every command reads it) redirects to its page.
@@ -22,6 +23,7 @@ from datasette.utils.asgi import NotFound, Response
 from jinja2 import ChoiceLoader, FileSystemLoader
 from markupsafe import Markup, escape
 
+from papertrack.rank.related import related_ids
 from papertrack.store.identity import paper_key
 from papertrack.web.bib import can_render_bib, render_bib
 from papertrack.web.databases import is_papertrack, papertrack_databases
@@ -31,6 +33,7 @@ from papertrack.web.metadata import DATABASE
 TEMPLATES = Path(__file__).parent / "templates"
 LINK_TEXT = {"url": "abs", "pdf_url": "pdf", "code_url": "code"}
 DATES = ("published", "updated", "first_seen", "last_seen")
+RELATED = 10  # related papers on a paper's page
 CELL_COLUMNS = {*LINK_TEXT, *DATES, "id", "authors", "categories"}
 
 
@@ -177,4 +180,31 @@ async def _paper(datasette, database: str, paper_id: str) -> dict | None:
         "tag_links": [(t["name"], through("papers_tags", "tags_id", t["id"])) for t in tags],
         "author_links": names,
         "category_list": json.loads(row["categories"] or "[]"),
+        "related": await _related(datasette, database, paper_id),
     }
+
+
+async def _related(datasette, database: str, paper_id: str) -> list[dict]:
+    """The paper's closest papers: id, title, score and the link to each page (none before
+    the database was first ranked: the look-up needs its word statistics)."""
+    db = datasette.get_database(database)
+    found = await db.execute_fn(lambda conn: related_ids(conn, paper_id, RELATED))
+    if not found:
+        return []
+    titles = dict(
+        (
+            await db.execute(
+                "select id, title from papers where id in (select value from json_each(?))",
+                [json.dumps([i for i, _ in found])],
+            )
+        ).rows
+    )
+    return [
+        {
+            "id": pid,
+            "title": titles.get(pid) or pid,
+            "score": score,
+            "url": datasette.urls.row(database, "papers", tilde_encode(pid)),
+        }
+        for pid, score in found
+    ]

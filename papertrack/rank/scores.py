@@ -1,0 +1,96 @@
+"""Reading profile scores back: a window's candidates best first, scores of given papers,
+papers ordered by a profile. Plain SQL on `scores` (no numpy): for commands, digests and
+Datasette pages alike; every function takes a sqlite3 connection (`db.conn` of a
+sqlite-utils database).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from papertrack.errors import UsageError
+from papertrack.models import date_window
+
+PICKS = "picks"  # the profile of every paper ever picked for an issue
+
+
+@dataclass
+class Candidate:
+    id: str
+    title: str
+    published: str | None
+    venue: str | None
+    url: str | None
+    score: float
+    why: list[str]
+    tags: list[str]
+
+    def as_dict(self) -> dict:
+        return {k: getattr(self, k) for k in ("id", "title", "published", "venue", "tags", "score", "why", "url")}
+
+
+def require_model(conn: sqlite3.Connection, profile: str) -> None:
+    """UsageError unless the profile has been ranked (its scores exist)."""
+    if conn.execute("select 1 from rank_models where profile = ?", [profile]).fetchone():
+        return
+    if profile != PICKS and not conn.execute("select 1 from tags where name = ?", [profile]).fetchone():
+        raise UsageError(f"no tag {profile!r} in the database (a profile is a tag, or {PICKS})")
+    raise UsageError(f"profile {profile!r} has not been ranked yet: no model, no scores")
+
+
+def candidates(
+    conn: sqlite3.Connection,
+    profile: str,
+    date_from: str | dt.date | None = None,
+    date_to: str | dt.date | None = None,
+    tags: Sequence[str] = (),
+    limit: int | None = 30,
+) -> list[Candidate]:
+    """The papers first submitted in the window (both days included; open-ended when a
+    day is missing), with one of `tags` if given, best first for `profile`."""
+    require_model(conn, profile)
+    start = end = None
+    if date_from or date_to:
+        first, last = date_window(date_from or "0001-01-01", date_to or "9999-12-30")
+        start, end = first.isoformat(), (last + dt.timedelta(days=1)).isoformat()
+    rows = conn.execute(
+        """select p.id, p.title, p.published, p.venue, p.url, s.score, s.why,
+             (select json_group_array(name) from (select t.name from papers_tags pt join tags t on t.id = pt.tags_id
+              where pt.papers_id = p.id order by t.name)) as tags
+           from scores s join papers p on p.id = s.papers_id
+           where s.profile = :profile
+             and (:start is null or p.published >= :start) and (:end is null or p.published < :end)
+             and (:tags = '[]' or p.id in (select pt.papers_id from papers_tags pt join tags t on t.id = pt.tags_id
+                                          where t.name in (select value from json_each(:tags))))
+           order by s.score desc, p.published desc, p.id desc
+           limit :limit""",
+        {
+            "profile": profile,
+            "start": start,
+            "end": end,
+            "tags": json.dumps(list(tags)),
+            "limit": -1 if limit is None else limit,
+        },
+    )
+    return [Candidate(r[0], r[1] or "", r[2], r[3], r[4], r[5], json.loads(r[6] or "[]"), json.loads(r[7])) for r in rows]
+
+
+def scores_for(conn: sqlite3.Connection, profile: str, ids: Sequence[str]) -> dict[str, tuple[float, list[str]]]:
+    """{paper id: (score, why)} for those of `ids` the profile has scored."""
+    return {
+        r[0]: (r[1], json.loads(r[2] or "[]"))
+        for r in conn.execute(
+            "select papers_id, score, why from scores where profile = ? and papers_id in (select value from json_each(?))",
+            [profile, json.dumps(list(ids))],
+        )
+    }
+
+
+def ranked_ids(conn: sqlite3.Connection, profile: str, ids: Sequence[str]) -> list[str]:
+    """`ids` best first for `profile`; papers without a score keep their order, last."""
+    scores = scores_for(conn, profile, ids)
+    return sorted(ids, key=lambda pid: (pid not in scores, -scores[pid][0] if pid in scores else 0.0))
