@@ -178,9 +178,11 @@ def test_a_profile_with_too_few_positives_says_so_and_scores_nothing(work, tmp_p
 
 def test_new_positives_refit_and_unchanged_ones_do_not(work, tmp_path):
     assert work("rank", "--like", "my-library").exit_code == 0
-    fitted = db_of(tmp_path).execute(
-        "select fitted, positives, positives_digest from rank_models where profile = 'my-library'"
-    ).fetchone()
+    fitted = (
+        db_of(tmp_path)
+        .execute("select fitted, positives, positives_digest from rank_models where profile = 'my-library'")
+        .fetchone()
+    )
     assert fitted[1] == 12
     result = work("rank", "--update", "--like", "my-library")
     assert result.output.splitlines()[2].split()[:3] == ["my-library", "12", "0"]
@@ -190,9 +192,11 @@ def test_new_positives_refit_and_unchanged_ones_do_not(work, tmp_path):
     assert work("tag", newcomer, "my-library").exit_code == 0
     result = work("rank", "--update", "--like", "my-library")
     assert result.exit_code == 0, result.output
-    row = db_of(tmp_path).execute(
-        "select fitted, positives, positives_digest from rank_models where profile = 'my-library'"
-    ).fetchone()
+    row = (
+        db_of(tmp_path)
+        .execute("select fitted, positives, positives_digest from rank_models where profile = 'my-library'")
+        .fetchone()
+    )
     papers = db_of(tmp_path).execute("select count(*) from papers").fetchone()[0]
     assert row[1] == 13 and row[2] != fitted[2] and row[0] >= fitted[0]
     assert result.output.splitlines()[2].split()[:3] == ["my-library", "13", str(papers)]  # refitted: every paper scored
