@@ -48,7 +48,7 @@ def test_search_facet_paper_and_bibtex_in_chromium(tmp_path, browser_page):
     page = browser_page
     db = papers_db.build(tmp_path / "papers.db")
     with papertrack_process("serve", "--db", str(db), "--port", "0", cwd=tmp_path) as server:
-        page.goto(server.url)
+        page.goto(server.base + "/papers/papers")
         assert page.locator("h1").first.inner_text() == "papers"
 
         page.fill("#_search", "binary")

@@ -26,7 +26,9 @@ METADATA = ROOT / "metadata.json"
 def test_serve_listens_on_loopback_and_serves_the_publication(tmp_path):
     db = papers_db.build(tmp_path / "papers.db")
     with papertrack_process("serve", "--db", str(db), "--port", "0", cwd=tmp_path) as server:
-        assert server.url.startswith("http://127.0.0.1:") and server.url.endswith("/papers/papers")
+        assert server.url.startswith("http://127.0.0.1:") and server.url == server.base + "/"
+        status, body = server.get("/")
+        assert status == 200 and f"{papers_db.N + 1:,} papers" in body
         status, body = server.get("/papers/papers.json")
         assert status == 200 and set(json.loads(body)["facet_results"]) == {"tags", "primary_category", "venue", "year"}
         status, body = server.get("/papers.json?sql=" + urllib.parse.quote("delete from papers"))
@@ -127,7 +129,9 @@ def test_demo_builds_then_serves(tmp_path):
     shutil.copy(ROOT / "queries.yaml", tmp_path / "queries.yaml")
     with papertrack_process("demo", "--port", "0", cwd=tmp_path, timeout=120) as web:
         assert "Demo database: db/demo.db" in "".join(web.output)
-        assert web.url.endswith("/demo/papers")
+        assert web.url == web.base + "/"
+        status, body = web.get("/browse?q=binary")
+        assert status == 200 and "papers</strong> matching <em>binary</em>" in body
         status, body = web.get("/demo/papers.json?_search=binary&_shape=objects")
         data = json.loads(body)
         assert status == 200 and data["filtered_table_rows_count"] >= 5
