@@ -137,7 +137,7 @@ def result_ids(conn: sqlite3.Connection, query: BrowseQuery, limit: int) -> list
     selection = selection_of(conn, query)
     sort, arg = find_sort(sort_of(query, selection))
     keys = [] if selection.search.nothing else sort.keys(conn, selection, arg, None, limit)
-    return [r[0] for r in conn.execute(_BY_KEYS.format(cols="id"), [json.dumps([k for k, _ in keys])])]
+    return [r[0] for r in conn.execute(_BY_KEYS.format(cols="p.id"), [json.dumps([k for k, _ in keys])])]
 
 
 _BY_KEYS = "select {cols} from json_each(?) j join papers p on p.rowid = j.value order by j.key"

@@ -103,7 +103,7 @@ _KEYS = (
 _CATS = """
   INSERT OR IGNORE INTO browse_values (facet, value) SELECT 'cat', value FROM json_each({0});
   INSERT OR IGNORE INTO browse_cats (cat, k)
-    SELECT v.id, new.rowid FROM json_each({0}) j JOIN browse_values v ON v.facet = 'cat' AND v.value = j.value;""".format(
+    SELECT v.id, new.rowid FROM json_each({0}) j CROSS JOIN browse_values v ON v.facet = 'cat' AND v.value = j.value;""".format(
     "CASE WHEN json_valid(new.categories) THEN new.categories ELSE '[]' END"
 )
 # a paper's browse_cats rows, found through the primary key (cat, k) for each category id
@@ -180,7 +180,8 @@ END""",
 }
 
 # Fill the tables for the papers with rowid > ?1 (all of them for 0), set-based: what the
-# triggers do row by row. Upserts, so counts add to what is already there.
+# triggers do row by row. Upserts, so counts add to what is already there. CROSS JOIN
+# keeps the papers outermost (SQLite would otherwise scan browse_values for each paper).
 _FILL = [
     """INSERT OR IGNORE INTO browse_values (facet, value)
   SELECT DISTINCT 'cat', primary_category FROM papers WHERE rowid > ?1 AND primary_category IS NOT NULL""",
@@ -194,10 +195,11 @@ _FILL = [
   LEFT JOIN browse_values v ON v.facet = 'venue' AND v.value = p.venue
   WHERE p.rowid > ?1 ORDER BY p.rowid""",
     """INSERT OR IGNORE INTO browse_cats (cat, k)
-  SELECT v.id, p.rowid FROM papers p, json_each(p.categories) j JOIN browse_values v ON v.facet = 'cat' AND v.value = j.value
+  SELECT v.id, p.rowid FROM papers p CROSS JOIN json_each(p.categories) j CROSS JOIN browse_values v
+    ON v.facet = 'cat' AND v.value = j.value
   WHERE p.rowid > ?1 AND json_valid(p.categories)""",
     """INSERT OR IGNORE INTO browse_tags (tag, t, k)
-  SELECT pt.tags_id, b.t, b.k FROM papers p JOIN papers_tags pt ON pt.papers_id = p.id JOIN browse b ON b.k = p.rowid
+  SELECT pt.tags_id, b.t, b.k FROM papers p CROSS JOIN papers_tags pt ON pt.papers_id = p.id CROSS JOIN browse b ON b.k = p.rowid
   WHERE p.rowid > ?1""",
     f"""UPDATE browse SET tags = m.mask FROM (SELECT k, sum(1 << tag) AS mask FROM browse_tags
   WHERE k > ?1 AND tag BETWEEN 1 AND {MASK_BITS} GROUP BY k) AS m WHERE m.k = browse.k""",

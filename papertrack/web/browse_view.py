@@ -15,7 +15,7 @@ import urllib.parse
 from dataclasses import dataclass, replace
 
 from papertrack.errors import UsageError
-from papertrack.store.browse import BrowseQuery, Card, Cursor, Page
+from papertrack.store.browse import BrowseQuery, Card, Cursor, Page, find_sort
 from papertrack.store.browse_counts import Counts
 
 MAX_QUERY = 500  # characters of search text
@@ -56,6 +56,8 @@ def read_args(args) -> Request:
     if not start.isdigit():
         raise UsageError(f"start={start!r} is not a row number")
     tags = tuple(dict.fromkeys(t.strip() for t in args.getlist("tag") if t.strip()))
+    if (sort := one("sort")) is not None:
+        find_sort(sort)  # an unknown sort is a bad parameter on every route
     query = BrowseQuery(q, tags, one("category"), one("venue"), int(year) if year else None, one("sort"), after)
     return Request(query, int(start) if after else 0)
 
