@@ -341,3 +341,14 @@ def test_another_sort_plugs_in(client, conn):
         assert CARD.findall(html) == shown[:20]
     finally:
         SORTS.pop("length")
+
+
+def test_counts_over_the_cap_are_estimates_and_say_so(client, monkeypatch):
+    from papertrack.store import browse_counts
+
+    monkeypatch.setattr(browse_counts, "FACET_CAP", 10)
+    html = client.get("/browse?q=binary&tag=pruning").text
+    assert re.search(r'<strong id="total">about [\d,]+ papers', html)
+    assert 'Tags <span class="approx">(about)</span>' in html and '<span class="n">~' in html
+    plain = client.get("/browse?q=binary").text  # a search alone: its total is the index's exact count
+    assert total(plain) == N + 1 and '<strong id="total">about' not in plain and "(about)" in plain

@@ -197,3 +197,53 @@ def test_the_bulk_fill_refuses_nothing_but_needs_a_transaction(tmp_path):
         db.execute("insert into papers (id, title, published, primary_category, categories) values (?, ?, ?, ?, ?)",
                    ["2001.00002", "T", "2020-01-01T00:00:00Z", "cs.LG", '["cs.LG"]'])  # fmt: skip
     assert_derived_consistent(db)
+
+
+@pytest.mark.parametrize(
+    "knobs",
+    [
+        {"browse.SMALL_MATCH": 1, "browse.PROBE_SHARE": 0.9},  # the matches, then the date index
+        {"browse.SMALL_MATCH": 1, "browse.PROBE_SHARE": 0.0},  # the date index, probing the FTS index
+        {"browse_search.PROBE_RATIO": 10**9},  # filters drive, probing the FTS index
+        {"browse_counts.FACET_CAP": 7},  # counts sampled
+    ],
+)
+def test_every_plan_gives_the_same_pages(db, monkeypatch, knobs):
+    """The planner's choices (from match counts SQLite cannot see) change speed, not results."""
+    from papertrack.store import browse, browse_counts, browse_search
+    from papertrack.store.browse import BrowseQuery, browse_page
+
+    harvested(db, 60)
+    tag(db, "2001.00004", ["survey"])
+    queries = [
+        BrowseQuery(q="binary", sort="newest"),
+        BrowseQuery(q="binary networks", sort="oldest"),
+        BrowseQuery(q="binary", tags=("quantization",), sort="newest"),
+        BrowseQuery(q="method", category="cs.LG", year=2020, sort="newest"),
+        BrowseQuery(q="binary", tags=("quantization",)),
+        BrowseQuery(tags=("quantization",), category="cs.LG"),
+    ]
+
+    def pages(query):
+        out, after = [], None
+        while True:
+            page = browse_page(db.conn, BrowseQuery(**{**query.__dict__, "after": after}), size=7)
+            out.append(([c.id for c in page.cards], page.counts.total))
+            if page.next is None:
+                return out
+            after = page.next
+
+    expected = [pages(q) for q in queries]
+    assert all(len(p) > 1 for p in expected[:3])  # several pages each
+    modules = {"browse": browse, "browse_search": browse_search, "browse_counts": browse_counts}
+    for name, value in knobs.items():
+        module, attr = name.split(".")
+        monkeypatch.setattr(modules[module], attr, value)
+    got = [pages(q) for q in queries]
+    if "browse_counts.FACET_CAP" in knobs:  # estimated totals: the cards are the same
+        assert [[ids for ids, _ in p] for p in got] == [[ids for ids, _ in p] for p in expected]
+        sampled = browse_page(db.conn, queries[0]).counts
+        assert sampled.exact is False and sampled.exact_total  # a plain search's total is the FTS count
+        assert abs(sum(n for _, _, n in sampled.values["year"]) - sampled.total) <= sampled.total * 0.5
+    else:
+        assert got == expected

@@ -32,8 +32,9 @@ class Counts:
     values: dict[str, list[tuple[int, str, int]]] = field(default_factory=dict)
 
 
-def facet_counts(conn: sqlite3.Connection, sel: Selection, cap: int = FACET_CAP, size: int = 12) -> Counts:
-    """Total and top-`size` facet counts of a selection."""
+def facet_counts(conn: sqlite3.Connection, sel: Selection, cap: int | None = None, size: int = 12) -> Counts:
+    """Total and top-`size` facet counts of a selection (sampled above `cap`, default FACET_CAP)."""
+    cap = cap or FACET_CAP
     s, f = sel.search, sel.filters
     if s.nothing:
         return Counts(0, values={facet: [] for facet in FACETS})

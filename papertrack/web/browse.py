@@ -96,6 +96,7 @@ async def browse(datasette, request):
 
 async def feed(datasette, request):
     name = _database(datasette)
+    started = time.perf_counter()
     try:
         query = read_args(request.args).query
         query = BrowseQuery(query.q, query.tags, query.category, query.venue, query.year, "newest")
@@ -104,6 +105,7 @@ async def feed(datasette, request):
         return Response.text(f"Error: {e}\n", status=400 if isinstance(e, UsageError) else 503)
     links = Links(datasette.urls.path("/browse"), query)
     paper_url, _ = _paper_urls(datasette, name)
+    rendered = time.perf_counter()
     body = atom_feed(
         page.cards,
         title=f"{datasette.metadata('title') or 'papertrack'}: {describe(query)}",
@@ -111,13 +113,15 @@ async def feed(datasette, request):
         html_url=datasette.absolute_url(request, links.here()),
         paper_url=lambda c: datasette.absolute_url(request, paper_url(c)),
     )
+    render_ms = (time.perf_counter() - rendered) * 1000
     response = Response(body, content_type="application/atom+xml; charset=utf-8")
-    _headers(datasette, name, response, sql_ms, 0, sql_ms)
+    _headers(datasette, name, response, sql_ms, render_ms, (time.perf_counter() - started) * 1000)
     return response
 
 
 async def bibtex(datasette, request):
     name = _database(datasette)
+    started = time.perf_counter()
 
     def run(conn: sqlite3.Connection) -> tuple[str, bool]:
         ids = result_ids(conn, query, BIB_CAP + 1)
@@ -138,7 +142,7 @@ async def bibtex(datasette, request):
         ) + body
         headers["x-papertrack-truncated"] = str(BIB_CAP)
     response = Response(body, content_type="text/plain; charset=utf-8", headers=headers)
-    _headers(datasette, name, response, sql_ms, 0, sql_ms)
+    _headers(datasette, name, response, sql_ms, 0, (time.perf_counter() - started) * 1000)
     return response
 
 
