@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import urllib.parse
+import urllib.request
 
 from papertrack.store.papers import save_papers
 from papertrack.store.schema import open_db, transaction
@@ -190,3 +191,15 @@ def test_serve_errors_are_one_line(run_cli, tmp_path):
         result = run_cli("serve", "--db", "papers.db", "--port", str(port))
     assert result.exit_code == 2 and f"cannot listen on 127.0.0.1:{port}" in result.output
     assert "Traceback" not in result.output
+
+
+def test_an_immutable_replica_serves_cacheable_pages(tmp_path, run_cli):
+    db = papers_db.build(tmp_path / "papers.db")
+    with papertrack_process("serve", "--immutable", "--db", str(db), "--port", "0", cwd=tmp_path) as server:
+        assert "immutable" in "".join(server.output)
+        with urllib.request.urlopen(server.base + "/browse?tag=pruning", timeout=30) as r:
+            assert r.status == 200 and r.headers["Cache-Control"] == "public, max-age=3600"
+            assert f"{papers_db.pruning_count()} papers" in r.read().decode()
+    (tmp_path / "papers.db-wal").write_bytes(b"\0" * 64)  # a writer's log not yet folded in
+    result = run_cli("serve", "--immutable", "--db", str(db), "--port", "0")
+    assert result.exit_code == 2 and result.output.startswith("Error: ") and "holds changes not yet in" in result.output

@@ -101,6 +101,8 @@ class Card:
 
 @dataclass
 class Page:
+    """A page: its cards, the sort used, the next page's cursor (None on the last) and the counts."""
+
     cards: list[Card]
     sort: str
     next: Cursor | None
@@ -108,13 +110,15 @@ class Page:
 
 
 def sort_of(query: BrowseQuery, selection: Selection) -> str:
-    """The sort asked for, else relevance for a ranked search, else newest."""
-    if query.sort and not (query.sort == "relevance" and selection.search.fts is None):
+    """The sort asked for (unless it needs a ranked search and there is none), else
+    relevance for a ranked search, else newest."""
+    if query.sort and not (find_sort(query.sort)[0].needs_search and selection.search.fts is None):
         return query.sort
     return "relevance" if selection.search.fts is not None else "newest"
 
 
 def selection_of(conn: sqlite3.Connection, query: BrowseQuery) -> Selection:
+    """The query's search and filters read into SQL (`browse_search.select`)."""
     return select(conn, query.q, query.tags, query.category, query.venue, query.year)
 
 

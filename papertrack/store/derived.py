@@ -11,7 +11,7 @@ by triggers (described here as data; `schema.ensure_schema` creates and migrates
 The triggers make every write path (harvests, imports, merges, tag edits, plain SQL)
 keep them right. The definitions are checked on every open: when any table, index or
 trigger is missing or differs from this module, `rebuild` drops and refills them all
-(about 2.5 s per 100,000 papers). A bulk load of new papers may instead run inside
+(1.4 s for 100,000 papers, 24 s for 1,000,000). A bulk load of new papers may instead run inside
 `new_papers_only`, which drops the triggers for the rest of its transaction and fills
 the new rows in a few set-based statements: a killed load rolls back with its papers.
 """

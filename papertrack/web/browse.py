@@ -17,6 +17,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from weakref import WeakKeyDictionary
 
 import sqlite_utils
@@ -65,16 +66,18 @@ async def browse(datasette, request):
         return await _error(datasette, request, name, str(e), 400)
     except NotReady as e:
         return await _error(datasette, request, name, str(e), 503)
+    rendered = time.perf_counter()
     links = Links(datasette.urls.path("/browse"), query)
     paper_url, bib_url = _paper_urls(datasette, name)
     first, last = page_range(page, args.start)
+    chosen = selected(query, links)
     context = {
-        **_common(datasette, request, name, query),
+        **_common(datasette, name, query),
         "page": page,
         "cards": [card_view(c, links, paper_url(c), bib_url(c)) for c in page.cards],
         "counts": page.counts,
         "facets": facet_lists(page.counts, query, links) if page.counts else [],
-        "selected": selected(query, links),
+        "selected": chosen,
         "sorts": [(s.name, s.label, links.sorted_by(s.name)) for s in SORTS.values() if query.q or not s.needs_search],
         "first": first,
         "last": last,
@@ -82,11 +85,10 @@ async def browse(datasette, request):
         "first_page_url": links.here() if query.after else None,
         "feed_url": links.here(datasette.urls.path("/browse.atom")),
         "bib_url": links.here(datasette.urls.path("/browse.bib")),
-        "search_only_url": links.search_only() if query.q and len(selected(query, links)) else None,
+        "search_only_url": links.search_only() if query.q and chosen else None,
         "chart": tag_chart(*chart, tag_url=lambda t: links.toggle("tag", t)) if chart else None,
         "query_ms": sql_ms,
     }
-    rendered = time.perf_counter()
     html = await datasette.render_template("browse.html", context, request=request)
     render_ms = (time.perf_counter() - rendered) * 1000
     response = Response.html(html)
@@ -98,8 +100,7 @@ async def feed(datasette, request):
     name = _database(datasette)
     started = time.perf_counter()
     try:
-        query = read_args(request.args).query
-        query = BrowseQuery(query.q, query.tags, query.category, query.venue, query.year, "newest")
+        query = replace(read_args(request.args).query, sort="newest", after=None)
         page, sql_ms = await _run(datasette, name, lambda conn: browse_page(conn, query, FEED_SIZE, counts=False))
     except (UsageError, NotReady) as e:
         return Response.text(f"Error: {e}\n", status=400 if isinstance(e, UsageError) else 503)
@@ -195,7 +196,7 @@ def _paper_urls(datasette, name: str) -> tuple[Callable[[Card], str], Callable[[
     return page, bib
 
 
-def _common(datasette, request, name: str, query: BrowseQuery) -> dict:
+def _common(datasette, name: str, query: BrowseQuery) -> dict:
     return {
         "database": name,
         "database_url": datasette.urls.database(name),
@@ -212,7 +213,7 @@ def _common(datasette, request, name: str, query: BrowseQuery) -> dict:
 
 async def _error(datasette, request, name: str, message: str, status: int) -> Response:
     query = BrowseQuery(q=" ".join((request.args.get("q") or "").split())[:500])
-    context = {**_common(datasette, request, name, query), "error": message, "facets": [], "cards": [], "selected": []}
+    context = {**_common(datasette, name, query), "error": message, "facets": [], "cards": [], "selected": []}
     html = await datasette.render_template("browse.html", context, request=request)
     return Response.html(html, status=status)
 
