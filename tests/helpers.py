@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -141,3 +142,22 @@ def assert_derived_consistent(db) -> None:
     for table in kept:
         assert kept[table] == rebuilt[table], f"{table} differs from a rebuild"
     assert len(kept["browse"]) == db.execute("select count(*) from papers").fetchone()[0]
+
+
+class DatasetteClient:
+    """Synchronous GETs against one Datasette instance (datasette.client), all on one event loop."""
+
+    def __init__(self, ds):
+        self.ds = ds
+        self.loop = asyncio.new_event_loop()
+
+    def get(self, path: str, status: int = 200):
+        response = self.loop.run_until_complete(self.ds.client.get(path))
+        assert response.status_code == status, f"{path}: {response.status_code} {response.text[:500]}"
+        return response
+
+    def json(self, path: str, status: int = 200):
+        return self.get(path, status).json()
+
+    def close(self):
+        self.loop.close()

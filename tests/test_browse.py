@@ -4,7 +4,6 @@ feedparser), BibTeX of the results, cache headers, replicas' checks."""
 
 from __future__ import annotations
 
-import asyncio
 import re
 import sqlite3
 import urllib.parse
@@ -22,26 +21,17 @@ from papertrack.store.browse import SORTS, Sort, register_sort
 from papertrack.store.search import match_ids
 from papertrack.web.serve import check_finished, datasette_for, load_metadata
 from tests import papers_db
+from tests.helpers import DatasetteClient
 from tests.papers_db import ABSTRACT_WORD, HOSTILE_ID, HOSTILE_TITLE, TITLE_WORD, N
 
 CARD = re.compile(r'<article class="card" id="paper-([^"]+)">')
 PRUNING = "id in (select papers_id from papers_tags pt join tags t on t.id = pt.tags_id where t.name = 'pruning')"
 
 
-class Client:
-    def __init__(self, ds):
-        self.ds, self.loop = ds, asyncio.new_event_loop()
-
-    def get(self, path: str, status: int = 200):
-        response = self.loop.run_until_complete(self.ds.client.get(path))
-        assert response.status_code == status, f"{path}: {response.status_code} {response.text[-800:]}"
-        return response
-
+class Client(DatasetteClient):
     def ids(self, path: str) -> list[str]:
+        """The ids of the cards a browse page shows, in order."""
         return CARD.findall(self.get(path).text)
-
-    def close(self):
-        self.loop.close()
 
 
 @pytest.fixture(scope="module")
