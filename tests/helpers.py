@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -100,3 +101,63 @@ def wait_until(condition, timeout: float = 30, what: str = "the condition") -> N
         if time.monotonic() > deadline:
             pytest.fail(f"{what} did not happen within {timeout} s")
         time.sleep(0.02)
+
+
+def derived_state(conn) -> dict[str, list]:
+    """The browse page's derived tables as comparable values (ids of names replaced by the
+    names, counts of zero left out)."""
+    names = {i: f"{facet}:{value}" for i, facet, value in conn.execute("select id, facet, value from browse_values")}
+    return {
+        "browse": sorted(
+            (k, t, names.get(cat), names.get(venue), year, tags)
+            for k, t, cat, venue, year, tags in conn.execute("select * from browse")
+        ),
+        "browse_tags": sorted(conn.execute("select tag, t, k from browse_tags")),
+        "browse_cats": sorted((names[cat], k) for cat, k in conn.execute("select cat, k from browse_cats")),
+        "facet_counts": sorted(
+            (f, str(names.get(v, v) if f in ("cat", "venue") else v), n)
+            for f, v, n in conn.execute("select facet, value, n from facet_counts where n != 0")
+        ),
+        "tag_months": sorted(conn.execute("select tag, month, n from tag_months where n != 0")),
+    }
+
+
+def assert_derived_consistent(db) -> None:
+    """What the triggers (or a bulk fill) left equals a rebuild from papers and papers_tags
+    (done on a copy), and the tables are as `store.derived` defines them."""
+    import sqlite3
+
+    import sqlite_utils
+
+    from papertrack.store import derived
+
+    assert derived.is_current(db)
+    copy = sqlite3.connect(":memory:")
+    db.conn.backup(copy)
+    fresh = sqlite_utils.Database(copy)
+    fresh.execute("begin")
+    derived.rebuild(fresh)
+    fresh.conn.commit()
+    kept, rebuilt = derived_state(db.conn), derived_state(copy)
+    for table in kept:
+        assert kept[table] == rebuilt[table], f"{table} differs from a rebuild"
+    assert len(kept["browse"]) == db.execute("select count(*) from papers").fetchone()[0]
+
+
+class DatasetteClient:
+    """Synchronous GETs against one Datasette instance (datasette.client), all on one event loop."""
+
+    def __init__(self, ds):
+        self.ds = ds
+        self.loop = asyncio.new_event_loop()
+
+    def get(self, path: str, status: int = 200):
+        response = self.loop.run_until_complete(self.ds.client.get(path))
+        assert response.status_code == status, f"{path}: {response.status_code} {response.text[:500]}"
+        return response
+
+    def json(self, path: str, status: int = 200):
+        return self.get(path, status).json()
+
+    def close(self):
+        self.loop.close()

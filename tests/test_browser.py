@@ -48,7 +48,7 @@ def test_search_facet_paper_and_bibtex_in_chromium(tmp_path, browser_page):
     page = browser_page
     db = papers_db.build(tmp_path / "papers.db")
     with papertrack_process("serve", "--db", str(db), "--port", "0", cwd=tmp_path) as server:
-        page.goto(server.url)
+        page.goto(server.base + "/papers/papers")
         assert page.locator("h1").first.inner_text() == "papers"
 
         page.fill("#_search", "binary")
@@ -93,3 +93,42 @@ def test_search_facet_paper_and_bibtex_in_chromium(tmp_path, browser_page):
         page.screenshot(path=str(tmp_path / "hostile.png"), full_page=True)
     assert page.dialogs == []
     assert (tmp_path / "faceted.png").stat().st_size > 10_000
+
+
+def test_browse_page_chart_search_tag_paper_and_bibtex_in_chromium(tmp_path, browser_page):
+    page = browser_page
+    db = papers_db.build(tmp_path / "papers.db")
+    with papertrack_process("serve", "--db", str(db), "--port", "0", cwd=tmp_path) as server:
+        page.goto(server.url)
+        chart = page.locator("svg.tag-chart")
+        assert chart.is_visible() and chart.bounding_box()["width"] > 600
+        assert page.locator("svg.tag-chart g.series").count() == 2  # binarization and pruning
+        assert page.locator("#total").inner_text() == f"{papers_db.N + 1} papers"
+        page.screenshot(path=str(tmp_path / "landing.png"), full_page=True)
+
+        page.fill("#q", "binary networks")
+        page.press("#q", "Enter")
+        page.wait_for_url(re.compile(r"/browse\?q=binary\+networks"))
+        assert page.locator("#total").inner_text() == f"{papers_db.N} papers"
+        assert page.locator(".card h3 mark").first.inner_text().lower().startswith("binary")
+        page.screenshot(path=str(tmp_path / "search.png"), full_page=True)
+
+        page.locator(".card .tags a", has_text="pruning").first.click()
+        page.wait_for_url(re.compile(r"tag=pruning"))
+        count = papers_db.pruning_count()
+        assert page.locator("#total").inner_text() == f"{count} papers"
+        assert page.locator(".selected a").inner_text().startswith("tag: pruning")
+        assert page.locator("#facet-tag li.on").inner_text().split() == ["pruning", str(count)]
+
+        first = page.locator(".card h3 a").first
+        title = first.inner_text()
+        first.click()
+        page.wait_for_selector(".paper h1")
+        assert page.locator(".paper h1").inner_text() == title
+        page.go_back()
+
+        page.locator("#bib-link").click()
+        entries = bib(page.locator("body").inner_text())
+        assert len(entries) == count and all(int(e["eprint"][-5:]) % 3 == 0 for e in entries)
+    assert page.dialogs == []
+    assert (tmp_path / "landing.png").stat().st_size > 20_000

@@ -3,7 +3,6 @@ queries, the .bib renderer, the paper page, read-only SQL and escaping."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import shutil
@@ -15,26 +14,8 @@ import pytest
 from papertrack.web import bib
 from papertrack.web.serve import datasette_for
 from tests import papers_db
+from tests.helpers import DatasetteClient as Client
 from tests.papers_db import ABSTRACT_WORD, HOSTILE_ID, RECENT, TITLE_WORD, N
-
-
-class Client:
-    """Synchronous GETs against one Datasette instance, all on one event loop."""
-
-    def __init__(self, ds):
-        self.ds = ds
-        self.loop = asyncio.new_event_loop()
-
-    def get(self, path: str, status: int = 200):
-        response = self.loop.run_until_complete(self.ds.client.get(path))
-        assert response.status_code == status, f"{path}: {response.status_code} {response.text[:500]}"
-        return response
-
-    def json(self, path: str, status: int = 200):
-        return self.get(path, status).json()
-
-    def close(self):
-        self.loop.close()
 
 
 @pytest.fixture(scope="module")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from papertrack.store import derived
 from papertrack.store.schema import TABLES, describe
 from papertrack.web.metadata import CANNED_QUERIES, metadata, metadata_json
 
@@ -75,9 +76,12 @@ def test_committed_metadata_json_is_current():
 
 def test_descriptions_come_from_the_schema():
     tables = metadata()["databases"]["papers"]["tables"]
+    every = {**TABLES, **derived.TABLES}
+    assert set(describe()) == set(every)
     for name, columns in describe().items():
         assert tables[name]["columns"] == columns
-        assert tables[name]["description"] == TABLES[name]["doc"]
+        assert tables[name]["description"] == every[name]["doc"]
+    assert all(tables[name]["hidden"] for name in derived.TABLES)
 
 
 def test_only_keys_datasette_065_reads():

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import urllib.parse
+import urllib.request
 
 from papertrack.store.papers import save_papers
 from papertrack.store.schema import open_db, transaction
@@ -26,7 +27,9 @@ METADATA = ROOT / "metadata.json"
 def test_serve_listens_on_loopback_and_serves_the_publication(tmp_path):
     db = papers_db.build(tmp_path / "papers.db")
     with papertrack_process("serve", "--db", str(db), "--port", "0", cwd=tmp_path) as server:
-        assert server.url.startswith("http://127.0.0.1:") and server.url.endswith("/papers/papers")
+        assert server.url.startswith("http://127.0.0.1:") and server.url == server.base + "/"
+        status, body = server.get("/")
+        assert status == 200 and f"{papers_db.N + 1:,} papers" in body
         status, body = server.get("/papers/papers.json")
         assert status == 200 and set(json.loads(body)["facet_results"]) == {"tags", "primary_category", "venue", "year"}
         status, body = server.get("/papers.json?sql=" + urllib.parse.quote("delete from papers"))
@@ -127,7 +130,9 @@ def test_demo_builds_then_serves(tmp_path):
     shutil.copy(ROOT / "queries.yaml", tmp_path / "queries.yaml")
     with papertrack_process("demo", "--port", "0", cwd=tmp_path, timeout=120) as web:
         assert "Demo database: db/demo.db" in "".join(web.output)
-        assert web.url.endswith("/demo/papers")
+        assert web.url == web.base + "/"
+        status, body = web.get("/browse?q=binary")
+        assert status == 200 and "papers</strong> matching <em>binary</em>" in body
         status, body = web.get("/demo/papers.json?_search=binary&_shape=objects")
         data = json.loads(body)
         assert status == 200 and data["filtered_table_rows_count"] >= 5
@@ -186,3 +191,15 @@ def test_serve_errors_are_one_line(run_cli, tmp_path):
         result = run_cli("serve", "--db", "papers.db", "--port", str(port))
     assert result.exit_code == 2 and f"cannot listen on 127.0.0.1:{port}" in result.output
     assert "Traceback" not in result.output
+
+
+def test_an_immutable_replica_serves_cacheable_pages(tmp_path, run_cli):
+    db = papers_db.build(tmp_path / "papers.db")
+    with papertrack_process("serve", "--immutable", "--db", str(db), "--port", "0", cwd=tmp_path) as server:
+        assert "immutable" in "".join(server.output)
+        with urllib.request.urlopen(server.base + "/browse?tag=pruning", timeout=30) as r:
+            assert r.status == 200 and r.headers["Cache-Control"] == "public, max-age=3600"
+            assert f"{papers_db.pruning_count()} papers" in r.read().decode()
+    (tmp_path / "papers.db-wal").write_bytes(b"\0" * 64)  # a writer's log not yet folded in
+    result = run_cli("serve", "--immutable", "--db", str(db), "--port", "0")
+    assert result.exit_code == 2 and result.output.startswith("Error: ") and "holds changes not yet in" in result.output

@@ -21,11 +21,15 @@ if TYPE_CHECKING:
     "--metadata", "metadata_path", type=click.Path(dir_okay=False),
     help="Datasette metadata [default: ./metadata.json, else the built-in copy]",
 )  # fmt: skip
-def serve(db_path: str, host: str, port: int, metadata_path: str | None) -> None:
+@click.option(
+    "--immutable", is_flag=True,
+    help="A published copy nothing writes: open it immutable and let caches keep pages an hour",
+)  # fmt: skip
+def serve(db_path: str, host: str, port: int, metadata_path: str | None, immutable: bool) -> None:
     """Browse the database in Datasette (read-only), with papertrack's metadata and plugin."""
     from papertrack.web.serve import serve as run_server
 
-    run_server(uses_db(db_path), host, port, metadata_path, announce=click.echo)
+    run_server(uses_db(db_path), host, port, metadata_path, announce=click.echo, immutable=immutable)
 
 
 @click.command()

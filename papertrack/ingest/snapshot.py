@@ -16,6 +16,8 @@ under exactly a harvest's rules and never loses tags, notes or picks.
 The search index is kept by its triggers throughout: a killed import leaves it in step
 with what was committed. (Dropping it and building it once at the end was measured: on
 two cores it is slower, because the index build then no longer overlaps the parsing.)
+The browse page's tables are filled per chunk, set-based, inside the chunk's transaction
+(`store.derived.new_papers_only`), so they too commit, or roll back, with its papers.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -38,6 +41,7 @@ from papertrack.ingest.pool import OrderedPool
 from papertrack.models import Paper, now_iso, parse_day
 from papertrack.sources.snapshot import Chunk, file_identity, read_chunks, record_to_paper
 from papertrack.store.citekeys import base_key, keys_for
+from papertrack.store.derived import new_papers_only
 from papertrack.store.merge import has_dblp_rows, merge_preprints
 from papertrack.store.papers import INSERT_COLUMNS, SOURCE_FIELDS, finish_row, paper_row, row_values, save_papers, write_rows
 from papertrack.store.schema import ids_json, transaction
@@ -287,26 +291,31 @@ def _write(
         report.newest = parsed.newest
     if new:
         new = _with_keys(db, new)
-        write_rows(db, new, [])
-        new_ids = ids_json([r[0] for r in new])
-        db.execute(
-            "insert or ignore into authors (name) select j.value from papers p, json_each(p.authors) j "
-            "where p.id in (select value from json_each(?))",
-            [new_ids],
-        )
-        db.execute(
-            "insert or ignore into papers_authors (papers_id, authors_id, position) "
-            "select p.id, a.id, j.key + 1 from papers p, json_each(p.authors) j join authors a on a.name = j.value "
-            "where p.id in (select value from json_each(?))",
-            [new_ids],
-        )
-        tagged = [r[0] for r in new if r[0] in parsed.tags]
-        if has_dblp_rows(db):  # a venue-only dblp: row may be one of these preprints (its tags move over)
-            merged = merge_preprints(
-                db, [Paper(id=r[_COL["id"]], title=r[_COL["title"]], authors=json.loads(r[_COL["authors"]])) for r in new]
+        merging = has_dblp_rows(db)  # a venue-only dblp: row may be one of these preprints (its tags move over)
+        # only new papers and their tags are written here, unless rows merge: the browse tables
+        # are then filled for them in a few statements instead of by triggers row by row
+        with nullcontext() if merging else new_papers_only(db):
+            write_rows(db, new, [])
+            new_ids = ids_json([r[0] for r in new])
+            db.execute(
+                "insert or ignore into authors (name) select j.value from papers p, json_each(p.authors) j "
+                "where p.id in (select value from json_each(?))",
+                [new_ids],
             )
-            tagged = list(dict.fromkeys([*tagged, *(target for _, target in merged)]))
-        refresh_tags(db, tagged, {i: parsed.tags[i] for i in tagged if i in parsed.tags})
+            db.execute(
+                "insert or ignore into papers_authors (papers_id, authors_id, position) "
+                "select p.id, a.id, j.key + 1 from papers p, json_each(p.authors) j join authors a on a.name = j.value "
+                "where p.id in (select value from json_each(?))",
+                [new_ids],
+            )
+            tagged = [r[0] for r in new if r[0] in parsed.tags]
+            if merging:
+                merged = merge_preprints(
+                    db,
+                    [Paper(id=r[_COL["id"]], title=r[_COL["title"]], authors=json.loads(r[_COL["authors"]])) for r in new],
+                )
+                tagged = list(dict.fromkeys([*tagged, *(target for _, target in merged)]))
+            refresh_tags(db, tagged, {i: parsed.tags[i] for i in tagged if i in parsed.tags})
         report.new += len(new)
     if changed:
         papers = [record_to_paper(json.loads(chunk.lines[rows[i][1]])) for i in changed]

@@ -1,8 +1,8 @@
 """The database schema, described once as data.
 
-`ensure_schema` creates and migrates from `TABLES`, `FTS` and `INDEXES`; `metadata.json`
-descriptions and the README's schema section are checked against the same table
-(`tests/test_schema.py`).
+`ensure_schema` creates and migrates from `TABLES`, `FTS` and `INDEXES`, and from
+`derived` (the browse page's tables, kept by triggers); `metadata.json` descriptions and
+docs/schema.md are checked against the same tables (`tests/test_schema.py`).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from pathlib import Path
 import sqlite_utils
 
 from papertrack.errors import UsageError
+from papertrack.store import derived
 
 # table -> {"columns": {name: (type, description)}, "pk": ..., "foreign_keys": [...], "doc": ...}
 TABLES: dict[str, dict] = {
@@ -304,10 +305,23 @@ def memory_db() -> sqlite_utils.Database:
 
 
 def ensure_schema(db: sqlite_utils.Database) -> None:
-    """Create missing tables, columns, indexes and FTS; idempotent and cheap when current."""
+    """Create missing tables, columns, indexes and FTS, and (re)build the derived tables
+    when their definition changed; idempotent and cheap when current."""
     existing = set(db.table_names())
-    if existing.issuperset(TABLES) and _fts_current(db) and _columns_current(db):
-        return
+    if not (existing.issuperset(TABLES) and _fts_current(db) and _columns_current(db)):
+        _ensure_tables(db, existing)
+    if not derived.is_current(db):
+        with transaction(db):
+            if not derived.is_current(db):  # another process may have just done it
+                derived.rebuild(db)
+
+
+def schema_is_current(db: sqlite_utils.Database) -> bool:
+    """Whether `ensure_schema` would change nothing (checked without writing)."""
+    return set(db.table_names()).issuperset(TABLES) and _fts_current(db) and _columns_current(db) and derived.is_current(db)
+
+
+def _ensure_tables(db: sqlite_utils.Database, existing: set[str]) -> None:
     for name, spec in TABLES.items():
         columns = {col: kind for col, (kind, _) in spec["columns"].items()}
         table = db[name]
@@ -338,26 +352,41 @@ def _fts_current(db: sqlite_utils.Database) -> bool:
 
 
 def describe() -> dict[str, dict[str, str]]:
-    """table -> column -> description, for metadata.json and the README."""
-    return {name: {col: doc for col, (_, doc) in spec["columns"].items()} for name, spec in TABLES.items()}
+    """table -> column -> description (derived tables included), for metadata.json."""
+    return {name: {col: doc for col, (_, doc) in spec["columns"].items()} for name, spec in _all_tables().items()}
+
+
+def _all_tables() -> dict[str, dict]:
+    return {**TABLES, **derived.TABLES}
 
 
 def schema_markdown() -> str:
-    """The schema as README markdown (`python -m papertrack.schema`); a test keeps the README in step."""
+    """The schema as markdown (`python -m papertrack.store.schema`); a test keeps docs/schema.md in step."""
     out = []
     for name, spec in TABLES.items():
-        pk = spec["pk"] if isinstance(spec["pk"], str) else ", ".join(spec["pk"])
-        out.append(f"**`{name}`** — {spec['doc']} Primary key: `{pk}`.\n")
-        out.append("| column | type | description |\n|---|---|---|")
-        for col, (kind, doc) in spec["columns"].items():
-            out.append(f"| `{col}` | {SQL_TYPES[kind]} | {doc} |")
-        out.append("")
+        out += _table_markdown(name, spec)
     for table, cols in FTS.items():
         out.append(
             f"**`{table}_fts`** — FTS5 index over `{table}`: {', '.join(f'`{c}`' for c in cols)}; "
             "kept in sync by triggers.\n"
         )
+    out.append(
+        "**Derived tables** (the browse page's; hidden in Datasette). Triggers on `papers`, `papers_tags` and "
+        "these tables keep them current; they are dropped and refilled from `papers` and `papers_tags` whenever "
+        "their definition in `papertrack/store/derived.py` changes.\n"
+    )
+    for name, spec in derived.TABLES.items():
+        out += _table_markdown(name, spec)
     return "\n".join(out).rstrip() + "\n"
+
+
+def _table_markdown(name: str, spec: dict) -> list[str]:
+    pk = spec["pk"] if isinstance(spec["pk"], str) else ", ".join(spec["pk"])
+    out = [f"**`{name}`** — {spec['doc']} Primary key: `{pk}`.\n", "| column | type | description |\n|---|---|---|"]
+    for col, (kind, doc) in spec["columns"].items():
+        out.append(f"| `{col}` | {SQL_TYPES[kind]} | {doc} |")
+    out.append("")
+    return out
 
 
 if __name__ == "__main__":

@@ -34,7 +34,7 @@ COLUMNS = {"ti": "title", "abs": "abstract", "au": "authors", "co": "comment", "
 ALL = "{" + " ".join(COLUMNS.values()) + "}"
 _FTS_OP = {"AND": "AND", "OR": "OR", "ANDNOT": "NOT"}
 _SQL_OP = {"AND": "AND", "OR": "OR", "ANDNOT": "AND NOT"}
-_IN_FTS = "p.rowid in (select rowid from papers_fts where papers_fts match ?)"
+_IN_FTS = "{key} in (select rowid from papers_fts where papers_fts match ?)"
 ARXIV_ONLY = "instr(p.id, ':') = 0"  # dblp:, doi: and bib: rows are not on arXiv
 
 
@@ -62,47 +62,66 @@ def variants(word: str) -> list[str]:
 
 
 class Translator:
-    """Compiles query trees against one database (whose FTS vocabulary prunes variants)."""
+    """Compiles query trees against one database (whose FTS vocabulary prunes variants).
+
+    Conditions are on `papers p`; `key` is the expression matched against papers_fts
+    rowids. Subclasses may change `key`, how the vocabulary is consulted (`indexed`) and
+    how `cat:` is matched (`category`): the browse page matches on its own tables.
+    """
+
+    key = "p.rowid"
 
     def __init__(self, db: sqlite_utils.Database):
         self.db = db
         self.present: dict[str, bool] = {}
-        db.execute("create virtual table if not exists temp.papers_fts_terms using fts5vocab(main, 'papers_fts', 'row')")
         db.conn.create_function("papertrack_all_phrase", 6, _all_phrase, deterministic=True)
+
+    def indexed(self, terms: set[str]) -> set[str]:
+        """Which of these terms occur in the index (one fts5vocab look-up for all)."""
+        self.db.execute(
+            "create virtual table if not exists temp.papers_fts_terms using fts5vocab(main, 'papers_fts', 'row')"
+        )
+        return {
+            r[0]
+            for r in self.db.execute(
+                "select term from temp.papers_fts_terms where term in (select value from json_each(?))",
+                [json.dumps(sorted(terms))],
+            )
+        }
 
     def known(self, words: Iterable[str]) -> list[list[str]]:
         """For each word, its variants that occur in the index."""
         out = [variants(w) for w in words]
         missing = {t for vs in out for t in vs if t not in self.present}
         if missing:
-            found = {
-                r[0]
-                for r in self.db.execute(
-                    "select term from temp.papers_fts_terms where term in (select value from json_each(?))",
-                    [json.dumps(sorted(missing))],
-                )
-            }
+            found = self.indexed(missing)
             self.present.update({t: t in found for t in missing})
         return [[t for t in vs if self.present[t]] for vs in out]
 
+    def category(self, value: str) -> Sql:
+        """`cat:value` (`cs.LG`, or a prefix ending in `*`): any listed category."""
+        needle = json.dumps(value[:-1])[:-1] if value.endswith("*") else json.dumps(value)
+        return Sql("instr(coalesce(p.categories, ''), ?) > 0", (needle,))
+
     def where(self, node: Node) -> tuple[str, list]:
         """A SQL condition on `papers p` selecting what `node` matches, with its parameters."""
-        compiled = self.compile(node)
-        sql = compiled if isinstance(compiled, Sql) else Sql(_IN_FTS, (compiled.expr,))
+        sql = self.as_sql(self.compile(node))
         return sql.cond, list(sql.params)
+
+    def as_sql(self, compiled: Compiled) -> Sql:
+        """A compiled query as a condition (an FTS expression becomes a rowid look-up)."""
+        return compiled if isinstance(compiled, Sql) else Sql(_IN_FTS.format(key=self.key), (compiled.expr,))
 
     def compile(self, node: Node) -> Compiled:
         if isinstance(node, Not):
             inner = self.compile(node.node)
-            return TRUE if inner == FALSE else Sql(f"not ({_as_sql(inner).cond})", _as_sql(inner).params)
+            return TRUE if inner == FALSE else Sql(f"not ({self.as_sql(inner).cond})", self.as_sql(inner).params)
         if isinstance(node, Op):
             return self._op(node.op, self.compile(node.left), self.compile(node.right))
         if node.field in COLUMNS or node.field == "all":
             return self._text(node)
         if node.field == "cat":
-            value = node.value
-            needle = json.dumps(value[:-1])[:-1] if value.endswith("*") else json.dumps(value)
-            return Sql("instr(coalesce(p.categories, ''), ?) > 0", (needle,))
+            return self.category(node.value)
         if node.field == "id":
             return Sql("p.id = ?", (re.sub(r"v\d+$", "", node.value),))
         if node.field == "doi":
@@ -122,7 +141,7 @@ class Translator:
             return FALSE if op == "AND" else left
         if isinstance(left, Fts) and isinstance(right, Fts):
             return Fts(f"({left.expr}) {_FTS_OP[op]} ({right.expr})")
-        left_sql, right_sql = _as_sql(left), _as_sql(right)
+        left_sql, right_sql = self.as_sql(left), self.as_sql(right)
         return Sql(f"({left_sql.cond}) {_SQL_OP[op]} ({right_sql.cond})", left_sql.params + right_sql.params)
 
     def _text(self, term: Term) -> Compiled:
@@ -142,11 +161,12 @@ class Translator:
             f"(({ALL} : ({_phrases(forms[:k])})) AND ({rest} : ({_phrases(forms[k:], initial=True)})))"
             for k in range(1, len(words))
         )
+        in_fts = _IN_FTS.format(key=self.key)
         check = Sql(
-            f"({_IN_FTS} and papertrack_all_phrase(p.title, p.abstract, p.authors, p.comment, p.journal_ref, ?))",
+            f"({in_fts} and papertrack_all_phrase(p.title, p.abstract, p.authors, p.comment, p.journal_ref, ?))",
             (spans, term.value),
         )
-        return Sql(f"({_IN_FTS}) or {check.cond}", (within.expr, *check.params))
+        return Sql(f"({in_fts}) or {check.cond}", (within.expr, *check.params))
 
 
 def _any(forms: list[str]) -> str:
@@ -156,10 +176,6 @@ def _any(forms: list[str]) -> str:
 def _phrases(forms: list[list[str]], initial: bool = False) -> str:
     mark = "^ " if initial else ""
     return " OR ".join(mark + '"' + " ".join(combo) + '"' for combo in itertools.product(*forms))
-
-
-def _as_sql(compiled: Compiled) -> Sql:
-    return compiled if isinstance(compiled, Sql) else Sql(_IN_FTS, (compiled.expr,))
 
 
 def _all_phrase(title: str, abstract: str, authors: str, comment: str, journal_ref: str, phrase: str) -> int:

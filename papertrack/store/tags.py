@@ -72,15 +72,30 @@ def refresh_tags(
     names = sorted({t for tags in links.values() for t in tags})
     db.conn.executemany("insert or ignore into tags (name) values (?)", [(n,) for n in names])
     tag_ids = dict(db.execute("select name, id from tags where name in (select value from json_each(?))", [ids_json(names)]))
-    db.execute("delete from papers_tags where papers_id in (select value from json_each(?))", [ids_param])
     order = ("query", "taxonomy", "manual")
+    wanted = {
+        (pid, tag_ids[tag]): (",".join(sorted(origins, key=order.index)), evidence)
+        for pid, tags in links.items()
+        for tag, (origins, evidence) in tags.items()
+    }
+    # write only the links that change: every write fires the browse tables' triggers
+    stored = {
+        (pid, tid): (origin, evidence)
+        for pid, tid, origin, evidence in db.execute(
+            "select papers_id, tags_id, origin, evidence from papers_tags where papers_id in (select value from json_each(?))",
+            [ids_param],
+        )
+    }
+    db.conn.executemany(
+        "delete from papers_tags where papers_id = ? and tags_id = ?", [key for key in stored if key not in wanted]
+    )
+    db.conn.executemany(
+        "update papers_tags set origin = ?, evidence = ? where papers_id = ? and tags_id = ?",
+        [(*value, *key) for key, value in wanted.items() if key in stored and stored[key] != value],
+    )
     db.conn.executemany(
         "insert into papers_tags (papers_id, tags_id, origin, evidence) values (?, ?, ?, ?)",
-        [
-            (pid, tag_ids[tag], ",".join(sorted(origins, key=order.index)), evidence)
-            for pid, tags in links.items()
-            for tag, (origins, evidence) in tags.items()
-        ],
+        [(*key, *value) for key, value in wanted.items() if key not in stored],
     )
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from papertrack.store import derived
 from papertrack.store.runs import HEALTH_SQL
 from papertrack.store.schema import FTS, TABLES, describe
 
@@ -24,17 +25,12 @@ DATABASE = "papers"
 CC0 = "https://creativecommons.org/publicdomain/zero/1.0/"
 
 # Link tables are reached through facets and row pages; the rest is harvest bookkeeping
-# (surfaced by the stale_queries query). Hidden tables stay reachable by URL.
+# (surfaced by the stale_queries query) and the browse page's derived tables. Hidden
+# tables stay reachable by URL.
 HIDDEN = (
-    "papers_tags",
-    "papers_authors",
-    "papers_queries",
-    "tag_edits",
-    "queries",
-    "harvest_runs",
-    "rank_models",
-    "related_terms",
-)
+    "papers_tags", "papers_authors", "papers_queries", "tag_edits", "queries", "harvest_runs",
+    "rank_models", "related_terms", *derived.TABLES,
+)  # fmt: skip
 LABELS = {"papers": "title", "tags": "name", "authors": "name"}
 # How the papers table reads (the plugin reorders the columns; the rest follow in schema order).
 COLUMN_ORDER = [
@@ -138,7 +134,7 @@ def metadata() -> dict:
     """The whole metadata.json as a dict."""
     descriptions = describe()
     tables: dict[str, dict] = {}
-    for name, spec in TABLES.items():
+    for name, spec in {**TABLES, **derived.TABLES}.items():
         table: dict = {"description": spec["doc"], "columns": descriptions[name]}
         if name in LABELS:
             table["label_column"] = LABELS[name]
@@ -160,8 +156,9 @@ def metadata() -> dict:
         "description": (
             "Papers on binarization, quantization, pruning, distillation, architecture search and "
             "efficient architectures, harvested from arXiv with saved queries, tagged and summarised. "
-            "Open the papers table to search them, narrow them by tag, category, venue or year, read "
-            "a paper's abstract and summary, and export any selection as BibTeX (.bib)."
+            "Search and browse them on the front page, or open the papers table to query them, narrow "
+            "them by tag, category, venue or year, read a paper's abstract and summary, and export any "
+            "selection as BibTeX (.bib)."
         ),
         "license": "arXiv metadata: CC0 1.0; summaries and notes belong to their authors",
         "license_url": CC0,

@@ -5,6 +5,9 @@
 * Paper row page (templates/row.html): abstract, summary, tags, authors, arXiv links,
   and related papers (`rank.related`: looked up in the full-text index when the page is shown).
 * Compact cells: author and category lists instead of JSON, short link texts.
+* The researchers' site (`browse.py`): `/` and `/browse` (paper cards, search, facets,
+  the chart of papers per tag per month), `/browse.atom`, `/browse.bib`; Datasette's
+  list of databases moves to `/-/index`.
 * `/-/paper/<id>`: any way of writing a paper id (`arXiv:1909.04977v2`, an abs or pdf
   URL; `store.identity.paper_key`, as every command reads it) redirects to its page.
 * metadata.json's `papers` block also describes any other database holding a `papers`
@@ -25,6 +28,7 @@ from markupsafe import Markup, escape
 
 from papertrack.rank.related import related_ids
 from papertrack.store.identity import paper_key
+from papertrack.web import browse
 from papertrack.web.bib import can_render_bib, render_bib
 from papertrack.web.databases import is_papertrack, papertrack_databases
 from papertrack.web.facets import ManyToManyFacet
@@ -64,8 +68,15 @@ def register_output_renderer(datasette):
 
 
 @hookimpl
-def register_routes():
-    return [(r"^/-/paper/(?P<paper>.+)$", paper_page)]
+def register_routes(datasette):
+    from datasette.views.index import IndexView
+
+    # the browse page takes `/`; Datasette's own list of databases stays reachable
+    return [
+        (r"^/-/paper/(?P<paper>.+)$", paper_page),
+        (r"^/-/index(\.(?P<format>jsono?))?$", IndexView.as_view(datasette)),
+        *browse.routes(),
+    ]
 
 
 async def paper_page(datasette, request):

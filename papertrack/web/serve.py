@@ -4,6 +4,11 @@ Datasette opens a database file it may not treat as immutable with `?mode=ro`
 connections, so no SQL it runs can write; the file stays mutable (not `immutable=1`),
 so a harvest writing at the same time is seen at once and never served half-done
 (WAL: readers keep a consistent snapshot and never block the writer).
+
+`immutable=True` is for published copies that nothing writes (replicas behind a load
+balancer or a CDN): Datasette opens the file with `immutable=1` (no locking, no change
+checks) and every page says `Cache-Control: public, max-age=3600`. The file must be
+finished: its schema current and nothing waiting in a write-ahead log.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ SETTINGS = {
     "suggest_facets": False,  # one query per column per page view; the useful facets are configured
     "facet_time_limit_ms": 1000,  # the tag facet joins through papers_tags on every page view
 }
+IMMUTABLE_TTL = 3600  # seconds a CDN or browser may keep a page of an immutable copy
 
 
 def load_metadata(path: str | Path | None = None) -> dict:
@@ -41,20 +47,56 @@ def load_metadata(path: str | Path | None = None) -> dict:
         raise ConfigError(str(path), e.lineno, e.msg) from None
 
 
-def datasette_for(db_path: str | Path, metadata: dict | None = None, settings: dict | None = None):
+def datasette_for(db_path: str | Path, metadata: dict | None = None, settings: dict | None = None, immutable: bool = False):
     """A Datasette instance for one papertrack database, with the metadata and the plugin.
 
     The schema is brought up to date (and WAL switched on) first, as every command does;
-    after that Datasette only reads."""
+    after that Datasette only reads. An `immutable` copy is checked instead, never written."""
     from datasette.app import Datasette
 
     path = Path(db_path)
-    open_db(path, create=False).close()
+    if immutable:
+        check_finished(path)
+        settings = {"default_cache_ttl": IMMUTABLE_TTL, **(settings or {})}
+    else:
+        open_db(path, create=False).close()
     return Datasette(
-        [str(path)],
+        [] if immutable else [str(path)],
+        immutables=[str(path)] if immutable else [],
         metadata=metadata if metadata is not None else load_metadata(),
         settings={**SETTINGS, **(settings or {})},
     )
+
+
+def check_finished(path: Path) -> None:
+    """A file to serve immutable: a papertrack database with the current schema and no
+    write-ahead log waiting to be folded in (`UsageError` naming what is wrong)."""
+    import sqlite3
+
+    import sqlite_utils
+
+    from papertrack.store.schema import schema_is_current
+
+    if not path.is_file():
+        raise UsageError(f"no database at {path}")
+    wal = Path(f"{path}-wal")
+    if wal.is_file() and wal.stat().st_size:
+        raise UsageError(
+            f"{wal} holds changes not yet in {path}: stop whatever writes it, or open it once without --immutable"
+        )
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro&immutable=1", uri=True)
+        try:
+            current = schema_is_current(sqlite_utils.Database(conn, recursive_triggers=False, execute_plugins=False))
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as e:
+        raise UsageError(f"{path}: not a papertrack database ({e})") from None
+    if not current:
+        raise UsageError(
+            f"{path} was written by an older papertrack: open it once without --immutable "
+            f"(papertrack status --db {path}) to bring its schema up to date"
+        )
 
 
 def serve(
@@ -63,20 +105,36 @@ def serve(
     port: int = 8001,
     metadata_path: str | Path | None = None,
     announce: Callable[[str], None] = print,
+    immutable: bool = False,
 ) -> None:
     """Serve until interrupted. Port 0 picks a free port; `announce` gets the URL."""
     import uvicorn
 
-    ds = datasette_for(db_path, load_metadata(metadata_path))
+    ds = datasette_for(db_path, load_metadata(metadata_path), immutable=immutable)
     try:
-        sock = socket.create_server((host, port), family=socket.AF_INET6 if ":" in host else socket.AF_INET)
+        sock = listen(host, port)
     except OSError as e:
         raise UsageError(f"cannot listen on {host}:{port}: {e.strerror or e} (choose another --port)") from None
-    name = next(n for n in ds.databases if n != "_internal")
-    url = f"http://{_url_host(host)}:{sock.getsockname()[1]}{ds.urls.table(name, 'papers')}"
-    announce(f"Serving {db_path} read-only at {url} (Ctrl+C stops)")
+    url = f"http://{_url_host(host)}:{sock.getsockname()[1]}{ds.urls.instance()}"
+    note = f"immutable, pages cached for {IMMUTABLE_TTL // 60} minutes; " if immutable else ""
+    announce(f"Serving {db_path} read-only at {url} ({note}Ctrl+C stops)")
     config = uvicorn.Config(ds.app(), log_level="warning", lifespan="on")
     uvicorn.Server(config).run(sockets=[sock])
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A listening TCP socket. Its protocol is set explicitly: asyncio switches Nagle's
+    algorithm off (TCP_NODELAY) only on sockets that say IPPROTO_TCP, and with it on, a
+    response written in two parts waits for the client's delayed ACK (40 ms a request)."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(socket.SOMAXCONN)
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
 
 def _url_host(host: str) -> str:
