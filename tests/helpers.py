@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import subprocess
 import sys
 import time
+from html import unescape
 from pathlib import Path
 
 import pytest
@@ -161,3 +163,17 @@ class DatasetteClient:
 
     def close(self):
         self.loop.close()
+
+
+CARD = re.compile(r'<article class="card" id="paper-([^"]+)">')  # a browse page's cards, in order
+
+
+def walk(client, path: str) -> list[str]:
+    """Every card of every page, following the Next links to the end."""
+    seen: list[str] = []
+    while path:
+        html = client.get(path).text
+        seen += CARD.findall(html)
+        m = re.search(r'<a href="([^"]+)" rel="next"', html)
+        path = unescape(m.group(1)) if m else None
+    return seen

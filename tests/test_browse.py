@@ -21,10 +21,9 @@ from papertrack.store.browse import SORTS, Sort, register_sort
 from papertrack.store.search import match_ids
 from papertrack.web.serve import check_finished, datasette_for, load_metadata
 from tests import papers_db
-from tests.helpers import DatasetteClient
+from tests.helpers import CARD, DatasetteClient, walk
 from tests.papers_db import ABSTRACT_WORD, HOSTILE_ID, HOSTILE_TITLE, TITLE_WORD, N
 
-CARD = re.compile(r'<article class="card" id="paper-([^"]+)">')
 PRUNING = "id in (select papers_id from papers_tags pt join tags t on t.id = pt.tags_id where t.name = 'pruning')"
 
 
@@ -69,17 +68,6 @@ def facet(html: str, name: str) -> dict[str, int]:
 
 def newest(conn, where: str = "1", params=()) -> list[str]:
     return [r[0] for r in conn.execute(f"select id from papers p where {where} order by published desc, rowid desc", params)]
-
-
-def walk(client, path: str) -> list[str]:
-    """Every card of every page, following the Next links to the end."""
-    seen: list[str] = []
-    while path:
-        html = client.get(path).text
-        seen += CARD.findall(html)
-        m = re.search(r'<a href="([^"]+)" rel="next"', html)
-        path = unescape(m.group(1)) if m else None
-    return seen
 
 
 # ---------------------------------------------------------------- the page, every parameter

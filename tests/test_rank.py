@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from html import unescape
 from pathlib import Path
 
 import pytest
@@ -343,3 +344,49 @@ def test_every_command_s_bad_input_is_one_line_and_exit_2(work, tmp_path):
     result = work("rank")
     assert result.exit_code == 2
     assert result.output == "Error: queries.yaml:9: rank must be a list of profiles (tag names, or picks)\n"
+
+
+# ---------------------------------------------------------------- the browse page: sort=like:TAG
+
+
+def test_the_browse_page_sorts_by_a_profile(work, tmp_path):
+    from papertrack.web.serve import datasette_for
+    from tests.helpers import CARD, DatasetteClient, walk
+
+    assert work("rank", "--like", "my-library").exit_code == 0
+    db = db_of(tmp_path)
+    best = [  # ties (papers with the same features) by key, as the page pages them
+        r[0]
+        for r in db.execute(
+            "select s.papers_id from scores s join papers p on p.id = s.papers_id where s.profile = 'my-library' "
+            "order by s.score desc, p.rowid"
+        )
+    ]
+    tag = db.execute(
+        "select t.name from tags t join papers_tags pt on pt.tags_id = t.id group by t.id order by count(*) desc"
+    ).fetchone()[0]
+    tagged = {
+        r[0]
+        for r in db.execute(
+            "select pt.papers_id from papers_tags pt join tags t on t.id = pt.tags_id where t.name = ?", [tag]
+        )
+    }
+    client = DatasetteClient(datasette_for(tmp_path / "db" / "papers.db"))
+    try:
+        landing = client.get("/browse").text
+        assert 'sort=like%3Amy-library">like my-library</a>' in landing  # offered for each ranked profile
+        assert '#related">related</a>' in landing  # cards link to their related papers
+        shown = walk(client, "/browse?sort=like:my-library")
+        assert shown == best  # every scored paper, best first, over every page
+        filtered = walk(client, f"/browse?sort=like:my-library&tag={tag}")
+        assert filtered == [pid for pid in best if pid in tagged]
+        searched = CARD.findall(client.get("/browse?q=quantization&sort=like:my-library").text)
+        assert searched and searched == [pid for pid in best if pid in set(searched)]
+        for bad, reason in (
+            ("like", "needs a profile"),
+            ("like:nosuchtag", "no tag 'nosuchtag'"),
+            ("like:pruning", "not been ranked"),
+        ):
+            assert reason in unescape(client.get(f"/browse?sort={bad}", status=400).text)
+    finally:
+        client.close()

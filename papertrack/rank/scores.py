@@ -1,5 +1,5 @@
 """Reading profile scores back: a window's candidates best first, scores of given papers,
-papers ordered by a profile. Plain SQL on `scores` (no numpy): for commands, digests and
+papers ordered by a profile (also as the browse page's `sort=like:TAG`). Plain SQL on `scores` (no numpy): for commands, digests and
 Datasette pages alike; every function takes a sqlite3 connection (`db.conn` of a
 sqlite-utils database).
 """
@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 from papertrack.errors import UsageError
 from papertrack.models import date_window
+from papertrack.store.browse import Cursor, Sort
+from papertrack.store.browse_search import Selection
 
 PICKS = "picks"  # the profile of every paper ever picked for an issue
 
@@ -94,3 +96,38 @@ def ranked_ids(conn: sqlite3.Connection, profile: str, ids: Sequence[str]) -> li
     """`ids` best first for `profile`; papers without a score keep their order, last."""
     scores = scores_for(conn, profile, ids)
     return sorted(ids, key=lambda pid: (pid not in scores, -scores[pid][0] if pid in scores else 0.0))
+
+
+def ranked_profiles(conn: sqlite3.Connection) -> list[str]:
+    """The profiles that have a model (and so scores), by name."""
+    return [r[0] for r in conn.execute("select profile from rank_models order by profile")]
+
+
+def _like_keys(conn: sqlite3.Connection, sel: Selection, profile: str | None, after: Cursor | None, limit: int) -> list:
+    """The browse page's keys best first for `profile` (sort value: minus the score);
+    papers the profile has not scored are left out."""
+    if not profile:
+        raise UsageError("sort 'like' needs a profile: like:TAG")
+    require_model(conn, profile)
+    if sel.search.fts is None and sel.search.cond is None and not sel.filters.conditions()[0]:
+        # nothing selected: walk the scores index (profile, score) best first
+        sql = (
+            "select p.rowid, -s.score from scores s join papers p on p.id = s.papers_id where s.profile = ?"
+            + (" and (s.score < ? or (s.score = ? and p.rowid > ?))" if after is not None else "")
+            + " order by s.score desc, p.rowid limit ?"
+        )
+        cursor = [-after[0], -after[0], after[1]] if after is not None else []
+        return conn.execute(sql, [profile, *cursor, limit]).fetchall()
+    frm, params, alias, _ = sel.source()
+    sql = (
+        f"select x.k, -s.score as v from (select {alias}.k as k {frm}) x "
+        "join papers p on p.rowid = x.k join scores s on s.papers_id = p.id and s.profile = ?"
+    )
+    params = [*params, profile]
+    if after is not None:
+        sql += " where (-s.score, x.k) > (?, ?)"
+        params += [after[0], after[1]]
+    return conn.execute(sql + " order by v, x.k limit ?", [*params, limit]).fetchall()
+
+
+LIKE = Sort("like", "like a profile", _like_keys)  # the browse page registers it (`web.browse`)

@@ -27,8 +27,9 @@ from datasette.version import __version__ as datasette_version
 
 from papertrack.bibtex.export import export_ids
 from papertrack.errors import UsageError
+from papertrack.rank.scores import LIKE, ranked_profiles
 from papertrack.store import derived
-from papertrack.store.browse import SORTS, BrowseQuery, Card, browse_page, result_ids
+from papertrack.store.browse import SORTS, BrowseQuery, Card, browse_page, register_sort, result_ids
 from papertrack.store.browse_counts import tag_months
 from papertrack.web.bib import BIB_CAP
 from papertrack.web.browse_chart import tag_chart
@@ -39,10 +40,22 @@ from papertrack.web.databases import papertrack_databases
 FEED_SIZE = 50
 TIME_LIMIT_FACTOR = 10  # a page's queries together may take this many times Datasette's sql_time_limit_ms
 _ready: WeakKeyDictionary = WeakKeyDictionary()  # Datasette -> names of databases whose browse tables are current
+register_sort(LIKE)  # sort=like:TAG, a profile's papers best first (papertrack rank)
 
 
 def routes() -> list[tuple[str, Callable]]:
     return [(r"^/$", browse), (r"^/browse$", browse), (r"^/browse\.atom$", feed), (r"^/browse\.bib$", bibtex)]
+
+
+def sort_links(query: BrowseQuery, links: Links, profiles: list[str]) -> list[tuple[str, str, str]]:
+    """(sort, label, url) of each sort the page offers: one `like:TAG` per ranked profile."""
+    out = []
+    for s in SORTS.values():
+        if s.needs_search and not query.q:
+            continue
+        names = [(f"{s.name}:{p}", f"like {p}") for p in profiles] if s is LIKE else [(s.name, s.label)]
+        out += [(name, label, links.sorted_by(name)) for name, label in names]
+    return out
 
 
 class NotReady(Exception):
@@ -59,9 +72,9 @@ async def browse(datasette, request):
 
         def run(conn: sqlite3.Connection):
             page = browse_page(conn, query)
-            return page, tag_months(conn) if landing else None
+            return page, tag_months(conn) if landing else None, ranked_profiles(conn)
 
-        (page, chart), sql_ms = await _run(datasette, name, run)
+        (page, chart, profiles), sql_ms = await _run(datasette, name, run)
     except UsageError as e:
         return await _error(datasette, request, name, str(e), 400)
     except NotReady as e:
@@ -74,11 +87,11 @@ async def browse(datasette, request):
     context = {
         **_common(datasette, name, query),
         "page": page,
-        "cards": [card_view(c, links, paper_url(c), bib_url(c)) for c in page.cards],
+        "cards": [card_view(c, links, paper_url(c), bib_url(c), related=bool(profiles)) for c in page.cards],
         "counts": page.counts,
         "facets": facet_lists(page.counts, query, links) if page.counts else [],
         "selected": chosen,
-        "sorts": [(s.name, s.label, links.sorted_by(s.name)) for s in SORTS.values() if query.q or not s.needs_search],
+        "sorts": sort_links(query, links, profiles),
         "first": first,
         "last": last,
         "next_url": links.next(page.next, last) if page.next else None,

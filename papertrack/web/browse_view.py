@@ -149,9 +149,11 @@ def describe(query: BrowseQuery) -> str:
     return ", ".join(parts) or "all papers"
 
 
-def card_view(card: Card, links: Links, paper_url: str, bib_url: str) -> dict:
+def card_view(card: Card, links: Links, paper_url: str, bib_url: str, related: bool = False) -> dict:
+    """What the template shows of a card; `related`: link to the paper page's related papers."""
     return {
         "card": card,
+        "related_url": f"{paper_url}#related" if related else None,
         "authors": authors_line(card.authors),
         "date": (card.published or "")[:10],
         "paper_url": paper_url,
