@@ -174,8 +174,8 @@ def test_the_paper_page_lists_related_papers(ranked):
     ds = datasette_for(ranked)
     pid = corpus.paper("graphs", 5).id
     html = get(ds, f"/papers/papers/{tilde_encode(pid)}").text
-    assert "<h2>Related papers</h2>" in html
-    section = html.split("<h2>Related papers</h2>")[1].split("</ol>")[0]
+    assert '<h2 id="related">Related papers</h2>' in html
+    section = html.split('<h2 id="related">Related papers</h2>')[1].split("</ol>")[0]
     linked = [tilde_decode(i) for i in re.findall(r'href="/papers/papers/([^"]+)"', section)]
     assert len(linked) == 10 and pid not in linked
     assert {corpus.topic_of(i) for i in linked} == {"graphs"}
