@@ -65,8 +65,49 @@ class Config:
         return list(seen)
 
 
+# Bounds on the file, checked while it is read: a real queries.yaml is a few KB, a few levels
+# deep; beyond these, a crafted file (deep nesting, an alias bomb) is refused before it costs
+# recursion or memory.
+MAX_BYTES = 1_000_000
+MAX_DEPTH = 16  # nested lists and mappings
+MAX_NODES = 100_000  # values, with every alias counted as what it expands to
+
+
+class _TooBig(Exception):
+    def __init__(self, line: int, message: str):
+        self.line, self.message = line, message
+
+
 class _LineLoader(yaml.SafeLoader):
-    """A SafeLoader that remembers the line of every mapping, under the key `__line__`."""
+    """A SafeLoader that remembers the line of every mapping, under the key `__line__`,
+    and refuses documents beyond MAX_DEPTH and MAX_NODES."""
+
+    depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH:
+                raise _TooBig(self.peek_event().start_mark.line + 1, f"nested more than {MAX_DEPTH} levels deep")
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+    def compose_document(self) -> yaml.Node | None:
+        node = super().compose_document()
+        sizes: dict[int, int] = {}
+
+        def size(n: yaml.Node) -> int:
+            if id(n) not in sizes:
+                children = [c for pair in n.value for c in pair] if isinstance(n, yaml.MappingNode) else n.value
+                sizes[id(n)] = 1 + (sum(size(c) for c in children) if isinstance(children, list) else 0)
+                if sizes[id(n)] > MAX_NODES:
+                    raise _TooBig(n.start_mark.line + 1, f"more than {MAX_NODES:,} values (aliases expanded)")
+            return sizes[id(n)]
+
+        if node is not None:
+            size(node)
+        return node
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         mapping = super().construct_mapping(node, deep=deep)
@@ -78,15 +119,24 @@ def load_config(path: str | Path) -> Config:
     """Read and validate a queries file; raise `ConfigError` on the first problem."""
     path = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        with open(path, "rb") as f:
+            raw = f.read(MAX_BYTES + 1)
     except OSError as e:
         raise ConfigError(path, None, f"cannot read file: {e.strerror}") from None
+    if len(raw) > MAX_BYTES:
+        raise ConfigError(path, None, f"larger than {MAX_BYTES:,} bytes: not a queries file")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ConfigError(path, raw.count(b"\n", 0, e.start) + 1, "not UTF-8 text") from None
     return parse_config(text, path)
 
 
 def parse_config(text: str, path: str = "queries.yaml") -> Config:
     try:
         data = yaml.load(text, Loader=_LineLoader)
+    except _TooBig as e:
+        raise ConfigError(path, e.line, e.message) from None
     except yaml.YAMLError as e:
         # an unclosed quote or bracket is reported at the end of the file; where it opened is more useful
         problem = getattr(e, "problem", None) or str(e).splitlines()[0]
@@ -131,7 +181,7 @@ def _query(item: Any, path: str, parent_line: int) -> SavedQuery:
     if not isinstance(item, dict):
         raise ConfigError(path, parent_line, "each query must be a mapping with name, source, query")
     line = item.pop("__line__")
-    label = f"query {item.get('name')!r}" if item.get("name") else "query"
+    label = f"query {item['name']!r}" if isinstance(item.get("name"), str) and item["name"] else "query"
     for key in ("name", "source", "query"):
         if not item.get(key) or not isinstance(item[key], str):
             raise ConfigError(path, line, f"{label}: missing key {key!r}")
@@ -151,7 +201,9 @@ def _query(item: Any, path: str, parent_line: int) -> SavedQuery:
     since = item.get("since")
     if since is not None:
         try:
-            since = parse_day(since if isinstance(since, dt.date | str) else repr(since), "since")
+            if not isinstance(since, dt.date | str):
+                raise UsageError("not a date")
+            since = parse_day(since, "since")
         except UsageError:
             raise ConfigError(path, line, f"{label}: since must be a date (YYYY-MM-DD)") from None
     if item["source"] == "arxiv":
@@ -161,6 +213,8 @@ def _query(item: Any, path: str, parent_line: int) -> SavedQuery:
             raise ConfigError(path, line, f"{label}: {e}") from None
     title_filter = item.get("title_filter")
     if title_filter is not None:
+        if not isinstance(title_filter, str) or not title_filter:
+            raise ConfigError(path, line, f"{label}: title_filter must be one regular expression (a string)")
         _compile(title_filter, path, line, label)
     return SavedQuery(
         name=name,

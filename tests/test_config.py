@@ -11,6 +11,7 @@ from papertrack.errors import ConfigError
 from tests.helpers import BASIC_QUERIES, write_queries
 
 ROOT = Path(__file__).resolve().parents[1]
+ONE = "queries:\n  - name: x\n    source: arxiv\n    query: ti:a\n"
 
 BAD = {
     "bad yaml": ("queries:\n  - name: x\n    source: arxiv\n    query: 'ti:a\n", 4, "invalid YAML"),
@@ -26,6 +27,32 @@ BAD = {
     "bad since": ("queries:\n  - name: x\n    source: arxiv\n    query: a\n    since: soon\n", 2, "since must be a date"),
     "bad query": ("queries:\n  - name: x\n    source: arxiv\n    query: '(ti:a OR'\n", 2, "query 'x': dangling operator"),
     "no queries": ("taxonomy: {}\n", 1, "expected a mapping with a 'queries:' list"),
+    # values of the wrong type or beyond the bounds: never a TypeError, RecursionError or MemoryError
+    "title_filter list": (ONE + "    title_filter: [a, b]\n", 2, "title_filter must be one regular expression"),
+    "title_filter number": (ONE + "    title_filter: 5\n", 2, "title_filter must be one regular expression"),
+    "name a list": ("queries:\n  - name: [a]\n    source: arxiv\n    query: a\n", 2, "query: missing key 'name'"),
+    "since a list": (ONE + "    since: [2020-01-01]\n", 2, "since must be a date"),
+    "nested parentheses": (
+        "queries:\n  - name: x\n    source: arxiv\n    query: '" + "(" * 5000 + "ti:a" + ")" * 5000 + "'\n",
+        2,
+        "at most 4,000 are read",
+    ),
+    "deep parentheses": (
+        "queries:\n  - name: x\n    source: arxiv\n    query: '" + "(" * 40 + "ti:a" + ")" * 40 + "'\n",
+        2,
+        "nests parentheses more than 16 deep",
+    ),
+    "many terms": ("queries:\n  - name: x\n    source: arxiv\n    query: '" + "a " * 1500 + "'\n", 2, "at most 400"),
+    "deep yaml": ("queries: " + "[" * 5000 + "]" * 5000 + "\n", 1, "nested more than 16 levels deep"),
+    "alias bomb": (
+        "".join(f"{k}: &{k} [{', '.join([f'*{p}'] * 9)}]\n" for p, k in zip("abcdefg", "bcdefgh")).replace(
+            "b: &b [*a", "a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a", 1
+        )
+        + ONE
+        + "    since: *h\n",
+        6,
+        "more than 100,000 values (aliases expanded)",
+    ),
 }
 
 
@@ -48,6 +75,13 @@ def test_every_command_reading_a_bad_file_exits_2_with_one_line(run_cli, tmp_pat
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"Error: bad.yaml:{BAD[case][1]}: ")
     assert "Traceback" not in result.output
+
+
+def test_a_file_beyond_the_size_bound_is_refused_unread(tmp_path):
+    path = tmp_path / "q.yaml"
+    path.write_text(ONE.replace("ti:a", "'" + "ti:a OR " * 200_000 + "ti:b'"))
+    with pytest.raises(ConfigError, match=r"q.yaml: larger than 1,000,000 bytes"):
+        load_config(path)
 
 
 def test_missing_file(run_cli):

@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -377,6 +378,25 @@ def test_database_files_in_the_way(run_cli, tmp_path):
     (tmp_path / "db" / "papers.db.lock").mkdir()
     walk(run_cli, "Error: db/papers.db.lock: Is a directory", [c for c in WALK if c[0] in WRITERS])
     assert run_cli("tag", PID, "still-fine").exit_code == 0
+
+
+@pytest.mark.parametrize("kind", ["empty", "foreign"])
+def test_a_file_that_is_not_a_papertrack_database_is_refused_untouched(run_cli, tmp_path, kind):
+    """Every command, readers and writers: a zero-byte file or another program's SQLite
+    database is not quietly turned into a new papertrack database."""
+    workdir(tmp_path)
+    db = tmp_path / "db" / "papers.db"
+    db.unlink()
+    db.write_bytes(b"")
+    if kind == "foreign":
+        other = sqlite3.connect(db)
+        other.execute("create table notes (body text)")
+        other.commit()
+        other.close()
+    before = db.read_bytes()
+    walk(run_cli, f"db/papers.db: {'an empty file' if kind == 'empty' else 'not a papertrack database'}")
+    assert db.read_bytes() == before
+    assert not (tmp_path / "db" / "papers.db-wal").exists()
 
 
 # ------------------------------------------------------------------ environment overrides

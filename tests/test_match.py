@@ -308,6 +308,39 @@ def test_match_command_and_try(run_cli, tmp_path):
     assert run_cli("match", "--query", "nope").exit_code == 2
 
 
+LONG = ["networks", "models", "layers", "weights", "network", "model", "layer", "weight"]
+
+
+@pytest.mark.parametrize("field", ["ti", "abs", "all"])
+@pytest.mark.parametrize("n", [3, 6, 9, 14])
+def test_phrases_with_more_plural_spellings_than_the_bound_match_exactly(db, field, n):
+    """Beyond `MAX_PHRASE_FORMS` spellings a phrase is found by its parts and confirmed
+    row by row: the same papers as the reference evaluator, a phrase running from the
+    title into the abstract included (all:)."""
+    words = (LONG * 3)[: n + 4]
+    papers = [
+        make_paper(1, title=" ".join(words[:n]), abstract="unrelated text"),
+        make_paper(2, title=" ".join(words[:3]), abstract=" ".join(words[3 : n + 1]) + " then more"),
+        make_paper(3, title="other", abstract=" ".join(reversed(words[:n]))),
+        make_paper(4, title="other", abstract=" ".join(words[:n]).replace("layer", "lair")),
+        make_paper(5, title=(respelled := "x " + " ".join(w.rstrip("s") + "s" for w in words[: n + 1])), abstract=respelled),
+    ]
+    save_papers(db, papers)
+    query = f'{field}:"{" ".join(words[:n])}"'
+    expected = {p.id for p in papers if evaluate(parse(query), record_of(p))}
+    assert set(match_ids(db, query)) == expected
+    assert "2001.00005" in expected  # every word in its other spelling
+
+
+def test_try_with_a_long_phrase_answers_at_once(run_cli, tmp_path):
+    (tmp_path / "snap.jsonl").write_text("\n".join(sample_lines()) + "\n")
+    assert run_cli("import-snapshot", "snap.jsonl").exit_code == 0
+    phrase = " ".join((LONG[:4] * 10)[:40])
+    for query in (f'ti:"{phrase}"', f'all:"{phrase}"', f'abs:"{phrase}" OR ti:"{phrase}"'):
+        tried = run_cli("match", "--try", query)
+        assert tried.exit_code == 0 and "0 papers match" in tried.output, tried.output
+
+
 def test_a_covering_snapshot_makes_the_first_harvest_incremental(tmp_path, replay):
     from papertrack.ingest.local_match import match_saved
     from papertrack.sources.snapshot import record_to_paper

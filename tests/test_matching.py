@@ -76,3 +76,21 @@ def test_title_index_and_excluded_prefix(db):
     assert index.find("Quantized sparse transformers.", ["Grace Hopper"]) is None
     index.remove("x")
     assert index.find("Quantized sparse transformers.", ["Lovelace, A."]) is None and len(index) == 1
+
+
+def test_title_index_scores_a_bounded_pool_when_every_word_is_common():
+    """A crafted file ("Junk title N qwzx" ten thousand times) costs each entry at most
+    MAX_POOL comparisons, and a real duplicate among common words is still found."""
+    from papertrack.models import normalize_title
+    from papertrack.store.identity import MAX_POOL, TitleIndex
+
+    index = TitleIndex([(str(i), f"Junk title {i} qwzx", [f"Author{i} Smith{i}"]) for i in range(3000)])
+    index.add("dup", "Deep learning networks", ["Ada Lovelace"])
+    for i in range(3000):
+        index.add(f"c{i}", "Deep learning networks", [f"Someone{i} Else{i}"])
+    assert index.pool(normalize_title("Junk title 99999 qwzx"), ["Author1 Smith1"]) == set()  # a word no row has
+    assert len(index.pool(normalize_title("Junk title qwzx"))) <= MAX_POOL
+    assert len(index.pool(normalize_title("Deep learning networks"), ["Else5"])) <= MAX_POOL
+    assert index.find("Junk title 17 qwzx", ["Author17 Smith17"]) == "17"
+    assert index.find("Junk title 17 qwzx", ["Grace Hopper"]) is None
+    assert index.find("Deep learning networks.", ["A. Lovelace"]) == "dup"

@@ -26,6 +26,7 @@ TOP_KEYS = {
     "about_url",
     "databases",
     "plugins",
+    "allow_sql",  # docs: authentication.rst, "Controlling the ability to execute arbitrary SQL"
 }
 TABLE_KEYS = {
     "title",

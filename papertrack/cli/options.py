@@ -105,10 +105,9 @@ def readonly_db(db_path: str) -> sqlite3.Connection:
     from pathlib import Path
     from urllib.parse import quote
 
-    from papertrack.errors import UsageError
+    from papertrack.store.files import check_papertrack_file
 
-    if not Path(uses_db(db_path)).is_file():
-        raise UsageError(f"no database at {db_path}: harvest or import papers first")
+    check_papertrack_file(Path(uses_db(db_path)))
     conn = sqlite3.connect(f"file:{quote(str(Path(db_path).resolve()))}?mode=ro", uri=True)
     _context().call_on_close(conn.close)
     return conn

@@ -25,11 +25,16 @@ if TYPE_CHECKING:
     "--immutable", is_flag=True,
     help="A published copy nothing writes: open it immutable and let caches keep pages an hour",
 )  # fmt: skip
-def serve(db_path: str, host: str, port: int, metadata_path: str | None, immutable: bool) -> None:
+@click.option(
+    "--profile", type=click.Choice(["public", "private"]),
+    help="public: no arbitrary SQL for anonymous visitors, bounded responses, no local paths (for any site others "
+    "can reach); private: Datasette as it comes, for your own machine  [default: public with --immutable, else private]",
+)  # fmt: skip
+def serve(db_path: str, host: str, port: int, metadata_path: str | None, immutable: bool, profile: str | None) -> None:
     """Browse the database in Datasette (read-only), with papertrack's metadata and plugin."""
     from papertrack.web.serve import serve as run_server
 
-    run_server(uses_db(db_path), host, port, metadata_path, announce=click.echo, immutable=immutable)
+    run_server(uses_db(db_path), host, port, metadata_path, announce=click.echo, immutable=immutable, profile=profile)
 
 
 @click.command()

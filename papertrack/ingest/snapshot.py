@@ -219,13 +219,13 @@ def _resume(db: sqlite_utils.Database, ident: str, path: Path, keep: Filter) -> 
         report.resumed_after = 0 if report.already_done else state["line"]
         if not report.already_done:
             with transaction(db):
-                db.execute("update imports set path = ? where id = ?", [str(path), ident])
+                db.execute("update imports set path = ? where id = ?", [path.name, ident])
         return report
     with transaction(db):
         db.table("imports").upsert(
             {
                 "id": ident,
-                "path": str(path),
+                "path": path.name,
                 "filter": keep.as_json(),
                 "status": "running",
                 "started": now_iso(),

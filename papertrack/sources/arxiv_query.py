@@ -36,6 +36,11 @@ _NAMES = {f: "submittedDate" if f == "submitteddate" else f for f in FIELDS}
 _TOKEN = re.compile(r"[a-z0-9]+")
 _RANGE = re.compile(r"\s*(\d{8,14})\s+TO\s+(\d{8,14})\s*")
 OPERATORS = ("AND", "OR", "ANDNOT")
+# What a query may hold, checked before any parsing: real saved queries are under 200 characters
+# and 40 terms; the bounds keep a crafted one from costing memory or recursion.
+MAX_QUERY_LENGTH = 4000  # characters
+MAX_TOKENS = 400  # words, operators and parentheses, after arXiv's rewriting
+MAX_DEPTH = 16  # nested parentheses
 PAGING_LIMIT = 30000  # arXiv does not page past this many results of one query
 ARXIV_EPOCH = "199101010000"  # before arXiv's first submission
 _MINUTE = "%Y%m%d%H%M"
@@ -85,8 +90,19 @@ def stems(text: str | None) -> list[str]:
 
 
 def parse(query: str) -> Node:
-    """The tree of `Term`, `Op` and `Not` that arXiv searches for `query` (rewritten first)."""
-    return _Parser(query, rewrite_tokens(query)).parse()
+    """The tree of `Term`, `Op` and `Not` that arXiv searches for `query` (rewritten first);
+    `QuerySyntaxError` also for a query beyond the bounds above."""
+    if len(query) > MAX_QUERY_LENGTH:
+        raise QuerySyntaxError(f"the query is {len(query):,} characters long; at most {MAX_QUERY_LENGTH:,} are read")
+    toks = rewrite_tokens(query)
+    if len(toks) > MAX_TOKENS:
+        raise QuerySyntaxError(f"the query has {len(toks):,} terms and operators; at most {MAX_TOKENS} are read")
+    depth = 0
+    for tok in toks:
+        depth += (tok.kind is Kind.LEFT_PAREN) - (tok.kind is Kind.RIGHT_PAREN)
+        if depth > MAX_DEPTH:
+            raise QuerySyntaxError(f"the query nests parentheses more than {MAX_DEPTH} deep")
+    return _Parser(query, toks).parse()
 
 
 def arxiv_form(query: str) -> str:

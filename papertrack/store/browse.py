@@ -25,7 +25,8 @@ from papertrack.store.browse_search import Search, Selection, papers_count, sele
 
 PAGE_SIZE = 20
 SMALL_MATCH = 3000  # fewer FTS matches: fetch them all and sort by date
-PROBE_SHARE = 0.10  # matches >= 10% of papers: walk the date index, probing the FTS index per row
+PROBE_SHARE = 0.10  # matches >= 10% of papers: walk the date index, probing the FTS index per row,
+PROBE_WALK = 2000  # unless that walk would pass more rows than this (an export's thousand results)
 BM25 = "bm25(papers_fts, 10.0, 2.0, 1.0, 4.0, 0.5, 0.5)"  # title, abstract, summary, authors, comment, journal_ref
 MARK_OPEN, MARK_CLOSE = "\x02", "\x03"  # highlight() markers, turned into <mark> after escaping
 
@@ -107,6 +108,7 @@ class Page:
     sort: str
     next: Cursor | None
     counts: Counts | None = None
+    notes: tuple[str, ...] = ()  # what the search simplified to stay bounded (`Search.notes`)
 
 
 def sort_of(query: BrowseQuery, selection: Selection) -> str:
@@ -130,7 +132,8 @@ def browse_page(conn: sqlite3.Connection, query: BrowseQuery, size: int = PAGE_S
     keys = [] if selection.search.nothing else sort.keys(conn, selection, arg, query.after, size + 1)
     more = len(keys) > size
     keys = keys[:size]
-    page = Page(cards(conn, [k for k, _ in keys], selection.search), sort_name, (keys[-1][1], keys[-1][0]) if more else None)
+    next_cursor = (keys[-1][1], keys[-1][0]) if more else None
+    page = Page(cards(conn, [k for k, _ in keys], selection.search), sort_name, next_cursor, notes=selection.search.notes)
     if counts:
         page.counts = facet_counts(conn, selection)
     return page
@@ -219,7 +222,8 @@ def _by_date(desc: bool) -> KeysFn:
         params: list
         if s.fts is not None and sel.filters.empty and (sel.matches or 0) >= SMALL_MATCH:
             alias, params = "b", [s.fts]
-            if sel.matches >= PROBE_SHARE * papers_count(conn):  # type: ignore[operator]
+            n = papers_count(conn)
+            if sel.matches >= PROBE_SHARE * n and limit * n <= PROBE_WALK * sel.matches:  # type: ignore[operator]
                 # common words: about limit / share rows of the date index, one FTS probe each
                 frm = "from browse b indexed by browse_t where exists (select 1 from papers_fts where papers_fts match ? and rowid = b.k)"
             else:  # the matches once, then the date index until `limit` of them are found

@@ -10,7 +10,6 @@ finds. Conditions use `b` for `browse`, `f` for `papers_fts` and `p` for `papers
 
 from __future__ import annotations
 
-import itertools
 import re
 import sqlite3
 from dataclasses import dataclass, field
@@ -20,12 +19,11 @@ import sqlite_utils
 from papertrack.errors import UsageError
 from papertrack.sources.arxiv_query import FIELDS, QuerySyntaxError, parse
 from papertrack.store.derived import MASK_BITS
-from papertrack.store.search import FALSE, Fts, Sql, Translator
+from papertrack.store.search import FALSE, Fts, Sql, Translator, phrase_parts, phrase_spellings
 
 _WORD = re.compile(r"[^\W_]+")
 _CHUNK = re.compile(r'"([^"]*)"|(\S+)')
 _ARXIV = re.compile(r"(?i:\b(?:" + "|".join(FIELDS) + r"):)|\b(?:AND|OR|ANDNOT|NOT)\b|[()]")
-MAX_PHRASE_FORMS = 16  # a phrase becomes the OR of its words' plural variants, at most this many
 
 
 @dataclass(frozen=True)
@@ -38,6 +36,7 @@ class Search:
     cond: str | None = None
     params: tuple = ()
     nothing: bool = False
+    notes: tuple[str, ...] = ()  # what was simplified to keep the search bounded
 
     @property
     def active(self) -> bool:
@@ -115,7 +114,8 @@ def parse_search(conn: sqlite3.Connection, text: str | None) -> Search:
         return Search(text, cond=compiled.cond, params=tuple(compiled.params))
     if text.count('"') % 2:
         raise QuerySyntaxError(f"unbalanced quotes in {text!r}: a '\"' is never closed")
-    parts = []
+    parts: list[str] = []
+    notes: list[str] = []
     for phrase, word in _CHUNK.findall(text):
         words = [w.lower() for w in _WORD.findall(phrase or word)]
         if not words:
@@ -123,11 +123,24 @@ def parse_search(conn: sqlite3.Connection, text: str | None) -> Search:
         forms = translator.known(words)
         if not all(forms):
             return Search(text, nothing=True)
-        combos = list(itertools.product(*forms))[:MAX_PHRASE_FORMS]
-        parts.append("(" + " OR ".join('"' + " ".join(c) + '"' for c in combos) + ")")
+        pieces = phrase_parts(forms)
+        if len(pieces) > 1:
+            notes.append(_simplified(words, pieces))
+        parts += [phrase_spellings(piece) for piece in pieces]
     if not parts:
         raise QuerySyntaxError(f"nothing to search for in {text!r}")
-    return Search(text, fts=" AND ".join(parts))
+    return Search(text, fts=" AND ".join(f"({p})" for p in parts), notes=tuple(notes))
+
+
+def _simplified(words: list[str], pieces: list[list[list[str]]]) -> str:
+    """What the page says of a phrase searched as its parts."""
+    shown = ", ".join(f"“{' '.join(vs[0] for vs in piece)}”" for piece in pieces[:3])
+    more = f" and {len(pieces) - 3} more" if len(pieces) > 3 else ""
+    phrase = " ".join(words) if len(words) <= 8 else " ".join(words[:8]) + " …"
+    return (
+        f"The phrase “{phrase}” ({len(words)} words) has too many plural forms to search as one phrase: "
+        f"searched for its parts {shown}{more}, each as a phrase."
+    )
 
 
 def resolve_filters(

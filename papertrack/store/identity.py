@@ -18,6 +18,7 @@ Two records are the same paper when
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from collections.abc import Callable, Iterable, Sequence
@@ -34,6 +35,8 @@ from papertrack.text.names import ascii_fold
 TITLE_THRESHOLD = 92.0  # rapidfuzz ratio on normalised titles, 0-100
 WORD_THRESHOLD = 80.0  # a differing word needs a counterpart this close (network/networks: 93)
 CANDIDATES = 20  # FTS hits scored per record
+MAX_POOL = 64  # rows of a TitleIndex scored per record
+MAX_SCAN = 5000  # rows of a common word's list scanned for rows holding every word
 # Words whose presence or absence never makes another paper ("X using Y" / "X with Y").
 FILLER_WORDS = frozenset("a an the of for on in and to with via by from at as is are its using towards toward".split())
 _DIGITS = re.compile(r"\d+")
@@ -48,10 +51,13 @@ def surname(name: str) -> str:
     return re.sub(r"[^a-z]", "", ascii_fold(last))
 
 
+def _surnames(names: Iterable[str]) -> set[str]:
+    return {surname(n) for n in names} - {""}
+
+
 def authors_overlap(a: Iterable[str], b: Iterable[str]) -> bool:
     """True when the two author lists share a surname (either list empty: False)."""
-    left = {surname(n) for n in a} - {""}
-    return bool(left & ({surname(n) for n in b} - {""}))
+    return bool(_surnames(a) & _surnames(b))
 
 
 def title_score(a: str, b: str) -> float:
@@ -136,18 +142,27 @@ class TitleIndex:
     """Candidates held in memory, for matching many records against many rows without a
     query each. Each record is scored only against the rows sharing one of its two rarest
     words (a row that is the same paper shares nearly all of them), so a page of 2,000
-    arXiv papers checks against thousands of rows in milliseconds."""
+    arXiv papers checks against thousands of rows in milliseconds.
+
+    When even those words are common (a file of "Junk title N" entries), the rows with the
+    same normalised title and an author in common come first, and at most `MAX_POOL` rows
+    are scored: the rows that
+    hold every word of the title (none when a word is in no row), found by scanning at most
+    `MAX_SCAN` of the rarest word's rows. Each record then costs a bounded amount of work, so importing n records is linear."""
 
     def __init__(self, candidates: Iterable[Candidate], threshold: float = TITLE_THRESHOLD):
         self.threshold = threshold
         self.titles: dict[str, str] = {}
         self.authors: dict[str, list[str]] = {}
         self.by_word: dict[str, set[str]] = {}
+        self.by_title: dict[tuple[str, str], set[str]] = {}  # (title, an author's surname) -> rows
         for pid, title, authors in candidates:
             self.add(pid, title, authors)
 
     def add(self, pid: str, title: str, authors: Sequence[str]) -> None:
         self.titles[pid], self.authors[pid] = normalize_title(title), list(authors)
+        for name in _surnames(authors):
+            self.by_title.setdefault((self.titles[pid], name), set()).add(pid)
         for word in set(self.titles[pid].split()) - FILLER_WORDS:
             self.by_word.setdefault(word, set()).add(pid)
 
@@ -155,16 +170,35 @@ class TitleIndex:
         return len(self.titles)
 
     def remove(self, pid: str) -> None:
-        for word in set(self.titles.pop(pid, "").split()) - FILLER_WORDS:
+        title = self.titles.pop(pid, "")
+        for name in _surnames(self.authors.pop(pid, [])):
+            self.by_title.get((title, name), set()).discard(pid)
+        for word in set(title.split()) - FILLER_WORDS:
             self.by_word.get(word, set()).discard(pid)
-        self.authors.pop(pid, None)
+
+    def pool(self, key: str, authors: Sequence[str] = ()) -> set[str]:
+        """The rows worth scoring against a normalised title and its authors (at most MAX_POOL)."""
+        words = set(key.split()) - FILLER_WORDS
+        postings = sorted((self.by_word[w] for w in words if self.by_word.get(w)), key=len)
+        if sum(len(p) for p in postings[:2]) <= MAX_POOL:
+            return set().union(*postings[:2])
+        found = {
+            pid for name in _surnames(authors) for pid in itertools.islice(self.by_title.get((key, name), ()), MAX_POOL)
+        }
+        if len(postings) < len(words) or len(found) >= MAX_POOL:  # a word no row has: no row holds them all
+            return found
+        rest = postings[1:]
+        for pid in itertools.islice(postings[0], MAX_SCAN):
+            if all(pid in p for p in rest):
+                found.add(pid)
+                if len(found) >= MAX_POOL:
+                    break
+        return found
 
     def find(self, title: str, authors: Sequence[str], accept: Callable[[str], bool] | None = None) -> str | None:
         """The best candidate for this title and author list, or None; `accept` can veto
         candidates (the BibTeX importer refuses one with another arXiv id or DOI)."""
-        key = normalize_title(title)
-        postings = sorted((self.by_word[w] for w in set(key.split()) - FILLER_WORDS if self.by_word.get(w)), key=len)
-        pool = set().union(*postings[:2])
+        pool = self.pool(normalize_title(title), authors)
         if accept:
             pool = {pid for pid in pool if accept(pid)}
         return (

@@ -17,6 +17,7 @@ import sqlite_utils
 
 from papertrack.errors import UsageError
 from papertrack.store import derived
+from papertrack.store.files import NOT_A_DATABASE, check_papertrack_file
 
 # table -> {"columns": {name: (type, description)}, "pk": ..., "foreign_keys": [...], "doc": ...}
 TABLES: dict[str, dict] = {
@@ -172,7 +173,7 @@ TABLES: dict[str, dict] = {
         "pk": "id",
         "columns": {
             "id": (str, "The file's identity: its size and the SHA-1 of its first MiB"),
-            "path": (str, "The file as last given"),
+            "path": (str, "The file's name as last given (not its directory: the site may be public)"),
             "filter": (str, "JSON: the categories and since date the import keeps"),
             "status": (str, "running (or killed: rerun to resume) or done"),
             "started": (str, "Start of the first run, ISO-8601 UTC"),
@@ -261,8 +262,8 @@ def open_db(path: str | Path, create: bool = True) -> sqlite_utils.Database:
     full, locked) and the file system's are raised as they are, for the caller to report.
     """
     path = Path(path)
-    if not create and not path.is_file():
-        raise UsageError(f"no database at {path}: harvest or import papers first")
+    if path.exists() or not create:
+        check_papertrack_file(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     db = sqlite_utils.Database(path)
     try:
@@ -274,7 +275,7 @@ def open_db(path: str | Path, create: bool = True) -> sqlite_utils.Database:
         ensure_schema(db)
     except sqlite3.Error as e:
         db.close()
-        if getattr(e, "sqlite_errorname", "") in ("SQLITE_NOTADB", "SQLITE_CORRUPT"):
+        if getattr(e, "sqlite_errorname", "") in NOT_A_DATABASE:
             raise UsageError(f"{path}: not a papertrack database ({e})") from None
         raise
     return db

@@ -10,10 +10,14 @@ ranges, `doi:` and ANDNOT at the start of a group are plain SQL; `rn:` matches n
 * Stemming. The stand-in strips plural endings (`stem`): a query word matches every
   token with the same stem. The index is unstemmed, so each word is expanded into the
   surface forms that stem alike (`variants`: network -> network, networks, networkes),
-  kept only if the index has them (fts5vocab); phrases become the OR of their variants.
+  kept only if the index has them (fts5vocab); phrases become the OR of their variants,
+  up to `MAX_PHRASE_FORMS` spellings. A longer phrase (`phrase_parts`) is looked up by its
+  parts, each spelled out, and every candidate is checked by the reference evaluator: exact,
+  and never thousands of spellings (a phrase of 24 plural words has 16 million).
 * `all:` phrases. The stand-in concatenates the fields, so a phrase may run from the end
   of one field into the start of the next; those few candidates (FTS5 `^` finds the
-  second half at a field's start) are checked by the reference evaluator itself.
+  second half at a field's start) are checked by the reference evaluator itself
+  (`papertrack_phrase`).
 * What cannot agree: FTS5's unicode61 tokenizer folds accents (`naïve` is `naive`),
   while the stand-in splits words at every non-ASCII letter (`na`, `ve`).
 """
@@ -49,6 +53,7 @@ class Sql:
     params: tuple = ()
 
 
+MAX_PHRASE_FORMS = 16  # spellings of a phrase's plural forms written out; a longer phrase is checked row by row
 FALSE = Sql("0")
 TRUE = Sql("1")
 Compiled = Fts | Sql
@@ -74,7 +79,7 @@ class Translator:
     def __init__(self, db: sqlite_utils.Database):
         self.db = db
         self.present: dict[str, bool] = {}
-        db.conn.create_function("papertrack_all_phrase", 6, _all_phrase, deterministic=True)
+        db.conn.create_function("papertrack_phrase", 7, _phrase, deterministic=True)
 
     def indexed(self, terms: set[str]) -> set[str]:
         """Which of these terms occur in the index (one fts5vocab look-up for all)."""
@@ -152,36 +157,60 @@ class Translator:
         columns = ALL if term.field == "all" else COLUMNS[term.field]
         if not term.phrase or len(words) == 1:
             return Fts(f"{columns} : (" + " AND ".join(_any(vs) for vs in forms) + ")")
-        within = Fts(f"{columns} : ({_phrases(forms)})")
+        in_fts = _IN_FTS.format(key=self.key)
+        parts = phrase_parts(forms)
+        if len(parts) > 1:
+            # too many plural forms to spell out: rows holding each part (every word, for
+            # all:, whose phrase may cross fields), confirmed by the stand-in's own reading
+            near = (
+                " AND ".join(f"({phrase_spellings(p)})" for p in parts)
+                if term.field != "all"
+                else " AND ".join(_any(vs) for vs in forms)
+            )
+            return Sql(f"({in_fts} and {_CHECK})", (f"{columns} : ({near})", term.field, term.value))
+        within = Fts(f"{columns} : ({phrase_spellings(forms)})")
         if term.field != "all":
             return within
         # a phrase that starts in one field and ends at the start of the next
         rest = "{" + " ".join(list(COLUMNS.values())[1:]) + "}"
         spans = " OR ".join(
-            f"(({ALL} : ({_phrases(forms[:k])})) AND ({rest} : ({_phrases(forms[k:], initial=True)})))"
+            f"(({ALL} : ({phrase_spellings(forms[:k])})) AND ({rest} : ({phrase_spellings(forms[k:], initial=True)})))"
             for k in range(1, len(words))
         )
-        in_fts = _IN_FTS.format(key=self.key)
-        check = Sql(
-            f"({in_fts} and papertrack_all_phrase(p.title, p.abstract, p.authors, p.comment, p.journal_ref, ?))",
-            (spans, term.value),
-        )
-        return Sql(f"({in_fts}) or {check.cond}", (within.expr, *check.params))
+        return Sql(f"({in_fts}) or ({in_fts} and {_CHECK})", (within.expr, spans, "all", term.value))
+
+
+_CHECK = "papertrack_phrase(p.title, p.abstract, p.authors, p.comment, p.journal_ref, ?, ?)"
+
+
+def phrase_parts(forms: list[list[str]], cap: int = MAX_PHRASE_FORMS) -> list[list[list[str]]]:
+    """A phrase's words (each a list of its surface forms) cut into consecutive parts of at
+    most `cap` combinations each; one part when the whole phrase can be spelled out."""
+    parts: list[list[list[str]]] = [[]]
+    combos = 1
+    for vs in forms:
+        if parts[-1] and combos * len(vs) > cap:
+            parts.append([])
+            combos = 1
+        parts[-1].append(vs)
+        combos *= len(vs)
+    return parts
 
 
 def _any(forms: list[str]) -> str:
     return "(" + " OR ".join(f'"{t}"' for t in forms) + ")"
 
 
-def _phrases(forms: list[list[str]], initial: bool = False) -> str:
+def phrase_spellings(forms: list[list[str]], initial: bool = False) -> str:
+    """The OR of every spelling of the phrase (callers keep `forms` within `phrase_parts`' cap)."""
     mark = "^ " if initial else ""
     return " OR ".join(mark + '"' + " ".join(combo) + '"' for combo in itertools.product(*forms))
 
 
-def _all_phrase(title: str, abstract: str, authors: str, comment: str, journal_ref: str, phrase: str) -> int:
-    """The stand-in's own verdict on an `all:"phrase"` (fields concatenated)."""
+def _phrase(title: str, abstract: str, authors: str, comment: str, journal_ref: str, field: str, phrase: str) -> int:
+    """The stand-in's own verdict on `field:"phrase"` (for all:, the fields concatenated)."""
     record = Record("", title or "", abstract or "", json.loads(authors or "[]"), [], comment, journal_ref, "", "")
-    return int(evaluate(Term("all", phrase, True), record))
+    return int(evaluate(Term(field, phrase, True), record))
 
 
 def match_ids(db: sqlite_utils.Database, query: str, translator: Translator | None = None) -> list[str]:

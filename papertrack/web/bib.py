@@ -1,6 +1,6 @@
 """The `.bib` output renderer: every row of a table view or query with the paper id column
 (all pages of the current filter, up to `BIB_CAP`), through `bibtex.export.export_ids`,
-the same code as `papertrack bibtex`."""
+the same code as `papertrack bibtex`, one export at a time (`guard.export_slot`)."""
 
 from __future__ import annotations
 
@@ -14,8 +14,17 @@ from datasette.utils.asgi import Response
 
 from papertrack.bibtex.export import export_ids
 from papertrack.web.databases import is_papertrack
+from papertrack.web.guard import RETRY_AFTER, Busy, export_slot
 
-BIB_CAP = 10_000
+BIB_CAP = 2_000  # entries per web export (about 0.2 s of work); `papertrack bibtex` has no cap
+
+
+def truncated(body: str, what: str) -> str:
+    """An export cut at BIB_CAP, saying so and how to get everything."""
+    return (
+        f"@comment{{papertrack: more than {BIB_CAP:,} {what} and a web export holds at most {BIB_CAP:,}; "
+        "narrow the selection, or export everything with the command line: papertrack bibtex --help}\n\n"
+    ) + body
 
 
 def _id_column(columns: list[str], table: str | None) -> str | None:
@@ -37,13 +46,22 @@ def can_render_bib(datasette, columns, table, database, view_name):
 
 async def render_bib(datasette, request, database, table, columns, rows, sql, data, view_name):
     from datasette.views.base import DatasetteError
-    from datasette.views.database import (
-        MagicParameters,  # (imported late: datasette imports plugins first)
-    )
 
     column = _id_column(columns, table)
     if column is None:
         raise DatasetteError("BibTeX needs a paper id column (id or papers_id)", status=400)
+    try:
+        async with export_slot(datasette):
+            return await _export(datasette, request, database, table, column, rows, sql, data, view_name)
+    except Busy as e:
+        return Response.text(f"Error: {e}\n", status=503, headers={"Retry-After": str(RETRY_AFTER)})
+
+
+async def _export(datasette, request, database, table, column, rows, sql, data, view_name) -> Response:
+    from datasette.views.database import (
+        MagicParameters,  # (imported late: datasette imports plugins first)
+    )
+
     if view_name == "row":
         ids, more = [row[column] for row in rows], False
     elif table:
@@ -55,11 +73,7 @@ async def render_bib(datasette, request, database, table, columns, rows, sql, da
     body = await db.execute_fn(lambda conn: export_ids(sqlite_utils.Database(conn), [str(i) for i in ids if i]))
     headers = {"content-disposition": f'inline; filename="{table or data.get("query_name") or database}.bib"'}
     if more:
-        body = (
-            f"@comment{{papertrack: more than {BIB_CAP:,} rows match and an export holds at most "
-            f"{BIB_CAP:,}; narrow the filter to get the rest.}}\n\n"
-        ) + body
-        headers["x-papertrack-truncated"] = str(BIB_CAP)
+        body, headers["x-papertrack-truncated"] = truncated(body, "rows match"), str(BIB_CAP)
     return Response(body, content_type="text/plain; charset=utf-8", headers=headers)
 
 

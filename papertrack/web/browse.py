@@ -3,7 +3,8 @@
 * `/` and `/browse`: paper cards for a search, filters and sort, with facet counts
   (and, with nothing selected, the chart of papers per tag per month);
 * `/browse.atom`: the newest 50 papers of the same selection as an Atom feed;
-* `/browse.bib`: BibTeX for every result (up to `bib.BIB_CAP`), by `bibtex.export`.
+* `/browse.bib`: BibTeX for every result (up to `bib.BIB_CAP`), by `bibtex.export`, one
+  export at a time (`guard.export_slot`).
 
 The queries are `store.browse`'s; each request runs all of them in one `execute_fn`
 inside one read transaction (one snapshot while a harvest writes). Nothing is cached
@@ -31,11 +32,12 @@ from papertrack.rank.scores import LIKE, ranked_profiles
 from papertrack.store import derived
 from papertrack.store.browse import SORTS, BrowseQuery, Card, browse_page, register_sort, result_ids
 from papertrack.store.browse_counts import tag_months
-from papertrack.web.bib import BIB_CAP
+from papertrack.web.bib import BIB_CAP, truncated
 from papertrack.web.browse_chart import tag_chart
 from papertrack.web.browse_feed import atom_feed
 from papertrack.web.browse_view import Links, card_view, describe, facet_lists, page_range, read_args, selected
 from papertrack.web.databases import papertrack_databases
+from papertrack.web.guard import RETRY_AFTER, Busy, export_slot
 
 FEED_SIZE = 50
 TIME_LIMIT_FACTOR = 10  # a page's queries together may take this many times Datasette's sql_time_limit_ms
@@ -145,16 +147,15 @@ async def bibtex(datasette, request):
 
     try:
         query = read_args(request.args).query
-        (body, more), sql_ms = await _run(datasette, name, run)
+        async with export_slot(datasette):
+            (body, more), sql_ms = await _run(datasette, name, run)
     except (UsageError, NotReady) as e:
         return Response.text(f"Error: {e}\n", status=400 if isinstance(e, UsageError) else 503)
+    except Busy as e:
+        return Response.text(f"Error: {e}\n", status=503, headers={"Retry-After": str(RETRY_AFTER)})
     headers = {"content-disposition": 'inline; filename="papertrack.bib"'}
     if more:
-        body = (
-            f"@comment{{papertrack: more than {BIB_CAP:,} papers match and an export holds at most "
-            f"{BIB_CAP:,}; narrow the search to get the rest.}}\n\n"
-        ) + body
-        headers["x-papertrack-truncated"] = str(BIB_CAP)
+        body, headers["x-papertrack-truncated"] = truncated(body, "papers match"), str(BIB_CAP)
     response = Response(body, content_type="text/plain; charset=utf-8", headers=headers)
     _headers(datasette, name, response, sql_ms, 0, (time.perf_counter() - started) * 1000)
     return response
@@ -193,7 +194,8 @@ async def _run(datasette, name: str, fn: Callable[[sqlite3.Connection], object])
                     raise UsageError("this search took too long; narrow it (add words or a filter)") from None
                 raise
             finally:
-                conn.execute("commit")
+                if conn.in_transaction:  # SQLite may have rolled back itself (an interrupt, a full disk)
+                    conn.execute("rollback")
         return result, (time.perf_counter() - started) * 1000
 
     return await datasette.get_database(name).execute_fn(call)

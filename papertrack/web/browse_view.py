@@ -10,6 +10,7 @@ last row's sort value and key, `VALUE,KEY`, as the "Next" link writes it) with `
 
 from __future__ import annotations
 
+import math
 import re
 import urllib.parse
 from dataclasses import dataclass, replace
@@ -19,10 +20,16 @@ from papertrack.store.browse import BrowseQuery, Card, Cursor, Page, find_sort
 from papertrack.store.browse_counts import Counts
 
 MAX_QUERY = 500  # characters of search text
+MAX_VALUE = 200  # characters of a filter or sort value
+MAX_TAGS = 10  # tags selected at once
+MAX_START = 10**9  # rows before a page
 MAX_AUTHORS = 8  # shown on a card before "and N more"
 FACET_TITLES = {"tag": "Tags", "cat": "Categories", "venue": "Venues", "year": "Years"}
 PARAM = {"tag": "tag", "cat": "category", "venue": "venue", "year": "year"}
-_AFTER = re.compile(r"(-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?),(\d+)")
+# a page position as the Next link writes it: an integer or a float's repr, then the row key;
+# ASCII digits only, lengths bounded (int() and float() would take '²', '٣' or 5,000 digits)
+_AFTER = re.compile(r"(-?[0-9]{1,19}(?:\.[0-9]{1,20})?(?:[eE][-+]?[0-9]{1,3})?),([0-9]{1,19})")
+SQLITE_INT = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -43,23 +50,41 @@ def read_args(args) -> Request:
     q = " ".join((args.get("q") or "").split())
     if len(q) > MAX_QUERY:
         raise UsageError(f"the search text is {len(q):,} characters long; at most {MAX_QUERY} are read")
+    for name in ("category", "venue", "sort", "tag"):
+        for value in args.getlist(name):
+            if len(value) > MAX_VALUE:
+                raise UsageError(f"{name} is {len(value):,} characters long; at most {MAX_VALUE} are read")
     year = one("year")
-    if year is not None and not re.fullmatch(r"\d{4}", year):
+    if year is not None and not re.fullmatch(r"[0-9]{4}", year):
         raise UsageError(f"year {year!r} is not a year (write it as 2024)")
-    after: Cursor | None = None
-    if (raw := one("after")) is not None:
-        m = _AFTER.fullmatch(raw)
-        if not m:
-            raise UsageError(f"after={raw!r} is not a page position (follow the page's Next link)")
-        after = (float(m.group(1)) if re.search(r"[.eE]", m.group(1)) else int(m.group(1)), int(m.group(2)))
-    start = one("start") or "0"
-    if not start.isdigit():
-        raise UsageError(f"start={start!r} is not a row number")
     tags = tuple(dict.fromkeys(t.strip() for t in args.getlist("tag") if t.strip()))
+    if len(tags) > MAX_TAGS:
+        raise UsageError(f"{len(tags)} tags are selected; at most {MAX_TAGS} at once")
     if (sort := one("sort")) is not None:
         find_sort(sort)  # an unknown sort is a bad parameter on every route
-    query = BrowseQuery(q, tags, one("category"), one("venue"), int(year) if year else None, one("sort"), after)
+    after = read_after(one("after"))
+    start = one("start") or "0"
+    if not re.fullmatch(r"[0-9]{1,10}", start) or int(start) > MAX_START:
+        raise UsageError(f"start={start[:20]!r} is not a row number")
+    query = BrowseQuery(q, tags, one("category"), one("venue"), int(year) if year else None, sort, after)
     return Request(query, int(start) if after else 0)
+
+
+def read_after(raw: str | None) -> Cursor | None:
+    """`after=VALUE,KEY` (the Next link's page position) -> a cursor; `UsageError` unless
+    both are numbers SQLite can hold."""
+    if raw is None:
+        return None
+    m = _AFTER.fullmatch(raw)
+    value: float | int | None = None
+    if m:
+        text = m.group(1)
+        value = float(text) if re.search(r"[.eE]", text) else int(text)
+        if not (math.isfinite(value) and abs(value) <= SQLITE_INT and int(m.group(2)) <= SQLITE_INT):
+            value = None
+    if value is None or m is None:
+        raise UsageError(f"after={raw[:40]!r} is not a page position (follow the page's Next link)")
+    return (value, int(m.group(2)))
 
 
 class Links:

@@ -20,6 +20,7 @@ from typing import Any
 from papertrack.store import derived
 from papertrack.store.runs import HEALTH_SQL
 from papertrack.store.schema import FTS, TABLES, describe
+from papertrack.web.guard import PUBLIC, with_profile
 
 DATABASE = "papers"
 CC0 = "https://creativecommons.org/publicdomain/zero/1.0/"
@@ -151,28 +152,31 @@ def metadata() -> dict:
     )
     for name, cols in FTS.items():
         tables[f"{name}_fts"] = {"description": f"Full-text index over {name}: {', '.join(cols)}.", "hidden": True}
-    return {
-        "title": "papertrack: model-compression papers",
-        "description": (
-            "Papers on binarization, quantization, pruning, distillation, architecture search and "
-            "efficient architectures, harvested from arXiv with saved queries, tagged and summarised. "
-            "Search and browse them on the front page, or open the papers table to query them, narrow "
-            "them by tag, category, venue or year, read a paper's abstract and summary, and export any "
-            "selection as BibTeX (.bib)."
-        ),
-        "license": "arXiv metadata: CC0 1.0; summaries and notes belong to their authors",
-        "license_url": CC0,
-        "source": "arXiv API",
-        "source_url": "https://info.arxiv.org/help/api/index.html",
-        "databases": {
-            DATABASE: {
-                "description": "Harvested papers, their tags and authors, editors' notes and newsletter picks.",
-                "tables": tables,
-                # hide_sql: the title and description say what a query does; "show" reveals the SQL
-                "queries": {name: {**query, "hide_sql": True} for name, query in CANNED_QUERIES.items()},
-            }
+    return with_profile(
+        {
+            "title": "papertrack: model-compression papers",
+            "description": (
+                "Papers on binarization, quantization, pruning, distillation, architecture search and "
+                "efficient architectures, harvested from arXiv with saved queries, tagged and summarised. "
+                "Search and browse them on the front page, or open the papers table to query them, narrow "
+                "them by tag, category, venue or year, read a paper's abstract and summary, and export any "
+                "selection as BibTeX (.bib)."
+            ),
+            "license": "arXiv metadata: CC0 1.0; summaries and notes belong to their authors",
+            "license_url": CC0,
+            "source": "arXiv API",
+            "source_url": "https://info.arxiv.org/help/api/index.html",
+            "databases": {
+                DATABASE: {
+                    "description": "Harvested papers, their tags and authors, editors' notes and newsletter picks.",
+                    "tables": tables,
+                    # hide_sql: the title and description say what a query does; "show" reveals the SQL
+                    "queries": {name: {**query, "hide_sql": True} for name, query in CANNED_QUERIES.items()},
+                }
+            },
         },
-    }
+        PUBLIC,  # what `datasette publish` gets; `papertrack serve` chooses (web.serve)
+    )
 
 
 def metadata_json() -> str:

@@ -10,6 +10,7 @@
   list of databases moves to `/-/index`.
 * `/-/paper/<id>`: any way of writing a paper id (`arXiv:1909.04977v2`, an abs or pdf
   URL; `store.identity.paper_key`, as every command reads it) redirects to its page.
+* The serving profiles, the bound on SQLite values and the export slot (`guard.py`).
 * metadata.json's `papers` block also describes any other database holding a `papers`
   table (`db/demo.db` is served as `demo`), so it is written once.
 """
@@ -28,7 +29,7 @@ from markupsafe import Markup, escape
 
 from papertrack.rank.related import related_ids
 from papertrack.store.identity import paper_key
-from papertrack.web import browse
+from papertrack.web import browse, guard
 from papertrack.web.bib import can_render_bib, render_bib
 from papertrack.web.databases import is_papertrack, papertrack_databases
 from papertrack.web.facets import ManyToManyFacet
@@ -48,6 +49,31 @@ def get_metadata(datasette, key, database, table):
     if not block:
         return {}
     return {"databases": {name: block for name in papertrack_databases(datasette) if name not in local}}
+
+
+@hookimpl
+def startup(datasette):
+    guard.apply_settings(datasette)
+
+
+@hookimpl
+def prepare_connection(conn, database, datasette):
+    guard.limit_values(conn)
+
+
+@hookimpl
+def permission_allowed(datasette, actor, action, resource):
+    return guard.table_allowed(datasette, actor, action, resource)
+
+
+@hookimpl
+def handle_exception(datasette, request, exception):
+    return guard.bad_request(datasette, request, exception)
+
+
+@hookimpl
+def asgi_wrapper(datasette):
+    return lambda app: guard.hide_pages(datasette, app)
 
 
 @hookimpl

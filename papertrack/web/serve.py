@@ -20,6 +20,8 @@ from pathlib import Path
 
 from papertrack.errors import ConfigError, UsageError
 from papertrack.store.schema import open_db
+from papertrack.web import guard
+from papertrack.web.guard import PRIVATE, PUBLIC, with_profile
 from papertrack.web.metadata import metadata as generated_metadata
 
 DEFAULT_METADATA = "metadata.json"
@@ -47,13 +49,21 @@ def load_metadata(path: str | Path | None = None) -> dict:
         raise ConfigError(str(path), e.lineno, e.msg) from None
 
 
-def datasette_for(db_path: str | Path, metadata: dict | None = None, settings: dict | None = None, immutable: bool = False):
-    """A Datasette instance for one papertrack database, with the metadata and the plugin.
+def datasette_for(
+    db_path: str | Path,
+    metadata: dict | None = None,
+    settings: dict | None = None,
+    immutable: bool = False,
+    profile: str | None = None,
+):
+    """A Datasette instance for one papertrack database, with the metadata and the plugin,
+    serving `profile` (`web.guard`: public for an immutable copy, else private by default).
 
     The schema is brought up to date (and WAL switched on) first, as every command does;
     after that Datasette only reads. An `immutable` copy is checked instead, never written."""
     from datasette.app import Datasette
 
+    profile = profile or (PUBLIC if immutable else PRIVATE)
     path = Path(db_path)
     if immutable:
         check_finished(path)
@@ -63,7 +73,7 @@ def datasette_for(db_path: str | Path, metadata: dict | None = None, settings: d
     return Datasette(
         [] if immutable else [str(path)],
         immutables=[str(path)] if immutable else [],
-        metadata=metadata if metadata is not None else load_metadata(),
+        metadata=with_profile(metadata if metadata is not None else load_metadata(), profile),
         settings={**SETTINGS, **(settings or {})},
     )
 
@@ -106,17 +116,19 @@ def serve(
     metadata_path: str | Path | None = None,
     announce: Callable[[str], None] = print,
     immutable: bool = False,
+    profile: str | None = None,
 ) -> None:
     """Serve until interrupted. Port 0 picks a free port; `announce` gets the URL."""
     import uvicorn
 
-    ds = datasette_for(db_path, load_metadata(metadata_path), immutable=immutable)
+    ds = datasette_for(db_path, load_metadata(metadata_path), immutable=immutable, profile=profile)
     try:
         sock = listen(host, port)
     except OSError as e:
         raise UsageError(f"cannot listen on {host}:{port}: {e.strerror or e} (choose another --port)") from None
     url = f"http://{_url_host(host)}:{sock.getsockname()[1]}{ds.urls.instance()}"
     note = f"immutable, pages cached for {IMMUTABLE_TTL // 60} minutes; " if immutable else ""
+    note += f"{guard.profile_of(ds)} profile; "
     announce(f"Serving {db_path} read-only at {url} ({note}Ctrl+C stops)")
     config = uvicorn.Config(ds.app(), log_level="warning", lifespan="on")
     uvicorn.Server(config).run(sockets=[sock])

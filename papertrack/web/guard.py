@@ -1,0 +1,158 @@
+"""What keeps a published site up and its server private: the serving profiles, a bound on
+every value SQLite builds, and one export at a time.
+
+* **Profiles.** `public` (what `papertrack serve --immutable` and `datasette publish` with
+  metadata.json get; metadata's `plugins.papertrack.profile`): Datasette's arbitrary SQL only
+  for signed-in editors (metadata's top-level `allow_sql`; the canned queries stay open), rows
+  per response and SQL time bounded, no whole-table CSV streams or database downloads, and the
+  `/-/` pages that show local paths (`databases`, `plugins`, `threads`) answer 404, and
+  the `imports` table is for editors only.
+  `private` (plain `papertrack serve` on one's own machine): Datasette as it comes.
+* **Values.** Every connection Datasette opens refuses to build a string or blob longer than
+  `MAX_VALUE_BYTES` (`printf('%.*c', 300000000, 'x')` is an error, not 300 MB of memory).
+* **Errors.** What Datasette itself answers with a 500 for a bad parameter is a 400.
+* **Exports.** BibTeX exports run one at a time (`export_slot`), so that however many
+  arrive together, the other SQL threads stay free for pages; too many waiting get a 503.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+import sysconfig
+import traceback
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+from weakref import WeakKeyDictionary
+
+PUBLIC, PRIVATE = "public", "private"
+PROFILES = (PUBLIC, PRIVATE)
+ALLOW_SQL = {"role": "editor"}  # who may run arbitrary SQL on a public site
+PUBLIC_SETTINGS: dict[str, Any] = {
+    "max_returned_rows": 1000,
+    "sql_time_limit_ms": 1000,
+    "allow_download": False,
+    "allow_csv_stream": False,
+}
+HIDDEN_PAGES = ("databases", "plugins", "threads")  # /-/NAME and /-/NAME.json: paths, plugin directories
+PRIVATE_TABLES = ("imports",)  # file names of imports (older papertracks stored whole paths)
+MAX_VALUE_BYTES = 2_000_000  # the longest abstract is 3 KB, the longest author list 20 KB
+EXPORTS_AT_ONCE = 1
+EXPORTS_WAITING = 4  # beyond this many waiting: 503, try again
+RETRY_AFTER = 5  # seconds
+
+_slots: WeakKeyDictionary = WeakKeyDictionary()  # Datasette -> _Slot
+
+
+class Busy(Exception):
+    """Too many exports are waiting already."""
+
+
+def profile_of(datasette) -> str:
+    """The profile metadata asks for (public unless it says private)."""
+    value = (datasette.plugin_config("papertrack") or {}).get("profile", PUBLIC)
+    return value if value in PROFILES else PUBLIC
+
+
+def with_profile(metadata: dict, profile: str) -> dict:
+    """A copy of `metadata` serving `profile`: the plugin's setting and `allow_sql`."""
+    out = {**metadata, "plugins": {**metadata.get("plugins", {})}}
+    out["plugins"]["papertrack"] = {**out["plugins"].get("papertrack", {}), "profile": profile}
+    if profile == PUBLIC:
+        out["allow_sql"] = ALLOW_SQL
+    else:
+        out.pop("allow_sql", None)
+    return out
+
+
+def table_allowed(datasette, actor: dict | None, action: str, resource: Any) -> bool | None:
+    """`permission_allowed`: on a public site, PRIVATE_TABLES only for editors; else no opinion."""
+    if action != "view-table" or profile_of(datasette) != PUBLIC or not isinstance(resource, tuple):
+        return None
+    if resource[1] in PRIVATE_TABLES and (actor or {}).get("role") != ALLOW_SQL["role"]:
+        return False
+    return None
+
+
+def bad_request(datasette, request, exception: BaseException):
+    """Datasette 0.65 answers some bad parameters with a 500: its `DatasetteError` raised
+    with the default status (`_sort=nope`, an invalid `_through`), or `int()` of a value it
+    never checked (`_timelimit=x`, `_next=x` on a view). Those are 400, rendered by
+    Datasette's own handler; any other exception is left alone (None)."""
+    from datasette.handle_exception import handle_exception
+    from datasette.views.base import DatasetteError
+
+    if isinstance(exception, DatasetteError) and exception.status == 500:
+        exception.status = 400
+        return None
+    if isinstance(exception, ValueError | TypeError) and _raised_in_datasette(exception):
+        return handle_exception(datasette, request, DatasetteError(f"Bad parameter: {exception}", status=400))
+    return None
+
+
+def _raised_in_datasette(exception: BaseException) -> bool:
+    """Whether the innermost frame outside the standard library (json, ...) is Datasette's."""
+    stdlib = sysconfig.get_paths()["stdlib"]
+    for frame in reversed(traceback.extract_tb(exception.__traceback__)):
+        if not frame.filename.startswith(stdlib):
+            return f"{os.sep}datasette{os.sep}" in frame.filename
+    return False
+
+
+def apply_settings(datasette) -> None:
+    """Tighten Datasette's settings for the public profile (at start-up, so that
+    `datasette publish` gets them from metadata alone)."""
+    if profile_of(datasette) != PUBLIC:
+        return
+    settings = datasette._settings  # 0.65 has no public way to change a setting after start
+    for name, value in PUBLIC_SETTINGS.items():
+        current = settings.get(name)
+        settings[name] = min(current, value) if isinstance(value, int) and not isinstance(value, bool) else value
+    datasette.max_returned_rows = settings["max_returned_rows"]
+    datasette.sql_time_limit_ms = settings["sql_time_limit_ms"]
+
+
+def limit_values(conn: sqlite3.Connection) -> None:
+    conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, MAX_VALUE_BYTES)
+
+
+def hide_pages(datasette, app):
+    """ASGI middleware: on a public site, 404 for the introspection pages that show paths."""
+    hidden = {f"/-/{name}{ext}" for name in HIDDEN_PAGES for ext in ("", ".json")}
+
+    async def wrapped(scope, receive, send):
+        if scope["type"] == "http" and profile_of(datasette) == PUBLIC:
+            path, base = scope.get("path", ""), datasette.setting("base_url").rstrip("/")
+            if path.startswith(base) and path[len(base) :] in hidden:
+                await send({"type": "http.response.start", "status": 404, "headers": [(b"content-type", b"text/plain")]})
+                await send({"type": "http.response.body", "body": b"Not found\n"})
+                return
+        await app(scope, receive, send)
+
+    return wrapped
+
+
+class _Slot:
+    def __init__(self) -> None:
+        self.semaphore = asyncio.Semaphore(EXPORTS_AT_ONCE)
+        self.waiting = 0
+
+
+@asynccontextmanager
+async def export_slot(datasette) -> AsyncIterator[None]:
+    """Hold the export slot for the duration (waiting for it in the event loop, not in a
+    SQL thread); `Busy` when EXPORTS_WAITING requests wait already."""
+    slot = _slots.setdefault(datasette, _Slot())
+    if slot.waiting >= EXPORTS_WAITING:
+        raise Busy(f"{slot.waiting} exports are waiting already; try again in a few seconds")
+    slot.waiting += 1
+    try:
+        await slot.semaphore.acquire()
+    finally:
+        slot.waiting -= 1
+    try:
+        yield
+    finally:
+        slot.semaphore.release()
