@@ -109,8 +109,9 @@ def get(port: int, path: str, timeout: float = 120) -> tuple[int, float, int]:
 
 def serve(src: Path, db: Path, cap: int, *extra: str) -> tuple[subprocess.Popen, int]:
     port = free_port()
-    cmd = [*launcher(src), "serve", "--db", str(db), "--port", str(port), *extra]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=_capped(cap))
+    cmd = [*launcher(src), "serve", "--db", str(db.resolve()), "--port", str(port), *extra]
+    # in the checkout: its own metadata.json
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=_capped(cap), cwd=src)
     for _ in range(600):
         if get(port, "/-/versions.json", 5)[0] == 200:
             return proc, port
