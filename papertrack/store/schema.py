@@ -364,7 +364,7 @@ def schema_markdown() -> str:
     """The schema as markdown (`python -m papertrack.store.schema`); a test keeps docs/schema.md in step."""
     out = []
     for name, spec in TABLES.items():
-        out += _table_markdown(name, spec)
+        out += table_markdown(name, spec)
     for table, cols in FTS.items():
         out.append(
             f"**`{table}_fts`** — FTS5 index over `{table}`: {', '.join(f'`{c}`' for c in cols)}; "
@@ -376,11 +376,11 @@ def schema_markdown() -> str:
         "their definition in `papertrack/store/derived.py` changes.\n"
     )
     for name, spec in derived.TABLES.items():
-        out += _table_markdown(name, spec)
+        out += table_markdown(name, spec)
     return "\n".join(out).rstrip() + "\n"
 
 
-def _table_markdown(name: str, spec: dict) -> list[str]:
+def table_markdown(name: str, spec: dict) -> list[str]:
     pk = spec["pk"] if isinstance(spec["pk"], str) else ", ".join(spec["pk"])
     out = [f"**`{name}`** — {spec['doc']} Primary key: `{pk}`.\n", "| column | type | description |\n|---|---|---|"]
     for col, (kind, doc) in spec["columns"].items():
