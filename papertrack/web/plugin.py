@@ -15,7 +15,8 @@
 * Accounts, when `serve` found a library (`accounts.py`: the actor, permissions, `/-/login`,
   `/-/logout`), the reader's library (`library.py`: `/-/library` and its JSON, BibTeX and
   forms; save and like buttons on cards and paper pages), their feeds (`feeds.py`) and
-  their ranking and muted words on the browse page (`personal.py`).
+  their ranking and muted words on the browse page (`personal.py`); POST bodies bounded
+  in front of Datasette's CSRF check (`guard.py`).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from papertrack.web.accounts import current_user
 from papertrack.web.bib import can_render_bib, render_bib
 from papertrack.web.databases import is_papertrack, papertrack_databases
 from papertrack.web.facets import ManyToManyFacet
+from papertrack.web.guard import guard
 from papertrack.web.metadata import DATABASE
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -95,6 +97,11 @@ def actor_from_request(datasette, request):
 @hookimpl
 def permission_allowed(datasette, actor, action, resource):
     return accounts.permission_allowed(datasette, actor, action, resource)
+
+
+@hookimpl
+def asgi_wrapper(datasette):
+    return guard
 
 
 @hookimpl
