@@ -219,3 +219,20 @@ class CookieClient(DatasetteClient):
 
     def login(self, name: str, password: str, status: int = 303):
         return self.post("/-/login", {"username": name, "password": password}, status=status)
+
+
+def site_with_accounts(tmp: Path, accounts: dict[str, str], password: str, papers: Path | None = None):
+    """A Datasette for the test papers database (`papers_db`, or `papers`), with a library
+    holding these accounts ({name: role}), all with `password`."""
+    from papertrack.accounts.schema import open_library, transaction
+    from papertrack.accounts.users import add_user
+    from papertrack.web.serve import datasette_for
+    from tests import papers_db
+
+    db = papers or papers_db.build(tmp / "papers.db")
+    lib = open_library(tmp / "library.db")
+    with transaction(lib.conn):
+        for name, role in accounts.items():
+            add_user(lib.conn, name, password, role)
+    lib.close()
+    return datasette_for(db, library=tmp / "library.db")

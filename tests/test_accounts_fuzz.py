@@ -10,12 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from papertrack.accounts.schema import open_library, transaction
-from papertrack.accounts.users import add_user
 from papertrack.web.accounts import accounts_of
-from papertrack.web.serve import datasette_for
-from tests import papers_db
-from tests.helpers import CookieClient
+from tests.helpers import CookieClient, site_with_accounts
 
 PASSWORD = "correct horse battery"
 IDS = [f"2001.{i:05d}" for i in range(0, 130, 7)] + ["arXiv:2001.00003v2", "https://arxiv.org/abs/2001.00009"]
@@ -26,13 +22,7 @@ value = st.one_of(anything, st.sampled_from(IDS + ACTIONS + ["", "0", "-1", "9" 
 
 @pytest.fixture(scope="module")
 def reader(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("fuzz")
-    db = papers_db.build(tmp / "papers.db")
-    lib = open_library(tmp / "library.db")
-    with transaction(lib.conn):
-        add_user(lib.conn, "fuzz", PASSWORD)
-    lib.close()
-    ds = datasette_for(db)
+    ds = site_with_accounts(tmp_path_factory.mktemp("fuzz"), {"fuzz": "reader"}, PASSWORD)
     client = CookieClient(ds, asyncio.new_event_loop())
     client.login("fuzz", PASSWORD)
     yield client

@@ -13,11 +13,10 @@ import feedparser
 import pytest
 
 from papertrack.accounts import entries, users
-from papertrack.accounts.schema import open_library, transaction
 from papertrack.web.accounts import COOKIE, accounts_of
 from papertrack.web.serve import datasette_for
 from tests import papers_db
-from tests.helpers import CARD, CookieClient
+from tests.helpers import CARD, CookieClient, site_with_accounts
 from tests.papers_db import HOSTILE_ID, TITLE_WORD
 
 PASSWORD = "correct horse battery"
@@ -27,20 +26,8 @@ SEVEN = "2001.00007"  # the only paper with TITLE_WORD in its title
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("accounts-web")
-    db = papers_db.build(tmp / "papers.db")
-    lib = open_library(tmp / "library.db")
-    with transaction(lib.conn):
-        for name, role in (
-            ("alice", "reader"),
-            ("bob", "reader"),
-            ("ed", "editor"),
-            ("carol", "reader"),
-            ("dan", "reader"),
-            ("frank", "reader"),
-        ):
-            users.add_user(lib.conn, name, PASSWORD, role)
-    lib.close()
-    ds = datasette_for(db)
+    names = ("alice", "bob", "ed", "carol", "dan", "frank")
+    ds = site_with_accounts(tmp, {n: "editor" if n == "ed" else "reader" for n in names}, PASSWORD)
     loop = asyncio.new_event_loop()
     yield ds, loop, tmp
     accounts_of(ds).close()

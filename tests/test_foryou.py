@@ -13,8 +13,6 @@ import pytest
 from papertrack.accounts import foryou
 from papertrack.accounts.foryou import CURRENT, FOR_YOU, Ranking, Recommender
 from papertrack.accounts.ranker import FitJob, connect, fit_job
-from papertrack.accounts.schema import open_library, transaction
-from papertrack.accounts.users import add_user
 from papertrack.rank.features import read_batch
 from papertrack.rank.feedback import PaperIndex, fit_feedback, papers_signature, reasons
 from papertrack.store.browse import BrowseQuery, browse_page, register_sort
@@ -23,9 +21,8 @@ from papertrack.store.papers import save_papers
 from papertrack.store.schema import open_db
 from papertrack.store.schema import transaction as db_transaction
 from papertrack.web.accounts import accounts_of
-from papertrack.web.serve import datasette_for
 from tests import rank_corpus as corpus
-from tests.helpers import CARD, CookieClient, wait_until
+from tests.helpers import CARD, CookieClient, site_with_accounts, wait_until
 
 register_sort(FOR_YOU)
 LIBRARY = corpus.library(6)  # LLM-quantization papers
@@ -201,11 +198,7 @@ def test_fit_job_leaves_out_judged_papers_and_orders_by_score(index):
 
 
 def test_for_you_in_the_browser_flow(papers, tmp_path):
-    lib = open_library(tmp_path / "library.db")
-    with transaction(lib.conn):
-        add_user(lib.conn, "alice", "correct horse battery")
-    lib.close()
-    ds = datasette_for(papers, library=tmp_path / "library.db")
+    ds = site_with_accounts(tmp_path, {"alice": "reader"}, "correct horse battery", papers=papers)
     client = CookieClient(ds, asyncio.new_event_loop())
     try:
         client.login("alice", "correct horse battery")

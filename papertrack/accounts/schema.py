@@ -19,7 +19,7 @@ from pathlib import Path
 import sqlite_utils
 
 from papertrack.errors import UsageError
-from papertrack.store.schema import table_markdown
+from papertrack.store.schema import open_wal, table_markdown
 from papertrack.store.schema import transaction as db_transaction
 
 LIBRARY_NAME = "library.db"  # the default library file, beside the papers database
@@ -103,19 +103,7 @@ def open_library(path: str | Path, create: bool = True) -> sqlite_utils.Database
             raise UsageError(f"no library at {path}: add an account first (papertrack users add NAME)")
         path.parent.mkdir(parents=True, exist_ok=True)
         _create_private(path)
-    db = sqlite_utils.Database(path)
-    try:
-        db.execute("PRAGMA busy_timeout = 30000")
-        if db.journal_mode != "wal":
-            db.enable_wal()
-        db.execute("PRAGMA synchronous = NORMAL")
-        ensure_library(db)
-    except sqlite3.Error as e:
-        db.close()
-        if getattr(e, "sqlite_errorname", "") in ("SQLITE_NOTADB", "SQLITE_CORRUPT"):
-            raise UsageError(f"{path}: not a papertrack library ({e})") from None
-        raise
-    return db
+    return open_wal(path, ensure_library, "a papertrack library")
 
 
 def ensure_library(db: sqlite_utils.Database) -> None:

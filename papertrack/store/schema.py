@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -264,6 +264,12 @@ def open_db(path: str | Path, create: bool = True) -> sqlite_utils.Database:
     if not create and not path.is_file():
         raise UsageError(f"no database at {path}: harvest or import papers first")
     path.parent.mkdir(parents=True, exist_ok=True)
+    return open_wal(path, ensure_schema, "a papertrack database")
+
+
+def open_wal(path: Path, ensure: Callable[[sqlite_utils.Database], None], what: str) -> sqlite_utils.Database:
+    """Open an existing or new SQLite file in WAL mode and bring its tables up to date
+    (`ensure`); a file that is not a database is a `UsageError` saying it is not `what`."""
     db = sqlite_utils.Database(path)
     try:
         db.execute("PRAGMA busy_timeout = 30000")
@@ -271,11 +277,11 @@ def open_db(path: str | Path, create: bool = True) -> sqlite_utils.Database:
             db.enable_wal()
         # WAL + NORMAL: a killed process loses nothing committed; only a power cut may lose the last commits
         db.execute("PRAGMA synchronous = NORMAL")
-        ensure_schema(db)
+        ensure(db)
     except sqlite3.Error as e:
         db.close()
         if getattr(e, "sqlite_errorname", "") in ("SQLITE_NOTADB", "SQLITE_CORRUPT"):
-            raise UsageError(f"{path}: not a papertrack database ({e})") from None
+            raise UsageError(f"{path}: not {what} ({e})") from None
         raise
     return db
 

@@ -37,29 +37,49 @@ from papertrack.web.databases import first_papertrack
 SHOWN = 200  # papers listed per section of the library page
 
 
-async def library(datasette, request):
+def posted(default_next: str) -> Callable:
+    """A route taking the signed-in reader's form: `handle(datasette, accounts, user, form)`
+    runs once the CSRF token is checked (a UsageError is a 400, a Refused its own status),
+    then the answer goes back to `next` (JSON to `Accept: application/json`); `handle` may
+    answer instead. GET is `get` when given, else 405."""
+
+    def wrap(handle: Callable, get: Callable | None = None) -> Callable:
+        async def route(datasette, request):
+            try:
+                accounts, user = await _reader(datasette, request)
+                if request.method != "POST":
+                    if get is None:
+                        raise Refused(405, "this address takes a POSTed form")
+                    return await get(datasette, request, accounts, user)
+                form = await read_form(request)
+                check_csrf(datasette, request, form)
+                answer = await handle(datasette, accounts, user, form)
+            except UsageError as e:
+                return refusal(request, Refused(400, str(e)))
+            except Refused as e:
+                return refusal(request, e)
+            if answer is not None and wants_json(request):
+                return Response.json(answer)
+            if wants_json(request):
+                return Response.json({"ok": True})
+            return Response.redirect(local_path(datasette, form.get("next"), default_next), status=303)
+
+        return route
+
+    return wrap
+
+
+async def _paper_action(datasette, accounts: Accounts, user: User, form: dict[str, str]) -> dict:
+    action = entries.check_action(form.get("action", ""))
+    name = first_papertrack(datasette)
     try:
-        accounts, user = await _reader(datasette, request)
-        if request.method != "POST":
-            return await _page(datasette, request, accounts, user)
-        form = await read_form(request)
-        check_csrf(datasette, request, form)
-        action = entries.check_action(form.get("action", ""))
-        name = first_papertrack(datasette)
-        try:
-            paper = await datasette.get_database(name).execute_fn(lambda conn: resolve_id(conn, form.get("paper", "")[:300]))
-        except UsageError as e:
-            raise Refused(404, str(e)) from None
-        await accounts.write(lambda conn: entries.apply(conn, user.id, paper, action))
-        await _refit(datasette, accounts, user.id, name)
+        paper = await datasette.get_database(name).execute_fn(lambda conn: resolve_id(conn, form.get("paper", "")[:300]))
     except UsageError as e:
-        return refusal(request, Refused(400, str(e)))
-    except Refused as e:
-        return refusal(request, e)
-    if wants_json(request):
-        state = await accounts.read(lambda conn: entries.states(conn, user.id, [paper]))
-        return Response.json({"ok": True, "paper": paper, "state": sorted(state.get(paper, ()))})
-    return Response.redirect(local_path(datasette, form.get("next")), status=303)
+        raise Refused(404, str(e)) from None
+    await accounts.write(lambda conn: entries.apply(conn, user.id, paper, action))
+    await _refit(datasette, accounts, user.id, name)
+    state = await accounts.read(lambda conn: entries.states(conn, user.id, [paper]))
+    return {"ok": True, "paper": paper, "state": sorted(state.get(paper, ()))}
 
 
 async def _reader(datasette, request) -> tuple[Accounts, User]:
@@ -83,48 +103,26 @@ async def _refit(datasette, accounts: Accounts, user_id: int, database: str) -> 
     accounts.recommender.ask(user_id, version, signature, positives, negatives)
 
 
-async def muted(datasette, request):
-    try:
-        accounts, user = await _reader(datasette, request)
-        if request.method != "POST":
-            raise Refused(405, "POST a phrase and an action (mute or unmute)")
-        form = await read_form(request)
-        check_csrf(datasette, request, form)
-        action, phrase = form.get("action", "mute"), form.get("phrase", "")[:500]
-        if action not in ("mute", "unmute"):
-            raise UsageError(f"action {action[:40]!r} is not mute or unmute")
-        change = entries.mute if action == "mute" else entries.unmute
-        await accounts.write(lambda conn: change(conn, user.id, phrase))
-    except UsageError as e:
-        return refusal(request, Refused(400, str(e)))
-    except Refused as e:
-        return refusal(request, e)
-    return _done(datasette, request, form, "/-/library#muted")
+async def _muted(datasette, accounts: Accounts, user: User, form: dict[str, str]) -> None:
+    action, phrase = form.get("action", "mute"), form.get("phrase", "")[:500]
+    if action not in ("mute", "unmute"):
+        raise UsageError(f"action {action[:40]!r} is not mute or unmute")
+    change = entries.mute if action == "mute" else entries.unmute
+    await accounts.write(lambda conn: change(conn, user.id, phrase))
 
 
-async def searches(datasette, request):
-    try:
-        accounts, user = await _reader(datasette, request)
-        if request.method != "POST":
-            raise Refused(405, "POST an action (save with a name and a query, or delete with an id)")
-        form = await read_form(request)
-        check_csrf(datasette, request, form)
-        action = form.get("action", "")
-        if action == "save":
-            query = canonical_query(form.get("query", "")[:2000])
-            await accounts.write(lambda conn: entries.save_search(conn, user.id, form.get("name", "")[:500], query))
-        elif action == "delete":
-            number = form.get("id", "")
-            if not (number.isascii() and number.isdigit() and len(number) < 12):
-                raise UsageError(f"id {number[:20]!r} is not a saved search's number")
-            await accounts.write(lambda conn: entries.delete_search(conn, user.id, int(number)))
-        else:
-            raise UsageError(f"action {action[:40]!r} is not save or delete")
-    except UsageError as e:
-        return refusal(request, Refused(400, str(e)))
-    except Refused as e:
-        return refusal(request, e)
-    return _done(datasette, request, form, "/-/library#searches")
+async def _searches(datasette, accounts: Accounts, user: User, form: dict[str, str]) -> None:
+    action = form.get("action", "")
+    if action == "save":
+        query = canonical_query(form.get("query", "")[:2000])
+        await accounts.write(lambda conn: entries.save_search(conn, user.id, form.get("name", "")[:500], query))
+    elif action == "delete":
+        number = form.get("id", "")
+        if not (number.isascii() and number.isdigit() and len(number) < 12):
+            raise UsageError(f"id {number[:20]!r} is not a saved search's number")
+        await accounts.write(lambda conn: entries.delete_search(conn, user.id, int(number)))
+    else:
+        raise UsageError(f"action {action[:40]!r} is not save or delete")
 
 
 def canonical_query(text: str) -> str:
@@ -133,12 +131,6 @@ def canonical_query(text: str) -> str:
     if query.empty:
         raise UsageError("search for something or pick a filter before saving the search")
     return Links("", query).here().lstrip("?")
-
-
-def _done(datasette, request, form: dict[str, str], default: str) -> Response:
-    if wants_json(request):
-        return Response.json({"ok": True})
-    return Response.redirect(local_path(datasette, form.get("next"), default), status=303)
 
 
 async def library_json(datasette, request):
@@ -253,9 +245,9 @@ def _label(query: str) -> str:
 
 def routes() -> list[tuple[str, Callable]]:
     return [
-        (r"^/-/library$", library),
+        (r"^/-/library$", posted("/browse")(_paper_action, get=_page)),
         (r"^/-/library\.json$", library_json),
         (r"^/-/library\.bib$", library_bib),
-        (r"^/-/library/muted$", muted),
-        (r"^/-/library/searches$", searches),
+        (r"^/-/library/muted$", posted("/-/library#muted")(_muted)),
+        (r"^/-/library/searches$", posted("/-/library#searches")(_searches)),
     ]
