@@ -67,8 +67,16 @@ class Reader:
             body = urllib.parse.urlencode({"csrftoken": self.cookies.get("ds_csrftoken", ""), **form})
             headers["Content-Type"] = "application/x-www-form-urlencoded"
         started = time.perf_counter()
-        self.conn.request(method, path, body=body, headers=headers)
-        response = self.conn.getresponse()
+        try:
+            self.conn.request(method, path, body=body, headers=headers)
+            response = self.conn.getresponse()
+        except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+            # uvicorn closes a connection idle for 5 s: open another (the request is sent again)
+            self.conn.close()
+            self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=600)
+            started = time.perf_counter()
+            self.conn.request(method, path, body=body, headers=headers)
+            response = self.conn.getresponse()
         text = response.read().decode("utf-8", "replace")
         elapsed = (time.perf_counter() - started) * 1000
         for header in response.headers.get_all("set-cookie") or []:

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from urllib.parse import parse_qs
 
+import numpy as np
 from datasette.utils import tilde_encode
 from datasette.utils.asgi import MultiParams, Response
 
@@ -92,8 +93,8 @@ def _for_you(conn: sqlite3.Connection, ranking: Ranking, mute: tuple[str, ...]):
 
 def _recent(conn: sqlite3.Connection, ranking: Ranking, since: int) -> Ranking:
     """The ranking restricted to papers submitted since `since` (Unix seconds)."""
-    recent = {r[0] for r in conn.execute("select k from browse where t >= ?", [since])}
-    keep = [i for i, k in enumerate(ranking.keys.tolist()) if k in recent]
+    recent = np.array([r[0] for r in conn.execute("select k from browse where t >= ?", [since])], dtype=np.int64)
+    keep = np.isin(ranking.keys, recent)
     return replace(ranking, keys=ranking.keys[keep], values=ranking.values[keep])
 
 
