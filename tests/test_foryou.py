@@ -129,9 +129,9 @@ QUERIES = [
 @pytest.mark.parametrize("query", QUERIES, ids=lambda q: repr(q)[11:60])
 @pytest.mark.parametrize("walk", [False, True], ids=["fetch", "walk"])
 def test_for_you_pages_are_the_ranking_filtered_by_the_selection(papers, ranking, query, walk, monkeypatch):
-    if walk:  # every filter counts as common: the ranking is walked in small chunks
-        monkeypatch.setattr(foryou, "FETCH_ALL", 0)
-        monkeypatch.setattr(foryou, "WALK", 7)
+    # every selection counts as common (walked in small chunks) or as rare (fetched whole)
+    monkeypatch.setattr(foryou, "WALK_SHARE", 0.0 if walk else 2.0)
+    monkeypatch.setattr(foryou, "WALK", 7)
     conn = sqlite3.connect(papers)
     sel = select(conn, query.q, query.tags, query.category, query.venue, query.year, query.mute)
     frm, params, _, key = sel.source()

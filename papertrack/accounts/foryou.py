@@ -5,9 +5,10 @@
 papers arrived; the page shows the ranking it has meanwhile, never waits for a fit.
 `FOR_YOU` is the sort (`store.browse.register_sort`); its keys come from the ranking the
 request set in `CURRENT` (the web layer does, around its queries): with nothing
-selected, a slice of the ranking; with a search or a rare filter value, the selected
-papers fetched and ordered by their place in it; with a common filter or muted words
-only, the ranking walked in chunks checked against the conditions.
+selected, a slice of the ranking; with a selection of under 2% of the papers (or arXiv
+syntax's SQL conditions), the selected papers fetched and ordered by their place in it;
+else the ranking walked in chunks checked against the conditions (one FTS probe a row
+for a search).
 """
 
 from __future__ import annotations
@@ -26,10 +27,11 @@ from papertrack.accounts.ranker import FitJob, FitResult, Ranker
 from papertrack.errors import UsageError
 from papertrack.rank.profiles import MIN_POSITIVES
 from papertrack.store.browse import Cursor, Sort
-from papertrack.store.browse_search import Selection
+from papertrack.store.browse_search import Selection, papers_count
 
-FETCH_ALL = 20_000  # a selection up to this many papers is fetched whole and ordered in numpy
-WALK = 2_000  # ranked papers checked against the conditions at a time
+WALK_SHARE = 0.02  # a selection of at least this share of the papers: walk the ranking; else fetch it whole
+WALK = 2_000  # ranked papers checked against the conditions at a time, at most
+MAX_REASONS = 5_000  # reasons kept per ranking
 
 
 @dataclass
@@ -46,6 +48,7 @@ class Ranking:
     signature: tuple[int, int]
     positives: int = 0
     negatives: int = 0
+    why: dict[str, tuple[list[str], list[str]]] = field(default_factory=dict, repr=False)  # reasons known so far
     place: np.ndarray = field(init=False, repr=False)  # k -> index in keys, -1 when not ranked
 
     def __post_init__(self) -> None:
@@ -54,7 +57,9 @@ class Ranking:
 
     @classmethod
     def of(cls, r: FitResult) -> Ranking:
-        return cls(r.user_id, r.version, r.keys, r.values, r.cols, r.weights, r.signature, r.positives, r.negatives)
+        return cls(
+            r.user_id, r.version, r.keys, r.values, r.cols, r.weights, r.signature, r.positives, r.negatives, r.reasons
+        )
 
     def start(self, after: Cursor | None) -> int:
         """Index of the first paper after the cursor (value, k)."""
@@ -90,14 +95,19 @@ def for_you_keys(conn: sqlite3.Connection, sel: Selection, arg: str | None, afte
     s, f = sel.search, sel.filters
     if not s.active and f.empty:
         return ranking.slice(start, limit)
-    rare = bool(f.values()) and sel.driver[1] <= FETCH_ALL
-    if s.active or rare:
+    total = max(papers_count(conn), 1)
+    share = ((sel.matches or 0) if s.fts is not None else sel.driver[1] if f.values() else total) / total
+    if s.cond is not None or share < WALK_SHARE:  # few papers (or arXiv syntax's SQL): fetch them, order them
         frm, params, _, key = sel.source()
         return ranking.ordered([r[0] for r in conn.execute(f"select {key} {frm}", params)], start, limit)
     conds, params = f.conditions()
+    if s.fts is not None:
+        conds.append("exists (select 1 from papers_fts where papers_fts match ? and rowid = b.k)")
+        params.append(s.fts)
+    step = min(WALK, max(100, int(2 * limit / share)))  # about two pages of selected papers a query
     out: list[tuple[int, float]] = []
     while len(out) < limit and start < len(ranking.keys):
-        chunk = ranking.keys[start : start + WALK]
+        chunk = ranking.keys[start : start + step]
         found = {
             r[0]
             for r in conn.execute(
@@ -105,8 +115,8 @@ def for_you_keys(conn: sqlite3.Connection, sel: Selection, arg: str | None, afte
                 [json.dumps(chunk.tolist()), *params],
             )
         }
-        out += [p for p in ranking.slice(start, WALK) if p[0] in found][: limit - len(out)]
-        start += WALK
+        out += [p for p in ranking.slice(start, step) if p[0] in found][: limit - len(out)]
+        start += step
     return out
 
 
@@ -178,16 +188,18 @@ class Recommender:
     def reasons(
         self, conn: sqlite3.Connection, ranking: Ranking, ids: Sequence[str]
     ) -> dict[str, tuple[list[str], list[str]]]:
-        """{paper id: (reasons for, reasons against)} for these papers."""
-        if self._idf is None or not ids:
-            return {}
-        from papertrack.rank.features import Featurizer, read_batch
-        from papertrack.rank.feedback import reasons
+        """{paper id: (reasons for, reasons against)} for these papers: those of the first
+        papers came with the ranking, the others are worked out once and kept with it."""
+        missing = [i for i in ids if i not in ranking.why]
+        if missing and self._idf is not None and len(ranking.why) < MAX_REASONS:
+            from papertrack.rank.features import Featurizer, read_batch
+            from papertrack.rank.feedback import reasons
 
-        feat = Featurizer()
-        feat.idf_text, feat.idf_title = self._idf
-        batch = read_batch(conn, ids)
-        return dict(zip(batch.ids, reasons(feat, ranking.cols, ranking.weights, batch)))
+            feat = Featurizer()
+            feat.idf_text, feat.idf_title = self._idf
+            batch = read_batch(conn, missing)
+            ranking.why.update(zip(batch.ids, reasons(feat, ranking.cols, ranking.weights, batch)))
+        return {i: ranking.why[i] for i in ids if i in ranking.why}
 
     def close(self) -> None:
         self.ranker.close()

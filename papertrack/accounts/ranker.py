@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
 from urllib.parse import quote
@@ -42,6 +42,7 @@ class FitResult:
     weights: np.ndarray
     signature: tuple[int, int]  # (papers, largest rowid) the features were read at
     idf: tuple[np.ndarray, np.ndarray] | None  # the features' idf, when they changed since the last result
+    reasons: dict[str, tuple[list[str], list[str]]] = field(default_factory=dict)  # of the first papers
     positives: int = 0
     negatives: int = 0
     seconds: float = 0.0
@@ -52,10 +53,15 @@ def connect(papers_path: str | Path) -> sqlite3.Connection:
     return sqlite3.connect(f"file:{quote(str(Path(papers_path).resolve()))}?mode=ro", uri=True)
 
 
-def fit_job(index, job: FitJob, send_idf: bool = True) -> FitResult:
+TOP_REASONS = 200  # papers whose reasons come with a ranking (the first pages of for-you)
+
+
+def fit_job(index, job: FitJob, send_idf: bool = True, conn: sqlite3.Connection | None = None) -> FitResult:
     """The reader's ranking from the index (`rank.feedback.PaperIndex`); `send_idf`: with
-    the features' idf (the server needs them to name the reasons)."""
-    from papertrack.rank.feedback import fit_feedback
+    the features' idf (the server needs them to name the reasons); with `conn` (the papers),
+    the reasons of the first TOP_REASONS papers."""
+    from papertrack.rank.features import read_batch
+    from papertrack.rank.feedback import fit_feedback, reasons
 
     started = time.perf_counter()
     pos, neg = index.row_of(job.positives), index.row_of(job.negatives)
@@ -67,9 +73,14 @@ def fit_job(index, job: FitJob, send_idf: bool = True) -> FitResult:
     order = np.lexsort((keys, values))
     cols, weights = model.strongest()
     idf = (index.feat.idf_text, index.feat.idf_title) if send_idf else None
+    why = {}
+    if conn is not None:
+        first = [index.ids[r] for r in keep[order[:TOP_REASONS]]]
+        batch = read_batch(conn, first)
+        why = dict(zip(batch.ids, reasons(index.feat, cols, weights, batch)))
     return FitResult(
         job.user_id, job.version, keys[order], values[order], cols, weights, index.signature, idf,
-        len(pos), len(neg), time.perf_counter() - started,
+        why, len(pos), len(neg), time.perf_counter() - started,
     )  # fmt: skip
 
 
@@ -91,16 +102,18 @@ def _serve(pipe, papers_path: str, n_jobs: int) -> None:
                 try:
                     conn.execute("begin")  # one snapshot while a harvest writes
                     index = PaperIndex.build(conn, n_jobs) if index is None else index.refresh(conn, n_jobs)
+                    result = fit_job(index, job, send_idf=index.feat is not sent, conn=conn)
                 finally:
                     conn.close()
-                result = fit_job(index, job, send_idf=index.feat is not sent)
                 sent = index.feat
             except Exception as e:  # reported to the server, which keeps the reader's last ranking
-                result = FitResult(job.user_id, job.version, *_EMPTY, error=f"{type(e).__name__}: {e}")
+                result = _failed(job, f"{type(e).__name__}: {e}")
             pipe.send(result)
 
 
-_EMPTY = (np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.int32), np.zeros(0, np.float32), (0, 0), None)
+def _failed(job: FitJob, error: str) -> FitResult:
+    empty = np.zeros(0)
+    return FitResult(job.user_id, job.version, empty, empty, empty, empty, (0, 0), None, error=error)
 
 
 class Ranker:
