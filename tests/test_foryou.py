@@ -131,6 +131,7 @@ QUERIES = [
 def test_for_you_pages_are_the_ranking_filtered_by_the_selection(papers, ranking, query, walk, monkeypatch):
     # every selection counts as common (walked in small chunks) or as rare (fetched whole)
     monkeypatch.setattr(foryou, "WALK_SHARE", 0.0 if walk else 2.0)
+    monkeypatch.setattr(foryou, "FETCH_ALL", -1 if walk else 10**9)
     monkeypatch.setattr(foryou, "WALK", 7)
     conn = sqlite3.connect(papers)
     sel = select(conn, query.q, query.tags, query.category, query.venue, query.year, query.mute)

@@ -5,10 +5,10 @@
 papers arrived; the page shows the ranking it has meanwhile, never waits for a fit.
 `FOR_YOU` is the sort (`store.browse.register_sort`); its keys come from the ranking the
 request set in `CURRENT` (the web layer does, around its queries): with nothing
-selected, a slice of the ranking; with a selection of under 2% of the papers (or arXiv
-syntax's SQL conditions), the selected papers fetched and ordered by their place in it;
-else the ranking walked in chunks checked against the conditions (one FTS probe a row
-for a search).
+selected, a slice of the ranking; with a search (unless a word alone matches more than
+20,000 papers), arXiv syntax's SQL conditions or filters selecting under 2% of the papers,
+the selected papers fetched and ordered by their place in it; else the ranking walked in
+chunks checked against the conditions (one FTS probe a row for a search).
 """
 
 from __future__ import annotations
@@ -29,7 +29,8 @@ from papertrack.rank.profiles import MIN_POSITIVES
 from papertrack.store.browse import Cursor, Sort
 from papertrack.store.browse_search import Selection, papers_count
 
-WALK_SHARE = 0.02  # a selection of at least this share of the papers: walk the ranking; else fetch it whole
+WALK_SHARE = 0.02  # filters selecting at least this share of the papers: walk the ranking; else fetch them
+FETCH_ALL = 20_000  # a search matching up to this many papers is fetched whole
 WALK = 2_000  # ranked papers checked against the conditions at a time, at most
 MAX_REASONS = 5_000  # reasons kept per ranking
 
@@ -96,7 +97,10 @@ def for_you_keys(conn: sqlite3.Connection, sel: Selection, arg: str | None, afte
     if not s.active and f.empty:
         return ranking.slice(start, limit)
     total = max(papers_count(conn), 1)
-    share = ((sel.matches or 0) if s.fts is not None else sel.driver[1] if f.values() else total) / total
+    if s.fts is not None:  # an FTS probe a row costs 20-60 us: walk only for very common words alone
+        share = (sel.matches or 0) / total if f.values() == [] and (sel.matches or 0) > FETCH_ALL else 0.0
+    else:
+        share = (sel.driver[1] if f.values() else total) / total
     if s.cond is not None or share < WALK_SHARE:  # few papers (or arXiv syntax's SQL): fetch them, order them
         frm, params, _, key = sel.source()
         return ranking.ordered([r[0] for r in conn.execute(f"select {key} {frm}", params)], start, limit)
@@ -104,7 +108,7 @@ def for_you_keys(conn: sqlite3.Connection, sel: Selection, arg: str | None, afte
     if s.fts is not None:
         conds.append("exists (select 1 from papers_fts where papers_fts match ? and rowid = b.k)")
         params.append(s.fts)
-    step = min(WALK, max(100, int(2 * limit / share)))  # about two pages of selected papers a query
+    step = min(WALK, max(100, int(2 * limit / max(share, 0.001))))  # about two pages of selected papers a query
     out: list[tuple[int, float]] = []
     while len(out) < limit and start < len(ranking.keys):
         chunk = ranking.keys[start : start + step]
