@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -294,7 +293,3 @@ async def logout(datasette, request):
 
 def routes() -> list[tuple[str, Callable]]:
     return [(r"^/-/login$", login), (r"^/-/logout$", logout)]
-
-
-def json_body(data: dict, status: int = 200) -> Response:
-    return Response(json.dumps(data, ensure_ascii=False), status=status, content_type="application/json; charset=utf-8")
