@@ -177,3 +177,62 @@ def walk(client, path: str) -> list[str]:
         m = re.search(r'<a href="([^"]+)" rel="next"', html)
         path = unescape(m.group(1)) if m else None
     return seen
+
+
+class CookieClient(DatasetteClient):
+    """One browser against an in-process Datasette: it keeps its cookies (Set-Cookie,
+    deletions included) and knows Datasette's CSRF token once a page has set it."""
+
+    def __init__(self, ds, loop: asyncio.AbstractEventLoop | None = None):
+        super().__init__(ds)
+        if loop is not None:
+            self.loop.close()
+            self.loop = loop
+        self.cookies: dict[str, str] = {}
+
+    def request(self, method: str, path: str, status: int | None = None, **kwargs):
+        response = self.loop.run_until_complete(self.ds.client.request(method, path, cookies=dict(self.cookies), **kwargs))
+        for header in response.headers.get_list("set-cookie"):
+            pair, _, attrs = header.partition(";")
+            name, _, value = pair.strip().partition("=")
+            if "max-age=0" in attrs.lower().replace(" ", "") or not value:
+                self.cookies.pop(name, None)
+            else:
+                self.cookies[name] = value
+        if status is not None:
+            assert response.status_code == status, f"{method} {path}: {response.status_code} {response.text[:500]}"
+        return response
+
+    def get(self, path: str, status: int = 200, **kwargs):
+        return self.request("GET", path, status, **kwargs)
+
+    def post(self, path: str, data: dict, status: int | None = None, csrf: bool = True, **kwargs):
+        """A form POST, with the CSRF token unless `csrf` is False."""
+        if csrf:
+            data = {"csrftoken": self.csrftoken(), **data}
+        return self.request("POST", path, status, data=data, **kwargs)
+
+    def csrftoken(self) -> str:
+        if "ds_csrftoken" not in self.cookies:
+            self.get("/-/login")
+        return self.cookies["ds_csrftoken"]
+
+    def login(self, name: str, password: str, status: int = 303):
+        return self.post("/-/login", {"username": name, "password": password}, status=status)
+
+
+def site_with_accounts(tmp: Path, accounts: dict[str, str], password: str, papers: Path | None = None):
+    """A Datasette for the test papers database (`papers_db`, or `papers`), with a library
+    holding these accounts ({name: role}), all with `password`."""
+    from papertrack.accounts.schema import open_library, transaction
+    from papertrack.accounts.users import add_user
+    from papertrack.web.serve import datasette_for
+    from tests import papers_db
+
+    db = papers or papers_db.build(tmp / "papers.db")
+    lib = open_library(tmp / "library.db")
+    with transaction(lib.conn):
+        for name, role in accounts.items():
+            add_user(lib.conn, name, password, role)
+    lib.close()
+    return datasette_for(db, library=tmp / "library.db")

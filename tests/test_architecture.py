@@ -22,6 +22,7 @@ LAYERS = [
     {"papertrack.store"},
     {"papertrack.ingest", "papertrack.rank"},
     {"papertrack.bibtex", "papertrack.newsletter"},
+    {"papertrack.accounts"},
     {"papertrack.web"},
     {"papertrack.demo"},
     {"papertrack.cli"},

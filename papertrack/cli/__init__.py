@@ -19,7 +19,7 @@ from typing import Any, NoReturn
 import click
 
 from papertrack import __version__
-from papertrack.cli import bibliography, editing, harvesting, newsletter, ranking, site
+from papertrack.cli import bibliography, editing, harvesting, newsletter, ranking, site, users
 from papertrack.cli.options import DB_KEY
 from papertrack.errors import Interrupted, LockHeld, PapertrackError
 
@@ -122,6 +122,6 @@ def cli() -> None:
     Datasette, export BibTeX, and write the newsletter's papers section."""
 
 
-for _module in (harvesting, editing, newsletter, bibliography, ranking, site):
+for _module in (harvesting, editing, newsletter, bibliography, ranking, site, users):
     for _command in _module.COMMANDS:
         cli.add_command(_command)

@@ -271,3 +271,19 @@ def dblp_client(fn: Callable) -> Callable:
         return fn(dblp=client, **kwargs)
 
     return wrapper
+
+
+def library_option(fn: Callable) -> Callable:
+    """--library: the library database (accounts and what users keep), by default
+    `library.db` beside --db (`library_file` resolves it)."""
+    return click.option(
+        "--library", "library", type=click.Path(dir_okay=False),
+        help="Library database: accounts, libraries, muted words, saved searches [default: library.db beside --db]",
+    )(fn)  # fmt: skip
+
+
+def library_file(db_path: str, library: str | None) -> str:
+    """The library file of a command: --library, else library.db beside --db."""
+    from papertrack.accounts.schema import library_path
+
+    return str(library_path(db_path, library))

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from papertrack.cli.options import db_option, uses_db, with_config
+from papertrack.cli.options import db_option, library_option, uses_db, with_config
 from papertrack.cli.output import ProgressBars, print_reports
 
 if TYPE_CHECKING:
@@ -25,16 +25,26 @@ if TYPE_CHECKING:
     "--immutable", is_flag=True,
     help="A published copy nothing writes: open it immutable and let caches keep pages an hour",
 )  # fmt: skip
+@library_option
 @click.option(
     "--profile", type=click.Choice(["public", "private"]),
     help="public: no arbitrary SQL for anonymous visitors, bounded responses, no local paths (for any site others "
-    "can reach); private: Datasette as it comes, for your own machine  [default: public with --immutable, else private]",
+    "can reach); private: Datasette as it comes, for your own machine  [default: public with --immutable or "
+    "accounts, else private]",
 )  # fmt: skip
-def serve(db_path: str, host: str, port: int, metadata_path: str | None, immutable: bool, profile: str | None) -> None:
-    """Browse the database in Datasette (read-only), with papertrack's metadata and plugin."""
+def serve(
+    db_path: str, host: str, port: int, metadata_path: str | None, immutable: bool, library: str | None, profile: str | None
+) -> None:
+    """Browse the database in Datasette (read-only), with papertrack's metadata and plugin.
+
+    When the library exists (papertrack users add makes it), readers sign in at /-/login
+    to keep a library and get their own ranking; an --immutable copy stays anonymous."""
     from papertrack.web.serve import serve as run_server
 
-    run_server(uses_db(db_path), host, port, metadata_path, announce=click.echo, immutable=immutable, profile=profile)
+    run_server(
+        uses_db(db_path), host, port, metadata_path, announce=click.echo, immutable=immutable, library=library,
+        profile=profile,
+    )  # fmt: skip
 
 
 @click.command()

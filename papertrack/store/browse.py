@@ -44,6 +44,7 @@ class BrowseQuery:
     year: int | None = None
     sort: str | None = None
     after: Cursor | None = None
+    mute: tuple[str, ...] = ()  # phrases whose papers are left out (a signed-in user's muted words)
 
     @property
     def empty(self) -> bool:
@@ -121,7 +122,7 @@ def sort_of(query: BrowseQuery, selection: Selection) -> str:
 
 def selection_of(conn: sqlite3.Connection, query: BrowseQuery) -> Selection:
     """The query's search and filters read into SQL (`browse_search.select`)."""
-    return select(conn, query.q, query.tags, query.category, query.venue, query.year)
+    return select(conn, query.q, query.tags, query.category, query.venue, query.year, query.mute)
 
 
 def browse_page(conn: sqlite3.Connection, query: BrowseQuery, size: int = PAGE_SIZE, counts: bool = True) -> Page:

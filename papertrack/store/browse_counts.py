@@ -15,7 +15,7 @@ import sqlite3
 from collections import Counter
 from dataclasses import dataclass, field
 
-from papertrack.store.browse_search import Selection, papers_count
+from papertrack.store.browse_search import Filters, Search, Selection, papers_count
 from papertrack.store.derived import MASK_BITS
 
 FACET_CAP = 20_000
@@ -40,6 +40,10 @@ def facet_counts(conn: sqlite3.Connection, sel: Selection, cap: int | None = Non
         return Counts(0, values={facet: [] for facet in FACETS})
     if not s.active and f.empty:
         return _labelled(conn, _global(conn, size))
+    if not s.active and f.exclude and not f.values():
+        less = _all_but(conn, f.exclude, cap, size)
+        if less is not None:
+            return _labelled(conn, less)
     frm, params, _, key = sel.source()
     # candidates: the FTS matches, or the smallest filter value's papers (a SQL search is counted whole)
     upper = (sel.matches or 0) if s.fts is not None else 0 if s.active else sel.driver[1]
@@ -78,6 +82,25 @@ def facet_counts(conn: sqlite3.Connection, sel: Selection, cap: int | None = Non
 def _top(counted: dict[str, Counter], total: int, size: int, scale: float = 1.0) -> Counts:
     values = {facet: [(v, "", round(n * scale)) for v, n in c.most_common(size)] for facet, c in counted.items()}
     return Counts(total, values=values)
+
+
+def _all_but(conn: sqlite3.Connection, exclude: str, cap: int, size: int) -> Counts | None:
+    """Every paper's counts less those of the excluded papers (muted words): exact, and
+    cheap while the excluded are few; None when they are more than `cap`."""
+    n = conn.execute("select count(*) from papers_fts where papers_fts match ?", [exclude]).fetchone()[0]
+    if n > cap:
+        return None
+    every = 10**6  # every value of every facet
+    whole, less = (
+        _global(conn, every),
+        facet_counts(conn, Selection(Search(fts=exclude), Filters(), n, ("t", papers_count(conn), 0)), cap, size=every),
+    )
+    values = {}
+    for facet in FACETS:
+        minus = {v: k for v, _, k in less.values.get(facet, [])}
+        kept = [(v, "", k - minus.get(v, 0)) for v, _, k in whole.values.get(facet, [])]
+        values[facet] = sorted((x for x in kept if x[2] > 0), key=lambda x: -x[2])[:size]
+    return Counts(whole.total - less.total, values=values)
 
 
 def _global(conn: sqlite3.Connection, size: int) -> Counts:

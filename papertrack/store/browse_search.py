@@ -51,10 +51,11 @@ class Filters:
     cat: int | None = None
     venue: int | None = None
     year: int | None = None
+    exclude: str | None = None  # FTS5 expression of papers left out (muted phrases)
 
     @property
     def empty(self) -> bool:
-        return not self.tags and self.cat is None and self.venue is None and self.year is None
+        return not self.tags and self.cat is None and self.venue is None and self.year is None and not self.exclude
 
     def values(self) -> list[tuple[str, int]]:
         """(facet, value) of every selected value."""
@@ -63,8 +64,9 @@ class Filters:
 
     def conditions(self, alias: str = "b") -> tuple[list[str], list]:
         """Conditions on a `browse` row: tag ids up to MASK_BITS by the bit mask, larger
-        ones through browse_tags."""
-        conds, params = [], []
+        ones through browse_tags; the excluded papers' FTS match."""
+        conds: list[str] = []
+        params: list[int | str] = []
         mask = sum(1 << t for t in self.tags if t <= MASK_BITS)
         if mask:
             conds.append(f"{alias}.tags & ? = ?")
@@ -77,6 +79,9 @@ class Filters:
             if (v := getattr(self, col)) is not None:
                 conds.append(f"{alias}.{col} = ?")
                 params.append(v)
+        if self.exclude:
+            conds.append(f"{alias}.k not in (select rowid from papers_fts where papers_fts match ?)")
+            params.append(self.exclude)
         return conds, params
 
 
@@ -222,10 +227,13 @@ def select(
     category: str | None = None,
     venue: str | None = None,
     year: int | None = None,
+    mute: tuple[str, ...] | list[str] = (),
 ) -> Selection:
     """Read search text and filter names into a `Selection` (UsageError for a value that
-    does not exist, QuerySyntaxError for a search arXiv would refuse)."""
+    does not exist, QuerySyntaxError for a search arXiv would refuse); papers with one of
+    the `mute` phrases are left out."""
     filters = resolve_filters(conn, tags, category, venue, year)
+    filters.exclude = muted_fts(conn, mute)
     search = parse_search(conn, q)
     matches = None
     if search.fts is not None:
@@ -246,3 +254,15 @@ def global_count(conn: sqlite3.Connection, facet: str, value: int) -> int:
 
 def papers_count(conn: sqlite3.Connection) -> int:
     return conn.execute("select coalesce(sum(n), 0) from facet_counts where facet = 'year'").fetchone()[0]
+
+
+def muted_fts(conn: sqlite3.Connection, phrases: tuple[str, ...] | list[str]) -> str | None:
+    """The FTS5 expression of papers holding any of these phrases (each searched as a
+    quoted phrase, plural-insensitive); None when none occurs in any paper."""
+    parts = []
+    for phrase in phrases:
+        words = " ".join(_WORD.findall(phrase.lower()))  # no quotes, fields or operators left
+        search = parse_search(conn, f'"{words}"') if words else Search()
+        if search.fts:
+            parts.append(f"({search.fts})")
+    return " OR ".join(parts) or None

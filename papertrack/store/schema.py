@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -265,6 +265,12 @@ def open_db(path: str | Path, create: bool = True) -> sqlite_utils.Database:
     if path.exists() or not create:
         check_papertrack_file(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    return open_wal(path, ensure_schema, "a papertrack database")
+
+
+def open_wal(path: Path, ensure: Callable[[sqlite_utils.Database], None], what: str) -> sqlite_utils.Database:
+    """Open an existing or new SQLite file in WAL mode and bring its tables up to date
+    (`ensure`); a file that is not a database is a `UsageError` saying it is not `what`."""
     db = sqlite_utils.Database(path)
     try:
         db.execute("PRAGMA busy_timeout = 30000")
@@ -272,11 +278,11 @@ def open_db(path: str | Path, create: bool = True) -> sqlite_utils.Database:
             db.enable_wal()
         # WAL + NORMAL: a killed process loses nothing committed; only a power cut may lose the last commits
         db.execute("PRAGMA synchronous = NORMAL")
-        ensure_schema(db)
+        ensure(db)
     except sqlite3.Error as e:
         db.close()
         if getattr(e, "sqlite_errorname", "") in NOT_A_DATABASE:
-            raise UsageError(f"{path}: not a papertrack database ({e})") from None
+            raise UsageError(f"{path}: not {what} ({e})") from None
         raise
     return db
 
@@ -365,7 +371,7 @@ def schema_markdown() -> str:
     """The schema as markdown (`python -m papertrack.store.schema`); a test keeps docs/schema.md in step."""
     out = []
     for name, spec in TABLES.items():
-        out += _table_markdown(name, spec)
+        out += table_markdown(name, spec)
     for table, cols in FTS.items():
         out.append(
             f"**`{table}_fts`** — FTS5 index over `{table}`: {', '.join(f'`{c}`' for c in cols)}; "
@@ -377,11 +383,11 @@ def schema_markdown() -> str:
         "their definition in `papertrack/store/derived.py` changes.\n"
     )
     for name, spec in derived.TABLES.items():
-        out += _table_markdown(name, spec)
+        out += table_markdown(name, spec)
     return "\n".join(out).rstrip() + "\n"
 
 
-def _table_markdown(name: str, spec: dict) -> list[str]:
+def table_markdown(name: str, spec: dict) -> list[str]:
     pk = spec["pk"] if isinstance(spec["pk"], str) else ", ".join(spec["pk"])
     out = [f"**`{name}`** — {spec['doc']} Primary key: `{pk}`.\n", "| column | type | description |\n|---|---|---|"]
     for col, (kind, doc) in spec["columns"].items():

@@ -23,7 +23,7 @@ from weakref import WeakKeyDictionary
 
 import sqlite_utils
 from datasette.utils import sqlite_timelimit, tilde_encode
-from datasette.utils.asgi import NotFound, Response
+from datasette.utils.asgi import Response
 from datasette.version import __version__ as datasette_version
 
 from papertrack.bibtex.export import export_ids
@@ -36,8 +36,9 @@ from papertrack.web.bib import BIB_CAP, truncated
 from papertrack.web.browse_chart import tag_chart
 from papertrack.web.browse_feed import atom_feed
 from papertrack.web.browse_view import Links, card_view, describe, facet_lists, page_range, read_args, selected
-from papertrack.web.databases import papertrack_databases
+from papertrack.web.databases import first_papertrack
 from papertrack.web.guard import RETRY_AFTER, Busy, export_slot
+from papertrack.web.personal import Personal, decorate, personalize
 
 FEED_SIZE = 50
 TIME_LIMIT_FACTOR = 10  # a page's queries together may take this many times Datasette's sql_time_limit_ms
@@ -49,11 +50,12 @@ def routes() -> list[tuple[str, Callable]]:
     return [(r"^/$", browse), (r"^/browse$", browse), (r"^/browse\.atom$", feed), (r"^/browse\.bib$", bibtex)]
 
 
-def sort_links(query: BrowseQuery, links: Links, profiles: list[str]) -> list[tuple[str, str, str]]:
-    """(sort, label, url) of each sort the page offers: one `like:TAG` per ranked profile."""
+def sort_links(query: BrowseQuery, links: Links, profiles: list[str], me: Personal) -> list[tuple[str, str, str]]:
+    """(sort, label, url) of each sort the page offers: one `like:TAG` per ranked profile;
+    `for-you` for a signed-in reader."""
     out = []
     for s in SORTS.values():
-        if s.needs_search and not query.q:
+        if (s.needs_search and not query.q) or (s.name == "for-you" and me.user is None):
             continue
         names = [(f"{s.name}:{p}", f"like {p}") for p in profiles] if s is LIKE else [(s.name, s.label)]
         out += [(name, label, links.sorted_by(name)) for name, label in names]
@@ -69,14 +71,15 @@ async def browse(datasette, request):
     started = time.perf_counter()
     try:
         args = read_args(request.args)
-        query = args.query
+        query, me = await personalize(datasette, request, args.query, name)
         landing = query.empty and query.after is None
 
         def run(conn: sqlite3.Connection):
             page = browse_page(conn, query)
             return page, tag_months(conn) if landing else None, ranked_profiles(conn)
 
-        (page, chart, profiles), sql_ms = await _run(datasette, name, run)
+        (page, chart, profiles), sql_ms = await _run(datasette, name, me.bind(run))
+        await decorate(datasette, me, name, page.cards)
     except UsageError as e:
         return await _error(datasette, request, name, str(e), 400)
     except NotReady as e:
@@ -89,11 +92,16 @@ async def browse(datasette, request):
     context = {
         **_common(datasette, name, query),
         "page": page,
-        "cards": [card_view(c, links, paper_url(c), bib_url(c), related=bool(profiles)) for c in page.cards],
+        "cards": [
+            {**card_view(c, links, paper_url(c), bib_url(c), related=bool(profiles)), **me.card(c)} for c in page.cards
+        ],
         "counts": page.counts,
         "facets": facet_lists(page.counts, query, links) if page.counts else [],
         "selected": chosen,
-        "sorts": sort_links(query, links, profiles),
+        "sorts": sort_links(query, links, profiles, me),
+        "current_sort": "for-you" if me.for_you and me.user else page.sort,
+        "me": me,
+        "here": request.path + (f"?{request.query_string}" if request.query_string else ""),
         "first": first,
         "last": last,
         "next_url": links.next(page.next, last) if page.next else None,
@@ -115,7 +123,8 @@ async def feed(datasette, request):
     name = _database(datasette)
     started = time.perf_counter()
     try:
-        query = replace(read_args(request.args).query, sort="newest", after=None)
+        query, _ = await personalize(datasette, request, read_args(request.args).query, name)
+        query = replace(query, sort="newest", after=None)
         page, sql_ms = await _run(datasette, name, lambda conn: browse_page(conn, query, FEED_SIZE, counts=False))
     except (UsageError, NotReady) as e:
         return Response.text(f"Error: {e}\n", status=400 if isinstance(e, UsageError) else 503)
@@ -146,9 +155,9 @@ async def bibtex(datasette, request):
         ) > BIB_CAP
 
     try:
-        query = read_args(request.args).query
+        query, me = await personalize(datasette, request, read_args(request.args).query, name)
         async with export_slot(datasette):
-            (body, more), sql_ms = await _run(datasette, name, run)
+            (body, more), sql_ms = await _run(datasette, name, me.bind(run))
     except (UsageError, NotReady) as e:
         return Response.text(f"Error: {e}\n", status=400 if isinstance(e, UsageError) else 503)
     except Busy as e:
@@ -163,11 +172,7 @@ async def bibtex(datasette, request):
 
 def _database(datasette) -> str:
     """The first attached database holding papertrack's papers."""
-    found = papertrack_databases(datasette)
-    for name in datasette.databases:
-        if name in found:
-            return name
-    raise NotFound("No papertrack database is attached")
+    return first_papertrack(datasette)
 
 
 async def _run(datasette, name: str, fn: Callable[[sqlite3.Connection], object]):

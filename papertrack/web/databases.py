@@ -6,6 +6,8 @@ from __future__ import annotations
 import sqlite3
 from weakref import WeakKeyDictionary
 
+from datasette.utils.asgi import NotFound
+
 _papertrack_dbs: WeakKeyDictionary = WeakKeyDictionary()  # Datasette -> {database name: has papers}
 
 
@@ -16,6 +18,15 @@ def papertrack_databases(datasette) -> set[str]:
         if name not in known:
             known[name] = _has_papers(db)
     return {name for name, yes in known.items() if yes}
+
+
+def first_papertrack(datasette) -> str:
+    """The first attached database holding papertrack's papers (the site's own pages read it)."""
+    found = papertrack_databases(datasette)
+    for name in datasette.databases:
+        if name in found:
+            return name
+    raise NotFound("No papertrack database is attached")
 
 
 def is_papertrack(datasette, database: str | None) -> bool:

@@ -13,6 +13,11 @@
 * The serving profiles, the bound on SQLite values and the export slot (`guard.py`).
 * metadata.json's `papers` block also describes any other database holding a `papers`
   table (`db/demo.db` is served as `demo`), so it is written once.
+* Accounts, when `serve` found a library (`accounts.py`: the actor, permissions, `/-/login`,
+  `/-/logout`), the reader's library (`library.py`: `/-/library` and its JSON, BibTeX and
+  forms; save and like buttons on cards and paper pages), their feeds (`feeds.py`) and
+  their ranking and muted words on the browse page (`personal.py`); POST bodies bounded
+  in front of Datasette's CSRF check (`posts.py`).
 """
 
 from __future__ import annotations
@@ -29,7 +34,8 @@ from markupsafe import Markup, escape
 
 from papertrack.rank.related import related_ids
 from papertrack.store.identity import paper_key
-from papertrack.web import browse, guard
+from papertrack.web import accounts, browse, feeds, guard, library, posts
+from papertrack.web.accounts import current_user
 from papertrack.web.bib import can_render_bib, render_bib
 from papertrack.web.databases import is_papertrack, papertrack_databases
 from papertrack.web.facets import ManyToManyFacet
@@ -62,18 +68,8 @@ def prepare_connection(conn, database, datasette):
 
 
 @hookimpl
-def permission_allowed(datasette, actor, action, resource):
-    return guard.table_allowed(datasette, actor, action, resource)
-
-
-@hookimpl
 def handle_exception(datasette, request, exception):
     return guard.bad_request(datasette, request, exception)
-
-
-@hookimpl
-def asgi_wrapper(datasette):
-    return lambda app: guard.hide_pages(datasette, app)
 
 
 @hookimpl
@@ -102,7 +98,31 @@ def register_routes(datasette):
         (r"^/-/paper/(?P<paper>.+)$", paper_page),
         (r"^/-/index(\.(?P<format>jsono?))?$", IndexView.as_view(datasette)),
         *browse.routes(),
+        *accounts.routes(),
+        *library.routes(),
+        *feeds.routes(),
     ]
+
+
+@hookimpl
+def actor_from_request(datasette, request):
+    return accounts.actor_from_request(datasette, request)
+
+
+@hookimpl
+def permission_allowed(datasette, actor, action, resource):
+    decided = guard.table_allowed(datasette, actor, action, resource)
+    return decided if decided is not None else accounts.permission_allowed(datasette, actor, action, resource)
+
+
+@hookimpl
+def asgi_wrapper(datasette):
+    return lambda app: posts.bounded(guard.hide_pages(datasette, app))
+
+
+@hookimpl
+def menu_links(datasette, actor, request):
+    return accounts.menu_links(datasette, actor, request)
 
 
 async def paper_page(datasette, request):
@@ -170,7 +190,12 @@ def extra_template_vars(view_name, table, database, request, datasette):
 
     async def with_paper():
         paper_id = urlsafe_components(request.url_vars["pks"])[0]
-        return {**extra, "paper": await _paper(datasette, database, paper_id)}
+        paper = await _paper(datasette, database, paper_id)
+        user = await current_user(datasette, request)
+        if paper is not None and user is not None:
+            states = await accounts.library_state(datasette, user, [paper_id])
+            paper["library"] = states.get(paper_id, set())
+        return {**extra, "paper": paper}
 
     return with_paper
 

@@ -18,9 +18,11 @@ import socket
 from collections.abc import Callable
 from pathlib import Path
 
+from papertrack.accounts.schema import library_path, load_secret, open_library
 from papertrack.errors import ConfigError, UsageError
 from papertrack.store.schema import open_db
 from papertrack.web import guard
+from papertrack.web.accounts import accounts_of, enable
 from papertrack.web.guard import PRIVATE, PUBLIC, with_profile
 from papertrack.web.metadata import metadata as generated_metadata
 
@@ -54,28 +56,52 @@ def datasette_for(
     metadata: dict | None = None,
     settings: dict | None = None,
     immutable: bool = False,
+    library: str | Path | None = None,
     profile: str | None = None,
 ):
     """A Datasette instance for one papertrack database, with the metadata and the plugin,
-    serving `profile` (`web.guard`: public for an immutable copy, else private by default).
+    serving `profile` (`web.guard`; by default public for an immutable copy or a site with
+    accounts, which others reach, else private).
 
     The schema is brought up to date (and WAL switched on) first, as every command does;
-    after that Datasette only reads. An `immutable` copy is checked instead, never written."""
+    after that Datasette only reads. An `immutable` copy is checked instead, never written.
+    Readers sign in when the library (`library`, else library.db beside the database)
+    exists: it is migrated, and its secret signs the cookies; an immutable copy has no accounts."""
     from datasette.app import Datasette
 
-    profile = profile or (PUBLIC if immutable else PRIVATE)
     path = Path(db_path)
+    lib = _library(path, library, immutable)
+    profile = profile or (PUBLIC if immutable or lib else PRIVATE)
     if immutable:
         check_finished(path)
         settings = {"default_cache_ttl": IMMUTABLE_TTL, **(settings or {})}
     else:
         open_db(path, create=False).close()
-    return Datasette(
+    ds = Datasette(
         [] if immutable else [str(path)],
         immutables=[str(path)] if immutable else [],
         metadata=with_profile(metadata if metadata is not None else load_metadata(), profile),
         settings={**SETTINGS, **(settings or {})},
+        secret=load_secret(lib) if lib else None,
     )
+    if lib:
+        enable(ds, lib, path)
+    return ds
+
+
+def _library(path: Path, library: str | Path | None, immutable: bool) -> Path | None:
+    """The library file to sign readers in with, migrated; None for an anonymous site."""
+    if immutable:
+        if library:
+            raise UsageError("--immutable serves an anonymous copy: it takes no --library")
+        return None
+    lib = library_path(path, library)
+    if not lib.is_file():
+        if library:
+            raise UsageError(f"no library at {lib}: add an account first (papertrack users add NAME --library {lib})")
+        return None
+    open_library(lib, create=False).close()
+    return lib
 
 
 def check_finished(path: Path) -> None:
@@ -116,12 +142,13 @@ def serve(
     metadata_path: str | Path | None = None,
     announce: Callable[[str], None] = print,
     immutable: bool = False,
+    library: str | Path | None = None,
     profile: str | None = None,
 ) -> None:
     """Serve until interrupted. Port 0 picks a free port; `announce` gets the URL."""
     import uvicorn
 
-    ds = datasette_for(db_path, load_metadata(metadata_path), immutable=immutable, profile=profile)
+    ds = datasette_for(db_path, load_metadata(metadata_path), immutable=immutable, library=library, profile=profile)
     try:
         sock = listen(host, port)
     except OSError as e:
@@ -129,6 +156,9 @@ def serve(
     url = f"http://{_url_host(host)}:{sock.getsockname()[1]}{ds.urls.instance()}"
     note = f"immutable, pages cached for {IMMUTABLE_TTL // 60} minutes; " if immutable else ""
     note += f"{guard.profile_of(ds)} profile; "
+    accounts = accounts_of(ds)
+    if accounts is not None:
+        note += f"accounts of {accounts.path}, sign in at {url}-/login; "
     announce(f"Serving {db_path} read-only at {url} ({note}Ctrl+C stops)")
     config = uvicorn.Config(ds.app(), log_level="warning", lifespan="on")
     uvicorn.Server(config).run(sockets=[sock])
