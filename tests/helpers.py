@@ -20,7 +20,8 @@ FIXTURES = Path(__file__).parent / "fixtures"
 # ../shared next to the clone; PAPERTRACK_SHARED points elsewhere (a git worktree lives deeper)
 SHARED = Path(os.environ.get("PAPERTRACK_SHARED") or ROOT.parent / "shared")
 CLOSED_ARXIV = "http://127.0.0.1:9/api/query"
-CLOSED_DBLP = "http://127.0.0.1:9/search/publ/api"
+CLOSED_OAI = "http://127.0.0.1:9/oai"
+CLOSED_SPARQL = "http://127.0.0.1:9/sparql"
 
 BASIC_QUERIES = """\
 queries:
@@ -51,6 +52,11 @@ def make_paper(n: int | str, **kw) -> Paper:
     )
     defaults.update(kw)
     return Paper(id=pid, **defaults)
+
+
+def api(client) -> dict:
+    """`harvest` keywords that run arXiv queries through the query API with this client."""
+    return {"via": "api", "clients": {"arxiv-api": client}}
 
 
 def write_queries(path: Path, text: str) -> Path:

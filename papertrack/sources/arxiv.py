@@ -20,7 +20,7 @@ from lxml import etree
 
 from papertrack.errors import QueryRejected, SourceError
 from papertrack.models import Paper, abs_url, clean_text, iso_utc, pdf_url, split_arxiv_id
-from papertrack.sources.http import DEFAULT_DELAY, BadContent, ServiceClient
+from papertrack.sources.http import DEFAULT_DELAY, USER_AGENT, BadContent, ServiceClient
 from papertrack.sources.locks import Lock
 
 ARXIV_URL = "https://export.arxiv.org/api/query"
@@ -51,6 +51,10 @@ class ArxivClient(ServiceClient):
     """
 
     service, default_url = "arXiv", ARXIV_URL
+    bot_check_advice = (
+        "arXiv is refusing scripts from this address: wait before trying again, and set PAPERTRACK_CONTACT "
+        "so arXiv can tell who is asking."
+    )
 
     def __init__(
         self,
@@ -60,8 +64,9 @@ class ArxivClient(ServiceClient):
         retries: int = 5,
         content_retries: int = 6,
         lock: Lock | None = None,
+        agent: str = USER_AGENT,
     ):
-        super().__init__(base_url, delay, retries, content_retries, lock)
+        super().__init__(base_url, delay, retries, content_retries, lock, agent)
         self.page_size = min(page_size, PAGE_SIZE)
 
     def page(

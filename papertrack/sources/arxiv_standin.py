@@ -14,7 +14,7 @@ import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from functools import lru_cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlencode, urlparse
@@ -117,6 +117,7 @@ class ReplayArxiv:
     def __init__(self, papers: Iterable[Paper], faults: Faults | None = None, port: int = 0):
         self.faults = faults or Faults()
         self.log = Log()
+        self.today: date | None = None  # the date its answers carry (the Date header); None: the real one
         self._lock = threading.Lock()
         self.set_papers(papers)
         self.server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
@@ -195,6 +196,11 @@ class ReplayArxiv:
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, *args: object) -> None:
                 pass
+
+            def date_time_string(self, timestamp: float | None = None) -> str:
+                if replay.today is None:
+                    return super().date_time_string(timestamp)
+                return datetime.combine(replay.today, datetime.now(UTC).time(), UTC).strftime("%a, %d %b %Y %H:%M:%S GMT")
 
             def do_GET(self) -> None:
                 url = urlparse(self.path)

@@ -17,6 +17,7 @@ import sqlite_utils
 
 from papertrack.errors import UsageError
 from papertrack.store import derived
+from papertrack.store.listings import TABLES as LISTING_TABLES
 
 # table -> {"columns": {name: (type, description)}, "pk": ..., "foreign_keys": [...], "doc": ...}
 TABLES: dict[str, dict] = {
@@ -140,6 +141,8 @@ TABLES: dict[str, dict] = {
             ),
             "progress": (str, "JSON state of an unfinished harvest, so a rerun resumes it"),
             "last_success": (str, "When the last harvest finished without error"),
+            "covered": (str, "arXiv: the day (the service's) it is complete up to; its next OAI-PMH window starts there"),
+            "covered_via": (str, "What completed it up to that day: api (a query API harvest), oai or snapshot"),
         },
     },
     "papers_queries": {
@@ -156,7 +159,7 @@ TABLES: dict[str, dict] = {
             "query": (str, "Query name"),
             "started": (str, "Start, ISO-8601 UTC"),
             "finished": (str, "End, ISO-8601 UTC (null while running or if killed)"),
-            "status": (str, "running, ok, failed or interrupted"),
+            "status": (str, "running, ok, failed, deferred (the service was throttling this machine) or interrupted"),
             "requests": (int, "HTTP requests made, retries included"),
             "new": (int, "Papers added"),
             "updated": (int, "Known papers that changed (new version or metadata)"),
@@ -165,6 +168,7 @@ TABLES: dict[str, dict] = {
                 str,
                 "While running, the last sign of life (every 20 s); a running row silent for 2 minutes reads as interrupted",
             ),
+            "via": (str, "Which source ran it: api (arXiv's query API), oai (arXiv's OAI-PMH), sparql (dblp)"),
         },
     },
     "imports": {
@@ -223,6 +227,7 @@ TABLES: dict[str, dict] = {
             "title_df": (int, "Papers with the word in the title"),
         },
     },
+    **LISTING_TABLES,
 }
 
 # Full-text search: one FTS5 index over papers, kept in sync by sqlite-utils triggers.
