@@ -71,23 +71,30 @@ def requires_shared(*parts: str) -> Path:
     return path
 
 
-def start_fake_arxiv(tmp_path: Path, name: str, corpus: str, *faults: str):
-    """Start ../shared/tools/fake_arxiv.py over a shared corpus on 127.0.0.1 (skips when
-    ../shared is absent); returns (process, endpoint URL, request log path)."""
-    tool = requires_shared("tools", "fake_arxiv.py")
-    data = requires_shared("data", "arxiv", corpus)
+def start_tool(tmp_path: Path, tool: str, name: str, *args: str) -> tuple[subprocess.Popen, int, Path]:
+    """Start one of ../shared/tools on 127.0.0.1 (skips when ../shared is absent); returns
+    (process, port, request log path). The caller stops the process."""
+    script = requires_shared("tools", tool)
     port_file, log = tmp_path / f"{name}.port", tmp_path / f"{name}.requests.jsonl"
     proc = subprocess.Popen(
-        [sys.executable, str(tool), str(data), "--port", "0", "--port-file", str(port_file), "--log", str(log), *faults],
+        [sys.executable, str(script), *args, "--port", "0", "--port-file", str(port_file), "--log", str(log)],
         stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 60
     while not port_file.exists():
         if time.monotonic() > deadline or proc.poll() is not None:
             proc.kill()
-            pytest.fail("fake_arxiv did not start")
+            pytest.fail(f"{tool} did not start")
         time.sleep(0.1)
-    return proc, f"http://127.0.0.1:{port_file.read_text()}/api/query", log
+    return proc, int(port_file.read_text()), log
+
+
+def start_fake_arxiv(tmp_path: Path, name: str, corpus: str, *faults: str):
+    """Start ../shared/tools/fake_arxiv.py over a shared corpus on 127.0.0.1 (skips when
+    ../shared is absent); returns (process, endpoint URL, request log path)."""
+    data = requires_shared("data", "arxiv", corpus)
+    proc, port, log = start_tool(tmp_path, "fake_arxiv.py", name, str(data), *faults)
+    return proc, f"http://127.0.0.1:{port}/api/query", log
 
 
 def start_papertrack(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.Popen:

@@ -1,4 +1,4 @@
-"""Commands that fill the database: queries, harvest, status, import-snapshot, match."""
+"""Commands that fill the database: queries, harvest, status, import-snapshot, import-dblp, match."""
 
 from __future__ import annotations
 
@@ -205,4 +205,33 @@ def match(db_path: str, queries_path: str, names: tuple[str, ...], try_text: str
     )
 
 
-COMMANDS = [queries, harvest, status, import_snapshot, match]
+@click.command(name="import-dblp", cls=SourceCommand, sources=("arxiv-api",))
+@click.argument("file", type=click.Path(dir_okay=False))
+@db_option
+@with_config
+@click.option("--query", "names", multiple=True, help="Only this saved dblp query (repeatable)")
+@click.option("--offline", is_flag=True, help="Link to stored papers only: ask arXiv for no preprint")
+@lock_options
+def import_dblp(file: str, db_path: str, config: Config, names: tuple[str, ...], offline: bool) -> None:
+    """Read dblp's XML dump (dblp.xml.gz, with dblp.dtd beside it) for the saved dblp queries.
+
+    For when dblp shows scripts a bot check: download both files from
+    https://dblp.org/xml/ in a browser. The records of the queries' tables of contents,
+    venues and years are linked and stored as a harvest stores them; rerun it at will."""
+    from papertrack.ingest.import_dblp import import_dblp as run_import
+
+    arxiv = None if offline else source_clients("arxiv-api")["arxiv-api"]
+    db = locked_db(db_path)
+    report = run_import(db, file, config, names, arxiv_client=arxiv)
+    counts = list(report.queries.values())
+    table(
+        [(c.query, f"{c.records:,}", f"{c.new:,}", f"{c.updated:,}", f"{c.total:,}") for c in counts],
+        ["query", "records", "new", "updated", "total"],
+        right=["records", "new", "updated", "total"],
+    )
+    rate = report.read / report.seconds if report.seconds else 0
+    click.echo(f"{report.read:,} dblp records read in {report.seconds:.1f} s ({rate:,.0f} records/s)")
+    keep_ranked(db, config)
+
+
+COMMANDS = [queries, harvest, status, import_snapshot, import_dblp, match]

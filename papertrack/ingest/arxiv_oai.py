@@ -9,7 +9,8 @@ there are. Each page is matched locally against every query listed in that set
 (`store.page_match`, the matcher of `papertrack match`); what any query matches, and new
 versions of papers already stored, are saved as a harvest saves them, in one transaction
 with the listing's progress (`store.listings`): a killed run resumes at its resumption
-token, and an expired token lists the same window again (ids are keys: no duplicates).
+token; an expired token (badResumptionToken) restarts the window at the newest day already
+listed, as arXiv's own tokens do (ids are keys: the records listed twice are not duplicated).
 
 Windows start from what the server said, never from this machine's clock: a query is
 complete up to the newest datestamp listed (or, when nothing was, the responseDate), and
@@ -150,15 +151,17 @@ def list_set(
     if listing is None or not listing.covers(start or "", names):
         listing = Listing(set_spec, start or "", names)
     texts = {r.query.name: saved_query_text(r.query) for r in members}
-    restarted = False
+    restarted_at: str | None = None
     while True:
+        # a listing without a token but with pages behind it lost its token: it goes on from the
+        # newest day it listed (records come in datestamp order: every earlier one is stored)
+        day = listing.newest if listing.token is None and listing.pages else listing.start
         try:
-            page = client.list_records(set_spec, listing.start or None, listing.token)
+            page = client.list_records(set_spec, day or None, listing.token)
         except TokenExpired:
-            if listing.token is None or restarted:
-                raise
-            restarted = True  # list the same window again from its first page
-            listing = Listing(set_spec, listing.start, listing.queries)
+            if listing.token is None or listing.newest == restarted_at:
+                raise  # expired again before a new day was listed: no way forward
+            restarted_at, listing.token = listing.newest, None
             continue
         listing.response_day = listing.response_day or page.response_day
         matched = match_records(page.papers, {n: t for n, t in texts.items()})
