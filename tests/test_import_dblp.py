@@ -140,14 +140,16 @@ def test_preprints_are_looked_up_on_arxiv_unless_offline(run_cli, tmp_path, work
 
 def test_the_dump_streams_records_with_their_toc_venue_and_year(tmp_path):
     dump = write_dump(tmp_path, RECORDS)
-    records = list(read_dump(dump))
-    assert [(r.toc, r.venue, r.year) for r in records][:2] == [
+    records = [(r.toc, r.venue, r.year, r.title) for r in read_dump(dump)]  # read while the loop is on each
+    assert [r[:3] for r in records][:2] == [
         ("db/conf/cvpr/cvpr2020.bht", "CVPR", 2020),
         ("db/conf/cvpr/cvpr2020.bht", "CVPR", 2020),
     ]
-    corr = records[-1].info
+    infos = [r.info() for r in read_dump(dump)]  # while the loop is on each record
+    assert infos[1]["authors"] == {"author": ["Ada Lovelace", "Grace Hopper"]}
+    corr = infos[-1]
     assert corr["type"] == "Informal and Other Publications" and corr["ee"] == ["https://arxiv.org/abs/2003.00004"]
-    assert records[1].title == "Learning Efficient Binary Networks."  # markup inside a title is text
+    assert records[1][3] == "Learning Efficient Binary Networks."  # markup inside a title is text
 
 
 def test_an_unzipped_dump_reads_too(tmp_path):

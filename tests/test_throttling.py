@@ -121,26 +121,30 @@ def test_deferred_queries_go_first_next_time(run_cli, tmp_path, sparql):
         arxiv.__exit__(None, None, None)
 
 
-def test_oai_pmh_flow_control_that_never_ends_defers_the_daily_run(run_cli, tmp_path):
+@pytest.fixture
+def day_one(run_cli, tmp_path):
+    """Both arXiv stand-ins on the day after the backfill of `QUERIES` (the daily run is next)."""
     w = World(base_corpus())
-    try:
-        write_queries(tmp_path / "queries.yaml", QUERIES)
-        assert run_cli("harvest", env=w.env()).exit_code == 0
-        w.move_to(DAY0 + timedelta(days=1))
-        w.oai.faults["flow_control"] = lambda n: True
-        result = run_cli("harvest", env=w.env())
-        assert result.exit_code == 75, result.output
-        assert len(w.oai.log) == 6  # one listing request and its retries: the second set is never asked
-        assert {q: r[-1] for q, r in rows(result).items()} == {
-            "binarization": "deferred",
-            "quantization": "deferred",
-            "pruning": "ok",
-        }
-        assert "arXiv is throttling this machine (HTTP 503 on 6 requests)" in result.stderr
-        del w.oai.faults["flow_control"]
-        assert run_cli("harvest", env=w.env()).exit_code == 0
-    finally:
-        w.close()
+    write_queries(tmp_path / "queries.yaml", QUERIES)
+    assert run_cli("harvest", env=w.env()).exit_code == 0
+    w.move_to(DAY0 + timedelta(days=1))
+    yield w
+    w.close()
+
+
+def test_oai_pmh_flow_control_that_never_ends_defers_the_daily_run(run_cli, day_one):
+    day_one.oai.faults["flow_control"] = lambda n: True
+    result = run_cli("harvest", env=day_one.env())
+    assert result.exit_code == 75, result.output
+    assert len(day_one.oai.log) == 6  # one listing request and its retries: the second set is never asked
+    assert {q: r[-1] for q, r in rows(result).items()} == {
+        "binarization": "deferred",
+        "quantization": "deferred",
+        "pruning": "ok",
+    }
+    assert "arXiv is throttling this machine (HTTP 503 on 6 requests)" in result.stderr
+    del day_one.oai.faults["flow_control"]
+    assert run_cli("harvest", env=day_one.env()).exit_code == 0
 
 
 def bot_checked_db(tmp_path):
@@ -193,17 +197,10 @@ def test_arxivs_bot_check_is_not_an_unparseable_page(run_cli, tmp_path, scripted
     assert snapshot(db) == before
 
 
-def test_requests_name_papertrack_and_the_contact(run_cli, tmp_path):
+def test_requests_name_papertrack_and_the_contact(run_cli, day_one):
     from papertrack import __version__
 
-    w = World(base_corpus())
-    try:
-        write_queries(tmp_path / "queries.yaml", QUERIES)
-        assert run_cli("harvest", env=w.env()).exit_code == 0
-        w.move_to(DAY0 + timedelta(days=1))
-        assert run_cli("harvest", env={**w.env(), "PAPERTRACK_CONTACT": "ada@example.org"}).exit_code == 0
-        assert {e["agent"] for e in w.oai.log} == {
-            f"papertrack/{__version__} (+https://github.com/papertrack/papertrack; mailto:ada@example.org)"
-        }
-    finally:
-        w.close()
+    assert run_cli("harvest", env={**day_one.env(), "PAPERTRACK_CONTACT": "ada@example.org"}).exit_code == 0
+    assert {e["agent"] for e in day_one.oai.log} == {
+        f"papertrack/{__version__} (+https://github.com/papertrack/papertrack; mailto:ada@example.org)"
+    }

@@ -54,7 +54,7 @@ def print_reports(reports: list[RunReport]) -> None:
     for r in reports:
         if r.note:
             click.echo(f"{r.query}: {r.note}", err=True)
-    oai = [r for r in reports if r.via == "oai" and r.status != "failed"]
+    oai = [r for r in reports if r.via == "oai" and r.status == "ok"]
     if len(oai) > 1:
         most = max(r.requests for r in oai)
         click.echo(f"{len(oai)} queries through arXiv's OAI-PMH shared {plural(most, 'request', 'requests')}", err=True)

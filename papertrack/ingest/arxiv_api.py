@@ -15,14 +15,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any
 
 from papertrack.ingest.runs import LOOKBACK, Run, recorded
 from papertrack.models import iso_utc
 from papertrack.sources.arxiv import ARXIV_URL, PAGE_SIZE, ArxivClient, Page
 from papertrack.sources.arxiv_query import PAGING_LIMIT, arxiv_form, first_window, parse, split_window, windowed
-from papertrack.sources.http import DEFAULT_DELAY, USER_AGENT, ServiceClient
-from papertrack.sources.locks import Lock
+from papertrack.sources.http import DEFAULT_DELAY, ServiceClient
 from papertrack.sources.registry import Setting, Source
 from papertrack.store.papers import save_papers
 from papertrack.store.runs import query_state, set_progress
@@ -38,6 +36,7 @@ class ArxivApi(Source):
     name, via, serves, service = "arxiv-api", "api", "arxiv", "arXiv"
     describes = "arXiv's query API"
     priority = 20  # after OAI-PMH: the API takes what OAI-PMH does not
+    client_class = ArxivClient
     settings = (
         Setting("url", "--arxiv-url", "PAPERTRACK_ARXIV_URL", ARXIV_URL, "url", "arXiv API endpoint"),
         ARXIV_DELAY,
@@ -55,15 +54,6 @@ class ArxivApi(Source):
 
     def validate(self, query: str) -> None:
         parse(query)
-
-    def client(self, settings: Mapping[str, Any], lock: Lock | None = None, agent: str = USER_AGENT) -> ArxivClient:
-        return ArxivClient(
-            settings.get("url"),
-            delay=settings.get("delay", DEFAULT_DELAY),
-            page_size=settings.get("page_size", PAGE_SIZE),
-            lock=lock,
-            agent=agent,
-        )
 
     def harvest(self, runs: Sequence[Run], clients: Mapping[str, ServiceClient]) -> None:
         client = clients[self.name]

@@ -32,8 +32,7 @@ from papertrack.ingest.local_match import saved_query_text
 from papertrack.ingest.runs import LOOKBACK, Run, State, recorded
 from papertrack.models import Paper
 from papertrack.sources.arxiv_query import parse
-from papertrack.sources.http import DEFAULT_DELAY, USER_AGENT, ServiceClient
-from papertrack.sources.locks import Lock
+from papertrack.sources.http import ServiceClient
 from papertrack.sources.oai import EARLIEST, OAI_URL, OaiClient, TokenExpired
 from papertrack.sources.oai_sets import query_sets
 from papertrack.sources.registry import Setting, Source
@@ -52,6 +51,7 @@ class ArxivOai(Source):
     name, via, serves, service = "arxiv-oai", "oai", "arxiv", "arXiv"
     describes = "arXiv's OAI-PMH interface"
     priority = 10  # asked first: it takes the daily runs of backfilled queries
+    client_class = OaiClient
     settings = (
         Setting("url", "--arxiv-oai-url", "PAPERTRACK_ARXIV_OAI_URL", OAI_URL, "url", "arXiv OAI-PMH endpoint"),
         ARXIV_DELAY,
@@ -72,9 +72,6 @@ class ArxivOai(Source):
                 "so it keeps using arXiv's query API"
             )
         return True
-
-    def client(self, settings: Mapping[str, Any], lock: Lock | None = None, agent: str = USER_AGENT) -> OaiClient:
-        return OaiClient(settings.get("url"), delay=settings.get("delay", DEFAULT_DELAY), lock=lock, agent=agent)
 
     def harvest(self, runs: Sequence[Run], clients: Mapping[str, ServiceClient]) -> None:
         client = clients[self.name]

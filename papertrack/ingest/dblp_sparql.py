@@ -14,15 +14,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 from papertrack.ingest.link_dblp import plan_page, save_plan
 from papertrack.ingest.runs import Run, recorded
 from papertrack.sources.arxiv import ArxivClient
 from papertrack.sources.dblp_query import parse_dblp
 from papertrack.sources.dblp_sparql import PAGE_SIZE, SPARQL_URL, DblpSparqlClient
-from papertrack.sources.http import DEFAULT_DELAY, USER_AGENT, ServiceClient
-from papertrack.sources.locks import Lock
+from papertrack.sources.http import DEFAULT_DELAY, ServiceClient
 from papertrack.sources.registry import Setting, Source
 from papertrack.store.runs import query_state, set_progress
 from papertrack.store.schema import transaction
@@ -32,6 +30,7 @@ class DblpSparql(Source):
     name, via, serves, service = "dblp-sparql", "sparql", "dblp", "dblp"
     describes = "dblp's SPARQL endpoint"
     needs = ("arxiv-api",)  # preprints are looked up on arXiv
+    client_class = DblpSparqlClient
     settings = (
         Setting("url", "--dblp-sparql-url", "PAPERTRACK_DBLP_SPARQL_URL", SPARQL_URL, "url", "dblp SPARQL endpoint"),
         Setting("delay", "--dblp-delay", "PAPERTRACK_DBLP_DELAY", DEFAULT_DELAY, "seconds", "Pause between dblp requests"),
@@ -49,15 +48,6 @@ class DblpSparql(Source):
 
     def validate(self, query: str) -> None:
         parse_dblp(query)
-
-    def client(self, settings: Mapping[str, Any], lock: Lock | None = None, agent: str = USER_AGENT) -> DblpSparqlClient:
-        return DblpSparqlClient(
-            settings.get("url"),
-            delay=settings.get("delay", DEFAULT_DELAY),
-            page_size=settings.get("page_size", PAGE_SIZE),
-            lock=lock,
-            agent=agent,
-        )
 
     def harvest(self, runs: Sequence[Run], clients: Mapping[str, ServiceClient]) -> None:
         dblp, arxiv = clients[self.name], clients["arxiv-api"]

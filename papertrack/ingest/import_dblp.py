@@ -84,8 +84,8 @@ def import_dblp(
     for record in read_dump(path):
         report.read += 1
         for query, dq in parsed:
-            if dq.matches(record.toc, record.venue, record.year, record.title):
-                pending[query.name].append(record.info)
+            if dq.matches(record):
+                pending[query.name].append(record.info())
                 report.queries[query.name].records += 1
                 if len(pending[query.name]) >= batch:
                     flush(query)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import arxiv
 import requests
@@ -20,8 +21,7 @@ from lxml import etree
 
 from papertrack.errors import QueryRejected, SourceError
 from papertrack.models import Paper, abs_url, clean_text, iso_utc, pdf_url, split_arxiv_id
-from papertrack.sources.http import DEFAULT_DELAY, USER_AGENT, BadContent, ServiceClient
-from papertrack.sources.locks import Lock
+from papertrack.sources.http import DEFAULT_DELAY, BadContent, ServiceClient
 
 ARXIV_URL = "https://export.arxiv.org/api/query"
 PAGE_SIZE = 2000  # the most arXiv serves per request
@@ -56,17 +56,8 @@ class ArxivClient(ServiceClient):
         "so arXiv can tell who is asking."
     )
 
-    def __init__(
-        self,
-        base_url: str | None = None,
-        delay: float = DEFAULT_DELAY,
-        page_size: int = PAGE_SIZE,
-        retries: int = 5,
-        content_retries: int = 6,
-        lock: Lock | None = None,
-        agent: str = USER_AGENT,
-    ):
-        super().__init__(base_url, delay, retries, content_retries, lock, agent)
+    def __init__(self, base_url: str | None = None, delay: float = DEFAULT_DELAY, page_size: int = PAGE_SIZE, **kw: Any):
+        super().__init__(base_url, delay, **kw)  # retries, content_retries, lock, agent: see ServiceClient
         self.page_size = min(page_size, PAGE_SIZE)
 
     def page(

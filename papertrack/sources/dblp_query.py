@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Protocol
 
 from papertrack.errors import UsageError
 
@@ -25,6 +26,19 @@ _TERM = re.compile(r"(?P<prefix>[A-Za-z]+):(?P<value>[^:]*):(?=\s|$)|(?P<word>\S
 _TOC = re.compile(r"db/(?:conf|journals|series|books|reference|informal)/[A-Za-z0-9_.\-/]+\.bht")
 _WORD = re.compile(r"[^\W_](?:[\w'-]*[^\W_])?(?P<mode>[*$]?)")
 _YEAR = re.compile(r"(?:19|20)\d\d")
+
+
+class Listed(Protocol):
+    """What a dblp query asks of a record: its table of contents, venue, year and title."""
+
+    @property
+    def toc(self) -> str | None: ...
+    @property
+    def venue(self) -> str | None: ...
+    @property
+    def year(self) -> int | None: ...
+    @property
+    def title(self) -> str: ...
 
 
 class DblpQueryError(UsageError):
@@ -46,14 +60,19 @@ class DblpQuery:
         """The table of contents as dblp's RDF names it: https://dblp.org/db/conf/cvpr/cvpr2020."""
         return f"https://dblp.org/{self.toc.removesuffix('.bht')}" if self.toc else None
 
-    def matches(self, toc: str | None, venue: str | None, year: int | None, title: str) -> bool:
-        """Does a record (its toc key, venue, year and title) answer this query?"""
-        if self.toc and toc != self.toc:
+    def matches(self, record: Listed) -> bool:
+        """Does a record answer this query? (Its fields are read only as far as needed.)"""
+        if self.toc and record.toc != self.toc:
             return False
-        if self.venue and not (venue == self.venue or (venue or "").startswith(self.venue + " (")):
+        if self.venue:
+            venue = record.venue or ""
+            if not (venue == self.venue or venue.startswith(self.venue + " (")):
+                return False
+        if self.year and record.year != self.year:
             return False
-        if self.year and year != self.year:
-            return False
+        if not self.words:
+            return True
+        title = record.title
         return all(re.search(word_pattern(w, exact), title, re.IGNORECASE) for w, exact in self.words)
 
 

@@ -18,14 +18,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from typing import Any
 
 import requests
 
 from papertrack.errors import QueryRejected, SourceError
 from papertrack.sources.dblp import DblpPage, page_of
 from papertrack.sources.dblp_query import DblpQuery, parse_dblp, word_pattern
-from papertrack.sources.http import DEFAULT_DELAY, USER_AGENT, BadContent, ServiceClient
-from papertrack.sources.locks import Lock
+from papertrack.sources.http import DEFAULT_DELAY, BadContent, ServiceClient
 
 SPARQL_URL = "https://sparql.dblp.org/sparql"
 PAGE_SIZE = 2000  # publications a request; a large toc (CVPR 2023: 2,353) takes two
@@ -99,17 +99,8 @@ class DblpSparqlClient(ServiceClient):
         "in a browser and run: papertrack import-dblp dblp.xml.gz"
     )
 
-    def __init__(
-        self,
-        base_url: str | None = None,
-        delay: float = DEFAULT_DELAY,
-        page_size: int = PAGE_SIZE,
-        retries: int = 5,
-        content_retries: int = 3,
-        lock: Lock | None = None,
-        agent: str = USER_AGENT,
-    ):
-        super().__init__(base_url, delay, retries, content_retries, lock, agent)
+    def __init__(self, base_url: str | None = None, delay: float = DEFAULT_DELAY, page_size: int = PAGE_SIZE, **kw: Any):
+        super().__init__(base_url, delay, **{"content_retries": 3, **kw})  # retries, lock, agent: see ServiceClient
         self.http.session.headers["Accept"] = "application/sparql-results+json"
         self.page_size = page_size
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import gzip
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -39,15 +38,59 @@ _DOCTYPE = re.compile(rb'<!DOCTYPE\s+dblp\s+SYSTEM\s+"([^"]+)"')
 _TOC = re.compile(r"^(db/.+)\.html(?:#.*)?$")
 
 
-@dataclass
 class DumpRecord:
-    """One publication of the dump: what a dblp query matches on, and its `info`."""
+    """One publication of the dump: what a dblp query matches on (toc, venue, year,
+    title; all but the toc read only when asked), and `info()`, the whole record. Both
+    while the loop over `read_dump` is on it: the element is cleared afterwards."""
 
-    toc: str | None
-    venue: str | None
-    year: int | None
-    title: str
-    info: dict[str, Any]
+    __slots__ = ("element", "toc")
+
+    def __init__(self, element: Any):
+        self.element = element
+        toc = _TOC.match(element.findtext("url") or "")
+        self.toc = f"{toc.group(1)}.bht" if toc else None
+
+    @property
+    def venue(self) -> str | None:
+        return self.element.findtext("booktitle") or self.element.findtext("journal") or None
+
+    @property
+    def year(self) -> int | None:
+        year = self.element.findtext("year") or ""
+        return int(year) if year.isdigit() else None
+
+    @property
+    def title(self) -> str:
+        return _text(self.element.find("title"))
+
+    def info(self) -> dict[str, Any]:
+        """The record in dblp's JSON `info` shape."""
+        element = self.element
+        kind = TYPES[element.tag]
+        if element.tag == "article" and element.get("publtype") == "informal":
+            kind = INFORMAL
+        links = [_text(e) for e in element.iterfind("ee")]
+        return {
+            "key": element.get("key"),
+            "title": self.title,
+            "authors": {"author": [_text(a) for a in element.iterfind("author")]},
+            "venue": self.venue,
+            "year": element.findtext("year") or "",
+            "type": kind,
+            "ee": links,
+            "doi": next((e.split("doi.org/", 1)[1] for e in links if "doi.org/" in e), ""),
+            "volume": element.findtext("volume") or "",
+            "pages": element.findtext("pages") or "",
+            "url": f"https://dblp.org/rec/{element.get('key')}",
+        }
+
+
+def _text(element: Any) -> str:
+    """An element's text, markup inside (<i>, <sub>) read as text, white space collapsed."""
+    if element is None:
+        return ""
+    text = (element.text or "") if len(element) == 0 else "".join(element.itertext())
+    return " ".join(text.split())
 
 
 class _OnlyTheDtd(etree.Resolver):
@@ -108,7 +151,7 @@ def read_dump(path: str | Path) -> Iterator[DumpRecord]:
         try:
             for _, element in events:
                 if element.tag != "www" and element.get("key"):
-                    yield _record(element)
+                    yield DumpRecord(element)
                 element.clear()
                 while element.getprevious() is not None:
                     del element.getparent()[0]
@@ -116,34 +159,3 @@ def read_dump(path: str | Path) -> Iterator[DumpRecord]:
             raise UsageError(f"{path}:{e.lineno}: not well-formed dblp XML ({e.msg})") from None
         except (OSError, EOFError) as e:
             raise UsageError(f"{path}: cannot read compressed data ({e})") from None
-
-
-def _record(element: Any) -> DumpRecord:
-    def text(tag: str) -> str:
-        found = element.find(tag)
-        return " ".join("".join(found.itertext()).split()) if found is not None else ""
-
-    kind = TYPES[element.tag]
-    if element.tag == "article" and element.get("publtype") == "informal":
-        kind = INFORMAL
-    venue = text("booktitle") or text("journal") or None
-    url = text("url")
-    toc = _TOC.match(url)
-    year = text("year")
-    links = [" ".join("".join(e.itertext()).split()) for e in element.iterfind("ee")]
-    doi = next((e.split("doi.org/", 1)[1] for e in links if "doi.org/" in e), "")
-    title = text("title")
-    info = {
-        "key": element.get("key"),
-        "title": title,
-        "authors": {"author": [" ".join("".join(a.itertext()).split()) for a in element.iterfind("author")]},
-        "venue": venue,
-        "year": year,
-        "type": kind,
-        "ee": links,
-        "doi": doi,
-        "volume": text("volume"),
-        "pages": text("pages"),
-        "url": f"https://dblp.org/rec/{element.get('key')}",
-    }
-    return DumpRecord(f"{toc.group(1)}.bht" if toc else None, venue, int(year) if year.isdigit() else None, title, info)

@@ -29,7 +29,7 @@ from typing import Any, TypeVar
 import requests
 from requests import Response
 from requests.adapters import HTTPAdapter
-from urllib3.exceptions import InvalidHeader
+from urllib3.exceptions import InvalidHeader, MaxRetryError
 from urllib3.util.retry import Retry
 
 from papertrack import __version__
@@ -41,6 +41,7 @@ T = TypeVar("T")
 HOME = "https://github.com/papertrack/papertrack"
 USER_AGENT = f"papertrack/{__version__} (+{HOME})"
 RETRY_STATUSES = (406, 429, 500, 502, 503, 504)
+LONGEST_WAIT = 120.0  # a Retry-After longer than this is not waited out in the run: the service is throttling us
 THROTTLE_STATUSES = (406, 429, 503)  # still these after every retry: the service is throttling us
 DEFAULT_DELAY = 3.0  # seconds between requests: arXiv's rule, and DBLP's guidance
 
@@ -67,8 +68,10 @@ class BotCheckPage(Exception):
 
 
 class PoliteRetry(Retry):
-    """`Retry` whose pause is never shorter than `min_sleep` seconds, and that stops at a
-    bot-check page (reading the body of a retried HTML answer, which is small)."""
+    """`Retry` whose pause is never shorter than `min_sleep` seconds, that does not retry
+    when the service asks for more than `LONGEST_WAIT` seconds (a cron run should not sleep
+    for an hour: the caller defers instead), and that stops at a bot-check page (reading
+    the body of a retried HTML answer, which is small)."""
 
     def __init__(self, *args: Any, min_sleep: float = 0.0, **kwargs: Any):
         super().__init__(*args, **kwargs)
@@ -85,6 +88,9 @@ class PoliteRetry(Retry):
             kind = bot_check(response.data or b"", response.headers.get("Content-Type"))
             if kind:
                 raise BotCheckPage(response.status, kind)
+        if response is not None and (self.get_retry_after(response) or 0) > LONGEST_WAIT:
+            url = kwargs.get("url", args[1] if len(args) > 1 else "")
+            raise MaxRetryError(kwargs.get("_pool"), url, None)  # type: ignore[arg-type]  # urlopen passes its pool
         return super().increment(*args, **kwargs)
 
     def sleep(self, response: Any = None) -> None:
@@ -236,7 +242,8 @@ def throttled(service: str, response: Response, attempts: int, url: str) -> Thro
         until = (datetime.now(UTC) + timedelta(seconds=wait)).strftime("%Y-%m-%d %H:%M UTC")
         when = f"try again after {until} (it asked for {_duration(wait)})"
     error = Throttled(
-        f"{service} is throttling this machine (HTTP {response.status_code} on {attempts} requests); {when}",
+        f"{service} is throttling this machine (HTTP {response.status_code} on {attempts} "
+        f"request{'' if attempts == 1 else 's'}); {when}",
         service,
         wait,
         until,

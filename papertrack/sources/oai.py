@@ -27,8 +27,8 @@ from lxml import etree
 
 from papertrack.errors import QueryRejected, SourceError
 from papertrack.models import Paper, abs_url, clean_text, pdf_url
-from papertrack.sources.http import DEFAULT_DELAY, USER_AGENT, BadContent, ServiceClient
-from papertrack.sources.locks import Lock
+from papertrack.sources.arxiv import ArxivClient
+from papertrack.sources.http import BadContent, ServiceClient
 from papertrack.sources.snapshot import author_names
 
 OAI_URL = "https://oaipmh.arxiv.org/oai"
@@ -61,21 +61,7 @@ class OaiClient(ServiceClient):
     request per `delay` seconds, with the query API's politeness and retries."""
 
     service, default_url = "arXiv", OAI_URL
-    bot_check_advice = (
-        "arXiv is refusing scripts from this address: wait before trying again, and set PAPERTRACK_CONTACT "
-        "so arXiv can tell who is asking."
-    )
-
-    def __init__(
-        self,
-        base_url: str | None = None,
-        delay: float = DEFAULT_DELAY,
-        retries: int = 5,
-        content_retries: int = 6,
-        lock: Lock | None = None,
-        agent: str = USER_AGENT,
-    ):
-        super().__init__(base_url, delay, retries, content_retries, lock, agent)
+    bot_check_advice = ArxivClient.bot_check_advice
 
     def list_records(self, set_spec: str, start: str | None = None, token: str | None = None) -> OaiPage:
         """The first page of a set's records modified from day `start` on, or the page `token` names."""

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import importlib
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Any
@@ -53,7 +53,7 @@ class Setting:
 
 class Source(ABC):
     """One registered source (see the module docstring). Subclasses set the class
-    attributes and implement `validate`, `client` and `harvest`."""
+    attributes and implement `validate` and `harvest`."""
 
     name: str  # registry key: arxiv-api, arxiv-oai, dblp-sparql
     via: str  # its word for `papertrack harvest --via`: api, oai, sparql
@@ -61,6 +61,7 @@ class Source(ABC):
     service: str  # who answers (arXiv, dblp): messages, and the endpoint lock's name
     describes: str  # what it is, for messages: "arXiv's OAI-PMH interface"
     settings: tuple[Setting, ...] = ()
+    client_class: Callable[..., ServiceClient]  # built with `url`, `lock`, `agent` and the other settings
     needs: tuple[str, ...] = ()  # other sources whose clients its runs use as well
     priority: int = 100  # sources serving the same queries are asked in this order
 
@@ -73,12 +74,10 @@ class Source(ABC):
         a string is the reason it cannot, said once to the user."""
         return True
 
-    def default(self, key: str) -> Any:
-        return next(s.default for s in self.settings if s.key == key)
-
-    @abstractmethod
     def client(self, settings: Mapping[str, Any], lock: Lock | None = None, agent: str = USER_AGENT) -> ServiceClient:
-        """The client for this source's endpoint; missing settings take their defaults."""
+        """The client for this source's endpoint (`client_class`); missing settings take their defaults."""
+        values = {s.key: settings.get(s.key, s.default) for s in self.settings}
+        return self.client_class(values.pop("url", None), lock=lock, agent=agent, **values)
 
     @abstractmethod
     def harvest(self, runs: Sequence[Any], clients: Mapping[str, ServiceClient]) -> None:
