@@ -46,22 +46,28 @@ def write(path: Path, n: int, seed: int = 5) -> int:
         for i in range(n):
             title = " ".join(rng.choice(WORDS) for _ in range(rng.randint(4, 10))).capitalize() + "."
             authors = rng.sample(NAMES, rng.randint(1, 4))
-            roll = rng.random()
-            if roll < 0.003:
-                toc, year, venue = ("db/conf/cvpr/cvpr2020", 2020, "CVPR") if i % 2 else ("db/conf/iclr/iclr2023", 2023, "ICLR")
+            roll, v = rng.random(), rng.randrange(3000)
+            year = 2000 + v % 25
+            if roll < 0.003:  # CVPR 2020 and ICLR 2023, the shipped dblp queries' volumes
+                venue, year = ("CVPR", 2020) if i % 2 else ("ICLR", 2023)
+                toc, kind, key, extra = f"db/conf/{venue.lower()}/{venue.lower()}{year}", "inproceedings", f"conf/x/P{i}", {}
                 shipped += 1
-                f.write(element("inproceedings", f"conf/x/P{i}", title, authors, venue, year, toc, ee=[f"https://doi.org/10.1/{i}"]))
-            elif roll < 0.4:
-                v = rng.randrange(3000)
-                f.write(element("inproceedings", f"conf/c{v}/P{i}", title, authors, f"C{v}", 2000 + v % 25, f"db/conf/c{v}/c{v}{2000 + v % 25}"))
-            elif roll < 0.41:
-                v = rng.randrange(3000)
-                f.write(element("proceedings", f"conf/c{v}/{i}", title, ["Ed Itor"], f"C{v}", 2000 + v % 25, f"db/conf/c{v}/c{v}{2000 + v % 25}"))
+            elif roll < 0.41:  # papers in proceedings, and (1%) the proceedings volumes
+                venue, toc, key = f"C{v}", f"db/conf/c{v}/c{v}{year}", f"conf/c{v}/P{i}"
+                kind, extra = ("inproceedings", {}) if roll < 0.4 else ("proceedings", {})
             else:
-                j = rng.randrange(2000)
-                f.write(element("article", f"journals/j{j}/A{i}", title, authors, f"J. {j}", 1990 + j % 35, f"db/journals/j{j}/j{j}{j % 35}", volume=str(j % 60)))
+                venue, toc, key, kind, extra = (
+                    f"J. {v}",
+                    f"db/journals/j{v}/j{v}{year}",
+                    f"journals/j{v}/A{i}",
+                    "article",
+                    {"volume": str(v % 60)},
+                )
+            f.write(element(kind, key, title, authors, venue, year, toc, ee=[f"https://doi.org/10.1/{i}"], **extra))
             if i % 30 == 0:
-                f.write(f'<www key="homepages/{i}" mdate="2024-01-01"><author>{authors[0]}</author><title>Home Page</title></www>\n')
+                f.write(
+                    f'<www key="homepages/{i}" mdate="2024-01-01"><author>{authors[0]}</author><title>Home</title></www>\n'
+                )
         f.write("</dblp>\n")
     shutil.copy(DTD, path.parent / "dblp.dtd")
     return shipped
@@ -91,7 +97,9 @@ def import_all(path: Path, db_path: str) -> dict:
 
 
 def in_child(what: str, path: Path, db: str = "") -> dict:
-    out = subprocess.run([sys.executable, __file__, "--child", what, str(path), db], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", what, str(path), db], capture_output=True, text=True, check=True
+    )
     return json.loads(out.stdout)
 
 
