@@ -317,8 +317,10 @@ def test_a_covering_snapshot_makes_the_first_harvest_incremental(tmp_path, repla
     db = open_db(tmp_path / "p.db")
     report = import_snapshot(db, tmp_path / "snap.jsonl")
     match_saved(db, config, ["binarization"])
-    watermark = db.execute("select watermark from queries where name = 'binarization'").fetchone()[0]
-    assert watermark == report.newest
+    watermark, covered = db.execute(
+        "select watermark, covered || ' ' || covered_via from queries where name = 'binarization'"
+    ).fetchone()
+    assert watermark == report.newest and covered == f"{report.newest[:10]} snapshot"  # backfilled: OAI-PMH may take it
     server = replay([record_to_paper(json.loads(line)) for line in sample_lines()])
     [run] = harvest(db, config, ["binarization"], **api(ArxivClient(server.url, delay=0, page_size=5)))
     assert (run.requests, run.new) == (1, 0)  # stops at the snapshot's date instead of paging everything

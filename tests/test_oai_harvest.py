@@ -318,3 +318,20 @@ def test_killed_between_pages_the_next_run_resumes_at_its_token(tmp_path, world)
         "interrupted",
         "ok",
     ]
+
+
+def test_a_snapshot_backfill_goes_on_through_oai(run_cli, tmp_path, world):
+    w = world()
+    write_queries(tmp_path / "queries.yaml", QUERIES)
+    (tmp_path / "snap.jsonl").write_text("".join(json.dumps(r) + "\n" for r in base_corpus()))
+    assert run_cli("import-snapshot", "snap.jsonl").exit_code == 0
+    assert run_cli("match").exit_code == 0
+    w.move_to(DAY0 + timedelta(days=1))
+    w.publish(*day_of_news(1, base_corpus()))
+    result = run_cli("harvest", env=w.env())
+    assert result.exit_code == 0, result.output
+    assert {e["args"].get("from") for e in w.oai.log} == {"2024-05-23"}  # a week before the snapshot's newest day
+    assert [e["args"]["search_query"] for e in w.api.log.requests] == ["ti:pruning"]  # only what cannot be confined
+    db = open_db(tmp_path / "db" / "papers.db")
+    for query in CONFIG.queries:
+        assert linked(db, query.name) == arxivs_answer(w, query)
