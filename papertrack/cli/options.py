@@ -139,13 +139,13 @@ def lock_options(fn: Callable) -> Callable:
     fn = click.option(
         "--lock-dir", envvar="PAPERTRACK_LOCK_DIR", show_envvar=True, type=click.Path(file_okay=False), hidden=True,
         expose_value=False, callback=remember,
-        help="Directory of the arXiv and DBLP locks every papertrack process on the machine shares "
+        help="Directory of the arXiv and dblp locks every papertrack process on the machine shares "
         "[default: papertrack-locks in the system's temporary directory]",
     )(fn)  # fmt: skip
     return click.option(
         "--wait", type=click.FloatRange(min=0), default=0, is_flag=False, flag_value=math.inf, metavar="[SECONDS]",
         expose_value=False, callback=remember,
-        help="When another papertrack process holds the database or the arXiv/DBLP endpoint, wait this long for it "
+        help="When another papertrack process holds the database or an arXiv or dblp endpoint, wait this long for it "
         "(--wait alone: as long as it takes) instead of exiting with code 75 at once",
     )(fn)  # fmt: skip
 

@@ -1,6 +1,6 @@
 """arXiv OAI-PMH listings in progress (table `oai_listings`): one row per set while a daily
 run pages through it, written in the transaction of each page, so a killed or failed run
-resumes at its resumption token (or, if that expired, lists the same window again)."""
+resumes at its resumption token (or, if that expired, at the newest day it listed)."""
 
 from __future__ import annotations
 
