@@ -29,7 +29,7 @@ from typing import Any
 from papertrack.errors import PapertrackError, Throttled
 from papertrack.ingest.arxiv_api import ARXIV_DELAY
 from papertrack.ingest.local_match import saved_query_text
-from papertrack.ingest.runs import LOOKBACK, Run, State, recorded
+from papertrack.ingest.runs import LOOKBACK, Run, State, recorded, stored_state
 from papertrack.models import Paper
 from papertrack.sources.arxiv_query import parse
 from papertrack.sources.http import ServiceClient
@@ -40,7 +40,7 @@ from papertrack.store.listings import Listing, end_listing, load_listing, save_l
 from papertrack.store.page_match import match_records
 from papertrack.store.papers import SaveResult, link_query, save_papers, stored_rows
 from papertrack.store.precedence import keep_precise
-from papertrack.store.runs import coverage, query_state, set_progress
+from papertrack.store.runs import query_state, set_progress
 from papertrack.store.schema import transaction
 from papertrack.store.tags import refresh_tags
 
@@ -97,8 +97,7 @@ def daily_run(runs: Sequence[Run], client: OaiClient) -> None:
     a throttled endpoint ends the run (the caller defers what is left)."""
     db = runs[0].db
     sets = {run.query.name: query_sets(run.query.query) or [] for run in runs}
-    states = {run.query.name: State(*query_state(db, run.query_id), *coverage(db, run.query_id)) for run in runs}
-    starts = {name: window_start(state, run.query.since) for (name, state), run in zip(states.items(), runs)}
+    starts = {run.query.name: window_start(stored_state(db, run.query_id), run.query.since) for run in runs}
     listed: dict[str, str] = {}  # set -> the day it is listed up to
     newest: dict[str, str] = {}  # query -> the newest 'updated' among the papers it matched
     for set_spec in sorted({s for names in sets.values() for s in names}):

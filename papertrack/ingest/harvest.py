@@ -20,11 +20,11 @@ import sqlite_utils
 from papertrack.config import Config, SavedQuery
 from papertrack.enrich.taxonomy import Taxonomy
 from papertrack.errors import UsageError
-from papertrack.ingest.runs import LOOKBACK, OnPage, Options, Run, RunReport, State, recorded
+from papertrack.ingest.runs import LOOKBACK, OnPage, Options, Run, RunReport, State, recorded, stored_state
 from papertrack.sources import registry
 from papertrack.sources.http import ServiceClient
 from papertrack.sources.registry import Source
-from papertrack.store.runs import coverage, last_statuses, query_state, sync_queries
+from papertrack.store.runs import last_statuses, sync_queries
 
 __all__ = ["LOOKBACK", "OnPage", "RunReport", "harvest", "route"]
 
@@ -53,8 +53,7 @@ def harvest(
     plan: dict[str, list[tuple[SavedQuery, str | None]]] = {}
     refused: list[tuple[SavedQuery, str]] = []
     for q in sorted(queries, key=lambda q: last.get(q.name) != "deferred"):
-        state = State(*query_state(db, ids[q.name]), *coverage(db, ids[q.name]))
-        source, notes = route(q, state, options)
+        source, notes = route(q, stored_state(db, ids[q.name]), options)
         if source is None:
             refused.append((q, "; ".join(notes) or f"no source runs {q.source} queries with --via {via}"))
         else:

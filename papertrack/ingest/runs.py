@@ -22,7 +22,7 @@ from papertrack.enrich.taxonomy import Taxonomy
 from papertrack.errors import PapertrackError, Throttled
 from papertrack.models import now_iso
 from papertrack.store.papers import SaveResult
-from papertrack.store.runs import Heartbeat, record_run, start_run
+from papertrack.store.runs import Heartbeat, coverage, query_state, record_run, start_run
 
 # arXiv dates a version by its submission, but lists it only once announced (a day or more
 # later, longer if held for moderation), so an incremental run re-reads a week behind the
@@ -70,6 +70,11 @@ class State:
     progress: dict | None
     covered: str | None  # the day its papers are complete up to (the service's date)
     covered_via: str | None  # api, oai or snapshot
+
+
+def stored_state(db: sqlite_utils.Database, query_id: int) -> State:
+    """A saved query's state as stored (`store.runs`)."""
+    return State(*query_state(db, query_id), *coverage(db, query_id))
 
 
 @dataclass
