@@ -152,7 +152,11 @@ def main() -> None:
                     stats[via]["cpu"] += cpu
                 for c in clients.values():
                     c.close()
-            print(f"day {d}: requests {[s['requests'][-1] for s in stats.values()] if d else 'backfill'}", file=sys.stderr, flush=True)
+            print(
+                f"day {d}: requests {[s['requests'][-1] for s in stats.values()] if d else 'backfill'}",
+                file=sys.stderr,
+                flush=True,
+            )
         linked = {
             via: {
                 name: sorted(r[0] for r in db.execute("select papers_id from papers_queries where queries_id = ?", [qid]))
