@@ -17,10 +17,8 @@ import yaml
 from papertrack.enrich.taxonomy import TaxonomyRule
 from papertrack.errors import ConfigError, UsageError
 from papertrack.models import parse_day
-from papertrack.sources.arxiv_query import QuerySyntaxError
-from papertrack.sources.arxiv_query import parse as parse_query
+from papertrack.sources import registry
 
-SOURCES = ("arxiv", "dblp")
 NAME_RE = re.compile(r"^[a-z0-9-]+$")
 QUERY_KEYS = {"name", "source", "query", "tags", "since", "title_filter"}
 TAXONOMY_KEYS = {"include", "title", "exclude"}
@@ -191,8 +189,9 @@ def _query(item: Any, path: str, parent_line: int) -> SavedQuery:
     name = item["name"]
     if not NAME_RE.match(name):
         raise ConfigError(path, line, f"{label}: name must match [a-z0-9-]+")
-    if item["source"] not in SOURCES:
-        raise ConfigError(path, line, f"{label}: unknown source {item['source']!r} (use {' or '.join(SOURCES)})")
+    kinds = registry.kinds()
+    if item["source"] not in kinds:
+        raise ConfigError(path, line, f"{label}: unknown source {item['source']!r} (use {' or '.join(kinds)})")
     tags = item.get("tags", [name])
     if isinstance(tags, str):
         tags = [tags]
@@ -206,11 +205,10 @@ def _query(item: Any, path: str, parent_line: int) -> SavedQuery:
             since = parse_day(since, "since")
         except UsageError:
             raise ConfigError(path, line, f"{label}: since must be a date (YYYY-MM-DD)") from None
-    if item["source"] == "arxiv":
-        try:
-            parse_query(item["query"])
-        except QuerySyntaxError as e:
-            raise ConfigError(path, line, f"{label}: {e}") from None
+    try:
+        registry.validate(item["source"], item["query"])
+    except UsageError as e:
+        raise ConfigError(path, line, f"{label}: {e}") from None
     title_filter = item.get("title_filter")
     if title_filter is not None:
         if not isinstance(title_filter, str) or not title_filter:

@@ -40,7 +40,7 @@ def build_demo(config: Config, db_path: str | Path = DEMO_DB, on_page: OnPage | 
     arxiv_only = replace(config, queries=tuple(q for q in config.queries if q.source == "arxiv"))
     with ReplayArxiv(sample_papers()) as replay:
         client = ArxivClient(base_url=replay.url, delay=0)
-        reports = harvest(db, arxiv_only, arxiv_client=client, on_page=on_page)
+        reports = harvest(db, arxiv_only, via="api", clients={"arxiv-api": client}, on_page=on_page)
     db.close()
     return reports
 

@@ -54,3 +54,21 @@ class Interrupted(KeyboardInterrupt):
     like Ctrl+C (transactions rolled back, runs marked interrupted) and exits with 143."""
 
     exit_code = 143
+
+
+class Throttled(SourceError):
+    """A service kept answering 429/503/406 after every retry: it is throttling this
+    machine. The run asks it nothing more, and the queries left for it are deferred, not
+    failed (exit code 75 when nothing else failed). `retry_after`: the seconds the service
+    asked for, when it said; `until`: when that is, on this machine's clock."""
+
+    exit_code = 75
+
+    def __init__(self, message: str, service: str, retry_after: float | None = None, until: str | None = None):
+        self.service, self.retry_after, self.until = service, retry_after, until
+        super().__init__(message)
+
+
+class BotCheck(SourceError):
+    """A service answered with a bot-check page (HTML, such as Anubis' proof of work) where
+    data was expected. Never retried, never read as an empty result."""

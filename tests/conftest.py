@@ -12,9 +12,10 @@ from hypothesis import settings
 from papertrack.cli import cli
 from papertrack.sources.arxiv import ArxivClient
 from papertrack.sources.arxiv_standin import Faults, ReplayArxiv
-from papertrack.sources.dblp import DblpClient
+from papertrack.sources.dblp_sparql import DblpSparqlClient
+from papertrack.sources.oai import OaiClient
 from papertrack.store.schema import memory_db
-from tests.helpers import CLOSED_ARXIV, CLOSED_DBLP
+from tests.helpers import CLOSED_ARXIV, CLOSED_OAI, CLOSED_SPARQL
 
 # Property tests: ~50 examples a run by default; HYPOTHESIS_PROFILE=thorough for 500.
 settings.register_profile("default", max_examples=50, deadline=None)
@@ -24,14 +25,18 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 @pytest.fixture(autouse=True)
 def no_real_services(monkeypatch, tmp_path_factory):
-    """No test may reach arXiv or DBLP: unless a test points them at a local server, the
+    """No test may reach arXiv or dblp: unless a test points them at a local server, the
     endpoints (the CLI's, by environment, and the library's defaults) are a closed port.
     The machine-wide endpoint locks of the CLI go to a directory of the test's own."""
     monkeypatch.setenv("PAPERTRACK_LOCK_DIR", str(tmp_path_factory.mktemp("locks")))
-    monkeypatch.setenv("PAPERTRACK_ARXIV_URL", CLOSED_ARXIV)
-    monkeypatch.setenv("PAPERTRACK_DBLP_URL", CLOSED_DBLP)
-    monkeypatch.setattr(ArxivClient, "default_url", CLOSED_ARXIV)
-    monkeypatch.setattr(DblpClient, "default_url", CLOSED_DBLP)
+    monkeypatch.delenv("PAPERTRACK_CONTACT", raising=False)
+    for variable, url, client in (
+        ("PAPERTRACK_ARXIV_URL", CLOSED_ARXIV, ArxivClient),
+        ("PAPERTRACK_ARXIV_OAI_URL", CLOSED_OAI, OaiClient),
+        ("PAPERTRACK_DBLP_SPARQL_URL", CLOSED_SPARQL, DblpSparqlClient),
+    ):
+        monkeypatch.setenv(variable, url)
+        monkeypatch.setattr(client, "default_url", url)
 
 
 @pytest.fixture

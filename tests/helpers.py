@@ -20,7 +20,8 @@ FIXTURES = Path(__file__).parent / "fixtures"
 # ../shared next to the clone; PAPERTRACK_SHARED points elsewhere (a git worktree lives deeper)
 SHARED = Path(os.environ.get("PAPERTRACK_SHARED") or ROOT.parent / "shared")
 CLOSED_ARXIV = "http://127.0.0.1:9/api/query"
-CLOSED_DBLP = "http://127.0.0.1:9/search/publ/api"
+CLOSED_OAI = "http://127.0.0.1:9/oai"
+CLOSED_SPARQL = "http://127.0.0.1:9/sparql"
 
 BASIC_QUERIES = """\
 queries:
@@ -53,6 +54,11 @@ def make_paper(n: int | str, **kw) -> Paper:
     return Paper(id=pid, **defaults)
 
 
+def api(client) -> dict:
+    """`harvest` keywords that run arXiv queries through the query API with this client."""
+    return {"via": "api", "clients": {"arxiv-api": client}}
+
+
 def write_queries(path: Path, text: str) -> Path:
     path.write_text(text, encoding="utf-8")
     return path
@@ -65,23 +71,30 @@ def requires_shared(*parts: str) -> Path:
     return path
 
 
-def start_fake_arxiv(tmp_path: Path, name: str, corpus: str, *faults: str):
-    """Start ../shared/tools/fake_arxiv.py over a shared corpus on 127.0.0.1 (skips when
-    ../shared is absent); returns (process, endpoint URL, request log path)."""
-    tool = requires_shared("tools", "fake_arxiv.py")
-    data = requires_shared("data", "arxiv", corpus)
+def start_tool(tmp_path: Path, tool: str, name: str, *args: str) -> tuple[subprocess.Popen, int, Path]:
+    """Start one of ../shared/tools on 127.0.0.1 (skips when ../shared is absent); returns
+    (process, port, request log path). The caller stops the process."""
+    script = requires_shared("tools", tool)
     port_file, log = tmp_path / f"{name}.port", tmp_path / f"{name}.requests.jsonl"
     proc = subprocess.Popen(
-        [sys.executable, str(tool), str(data), "--port", "0", "--port-file", str(port_file), "--log", str(log), *faults],
+        [sys.executable, str(script), *args, "--port", "0", "--port-file", str(port_file), "--log", str(log)],
         stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 60
     while not port_file.exists():
         if time.monotonic() > deadline or proc.poll() is not None:
             proc.kill()
-            pytest.fail("fake_arxiv did not start")
+            pytest.fail(f"{tool} did not start")
         time.sleep(0.1)
-    return proc, f"http://127.0.0.1:{port_file.read_text()}/api/query", log
+    return proc, int(port_file.read_text()), log
+
+
+def start_fake_arxiv(tmp_path: Path, name: str, corpus: str, *faults: str):
+    """Start ../shared/tools/fake_arxiv.py over a shared corpus on 127.0.0.1 (skips when
+    ../shared is absent); returns (process, endpoint URL, request log path)."""
+    data = requires_shared("data", "arxiv", corpus)
+    proc, port, log = start_tool(tmp_path, "fake_arxiv.py", name, str(data), *faults)
+    return proc, f"http://127.0.0.1:{port}/api/query", log
 
 
 def start_papertrack(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.Popen:

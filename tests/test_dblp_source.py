@@ -1,26 +1,28 @@
-"""The DBLP client against DBLP's real JSON shape: quirks, paging, rate limits, empty results."""
+"""dblp through its SPARQL endpoint: the query forms, the SPARQL they become, paging,
+QLever's errors, rate limits, the bot check, and dblp's record quirks as `Paper`s."""
 
 from __future__ import annotations
 
-import json
 import time
 
 import pytest
 
-from papertrack.errors import QueryRejected, SourceError
-from papertrack.sources.dblp import DblpClient, parse_result, venue_label
-from tests.dblp_standin import RATE_LIMIT_PAGE, DblpStandIn, info, response
-from tests.helpers import requires_shared
+from papertrack.errors import BotCheck, QueryRejected, SourceError, Throttled
+from papertrack.sources.dblp import venue_label
+from papertrack.sources.dblp_query import DblpQueryError, parse_dblp
+from papertrack.sources.dblp_sparql import DblpSparqlClient, sparql
+from tests.sparql_standin import SparqlStandIn, record
 
-TOC = "toc:db/conf/cvpr/cvpr2020.bht:"
+TOC, TOC_KEY = "toc:db/conf/cvpr/cvpr2020.bht:", "db/conf/cvpr/cvpr2020.bht"
+RATE_LIMIT_PAGE = b"<html><head><title>429 Too Many Requests</title></head><body>Slow down</body></html>"
 
 
 @pytest.fixture
 def standin():
     servers = []
 
-    def start(records, faults=None) -> DblpStandIn:
-        servers.append(DblpStandIn(records, faults))
+    def start(records, **kw) -> SparqlStandIn:
+        servers.append(SparqlStandIn(records, **kw))
         return servers[-1]
 
     yield start
@@ -28,59 +30,125 @@ def standin():
         s.close()
 
 
-def test_quirks_single_author_object_ee_list_string_numbers_trailing_period(standin):
+def on_toc(*records):
+    return [{**r, "toc": TOC_KEY} for r in records]
+
+
+def test_a_toc_query_maps_dblp_records_to_papers(standin):
     server = standin(
-        {
-            TOC: [
-                info("conf/cvpr/Solo20", "Binarizing Everything", ["Ada Lovelace 0002"]),  # one author: an object
-                info(
-                    "conf/cvpr/LinkedA20",
-                    "Pruning with Links",
-                    ["Grace Hopper", "Alan Turing"],
-                    ee=["https://doi.org/10.1109/CVPR42600.2020.00001", "https://arxiv.org/abs/2003.01234v2"],
-                    doi="10.1109/CVPR42600.2020.00001",
-                ),
-                info("conf/cvpr/Old20", "Old Shape", ["Edsger Dijkstra"], pids=False),  # a bare string
-                info("conf/cvpr/Many20", "Old Shape, Many Authors", ["A. One", "B. Two"], pids=False),
-            ]
-        }
+        on_toc(
+            record("conf/cvpr/Solo20", "Binarizing Everything", ["Ada Lovelace 0002"]),
+            record(
+                "conf/cvpr/LinkedA20",
+                "Pruning with Links",
+                ["Grace Hopper", "Alan Turing", "Edsger Dijkstra"],
+                ee=["https://doi.org/10.1109/CVPR42600.2020.00001", "https://arxiv.org/abs/2003.01234v2"],
+                doi="10.1109/CVPR42600.2020.00001",
+            ),  # fmt: skip
+            record("conf/cvpr/2020", "CVPR 2020 proceedings", ["Ed Itor"], type="Editorship"),
+        )
+        + [record("conf/iccv/Other19", "Elsewhere", ["No Body"], venue="ICCV", year=2019, toc="db/conf/iccv/iccv2019.bht")]
     )
-    page = DblpClient(server.url, delay=0).page(TOC)
-    assert (page.first, page.total, page.sent) == (0, 4, 4)
-    solo, linked, old, many = page.papers
+    page = DblpSparqlClient(server.url, delay=0).page(TOC)
+    assert (page.first, page.total, page.sent) == (0, 3, 3)
+    linked, solo = page.papers  # ordered by publication IRI; the proceedings volume itself is skipped
     assert solo.id == "dblp:conf/cvpr/Solo20" and solo.dblp_key == "conf/cvpr/Solo20"
-    assert solo.title == "Binarizing Everything"  # DBLP's final "." dropped
+    assert solo.title == "Binarizing Everything"  # dblp's final "." dropped
     assert solo.authors == ["Ada Lovelace"]  # homonym number dropped
     assert (solo.venue, solo.venue_type, solo.year, solo.pages) == ("CVPR 2020", "conference", 2020, "1-10")
+    assert linked.authors == ["Grace Hopper", "Alan Turing", "Edsger Dijkstra"]  # signature order, not name order
     assert linked.doi == "10.1109/cvpr42600.2020.00001" and linked.url.startswith("https://doi.org/")
     assert page.arxiv_ids == {linked.id: "2003.01234"} and not page.preprints
-    assert old.authors == ["Edsger Dijkstra"] and many.authors == ["A. One", "B. Two"]
-    assert server.log[0] == {"q": TOC, "format": "json", "h": "1000", "f": "0", "c": "0"}
+    [sent] = server.log
+    assert "dblp:listedOnTocPage <https://dblp.org/db/conf/cvpr/cvpr2020>" in sent and "ORDER BY ?publ" in sent
 
 
-def test_paging_with_h_and_f(standin):
-    hits = [info(f"conf/cvpr/P{i}", f"Paper number {i}", ["Ada Lovelace"]) for i in range(25)]
-    server = standin({TOC: hits})
-    pages = list(DblpClient(server.url, delay=0, page_size=10).fetch_pages(TOC))
-    assert [(p.first, p.sent) for p in pages] == [(0, 10), (10, 10), (20, 5)]
-    assert [(a["f"], a["h"]) for a in server.log] == [("0", "10"), ("10", "10"), ("20", "10")]
-    assert len({p.id for page in pages for p in page.papers}) == 25
-    assert DblpClient(server.url, delay=0, page_size=5000).page_size == 1000  # DBLP's cap
+def test_paging_with_limit_and_offset_under_a_stable_order(standin):
+    server = standin(on_toc(*(record(f"conf/cvpr/P{i:02d}", f"Paper number {i}", ["Ada Lovelace"]) for i in range(25))))
+    pages = list(DblpSparqlClient(server.url, delay=0, page_size=10).fetch_pages(TOC))
+    assert [(p.first, p.sent, p.total) for p in pages] == [(0, 10, 25), (10, 10, 25), (20, 5, 25)]
+    assert [q[q.index("LIMIT") :].split()[:4] for q in server.log] == [
+        ["LIMIT", "10", "OFFSET", "0"],
+        ["LIMIT", "10", "OFFSET", "10"],
+        ["LIMIT", "10", "OFFSET", "20"],
+    ]
+    ids = [p.id for page in pages for p in page.papers]
+    assert ids == sorted(ids) and len(set(ids)) == 25
 
 
-def test_empty_result_has_no_hit_key(standin):
-    server = standin({})
-    body = json.loads(response("nothing", [], 0, 0))
-    assert "hit" not in body["result"]["hits"]
-    pages = list(DblpClient(server.url, delay=0).fetch_pages("nothing"))
-    assert [(p.total, p.papers) for p in pages] == [(0, [])]
-    assert len(server.log) == 1
+def test_an_empty_result_is_one_request(standin):
+    server = standin([])
+    [page] = list(DblpSparqlClient(server.url, delay=0).fetch_pages(TOC))
+    assert (page.total, page.papers) == (0, []) and len(server.log) == 1
 
 
-def test_429_with_html_body_is_retried_after_retry_after(standin):
-    hit = info("conf/cvpr/A20", "A Paper", ["Ada Lovelace"])
-    server = standin({TOC: [hit]}, faults={1: (429, RATE_LIMIT_PAGE, {"Retry-After": "1"})})
-    client = DblpClient(server.url, delay=0)
+@pytest.mark.parametrize(
+    ("query", "kept"),
+    [
+        ("venue:ECCV: year:2020:", {"conf/eccv/A20", "conf/eccv/B20"}),  # ECCV (3) is ECCV too
+        ("venue:ECCV: quantiz", {"conf/eccv/A20"}),  # a word start
+        ("year:2019: binar", {"conf/cvpr/C19"}),
+        ("network$ year:2020:", {"conf/eccv/B20"}),  # the whole word only
+    ],
+)
+def test_venue_year_and_title_words_have_sparql_equivalents(standin, query, kept):
+    server = standin(
+        [
+            record("conf/eccv/A20", "Quantized Networks", ["A"], venue="ECCV (3)"),
+            record("conf/eccv/B20", "A Binary Network", ["B"], venue="ECCV"),
+            record("conf/eccvw/W20", "Quantized Workshops", ["C"], venue="ECCV Workshops"),
+            record("conf/cvpr/C19", "Binarized Networking", ["D"], year=2019),
+        ]
+    )
+    page = DblpSparqlClient(server.url, delay=0).page(query)
+    assert {p.dblp_key for p in page.papers} == kept
+
+
+@pytest.mark.parametrize(
+    ("query", "complaint"),
+    [
+        ("author:Ada_Lovelace:", "author: is not a dblp query form"),
+        ("pruning | quantization", "cannot read '|'"),
+        ("-pruning", "cannot read '-pruning'"),
+        ("toc:conf/cvpr/cvpr2020:", "is not a valid toc"),
+        ("year:twenty:", "is not a valid year"),
+        ('venue:CVPR" } DROP:', "is not a valid venue"),
+        ("toc:db/conf/cvpr/cvpr2020.bht: toc:db/conf/iccv/iccv2019.bht:", "toc: appears twice"),
+    ],
+)
+def test_other_query_forms_are_refused_naming_the_supported_ones(query, complaint):
+    with pytest.raises(DblpQueryError) as err:
+        parse_dblp(query)
+    assert complaint in str(err.value)
+    if "form" in complaint or "read" in complaint:
+        assert "toc:db/conf/cvpr/cvpr2020.bht:, venue:CVPR:, year:2020: and title words" in str(err.value)
+
+
+def test_a_query_qlever_cannot_run_is_its_exception_in_one_line(standin):
+    server = standin(
+        [],
+        faults={1: (400, b'{"exception": "Invalid SPARQL query:\\n  Token \\"}\\": mismatched input", "query": "x"}', {})},
+    )
+    with pytest.raises(QueryRejected) as err:
+        DblpSparqlClient(server.url, delay=0).page(TOC)
+    assert str(err.value) == 'dblp\'s SPARQL endpoint rejected the query: Invalid SPARQL query: Token "}": mismatched input'
+    assert len(server.log) == 1  # not retried
+
+
+def test_the_stand_in_runs_the_sparql_papertrack_writes(standin):
+    """The text papertrack sends is real SPARQL 1.1: rdflib parses and runs it (a typo would be a 400)."""
+    server = standin(on_toc(record("conf/cvpr/A20", "A Paper", ["Ada Lovelace"])))
+    text = sparql(parse_dblp("venue:CVPR: year:2020: pap"), 5, 0)
+    assert server.answer(text)[0] == 200
+    assert server.answer(text.replace("GROUP BY", "GROUP"))[0] == 400
+
+
+def test_429_is_retried_after_retry_after(standin):
+    server = standin(
+        on_toc(record("conf/cvpr/A20", "A Paper", ["Ada Lovelace"])),
+        faults={1: (429, RATE_LIMIT_PAGE, {"Retry-After": "1", "Content-Type": "text/html"})},
+    )
+    client = DblpSparqlClient(server.url, delay=0)
     started = time.monotonic()
     page = client.page(TOC)
     assert time.monotonic() - started >= 1.0  # Retry-After honoured
@@ -88,49 +156,77 @@ def test_429_with_html_body_is_retried_after_retry_after(standin):
     assert client.requests == 2 and len(server.log) == 2
 
 
-def test_persistent_429_fails_with_the_status_not_a_json_error(standin):
-    server = standin({}, faults={n: (429, RATE_LIMIT_PAGE, {"Retry-After": "0"}) for n in range(1, 10)})
-    with pytest.raises(SourceError) as err:
-        DblpClient(server.url, delay=0, retries=2).page(TOC)
-    assert "HTTP 429" in str(err.value) and "JSON" not in str(err.value)
-    assert len(server.log) == 3
+def test_persistent_429_is_throttling_and_asks_nothing_more(standin):
+    server = standin(
+        [], faults={n: (429, RATE_LIMIT_PAGE, {"Retry-After": "120", "Content-Type": "text/html"}) for n in range(1, 20)}
+    )
+    client = DblpSparqlClient(server.url, delay=0, retries=2)
+    client.http.session.adapters["http://"].max_retries.respect_retry_after_header = False  # do not sleep 2 min here
+    with pytest.raises(Throttled) as err:
+        client.page(TOC)
+    assert str(err.value).startswith("dblp is throttling this machine (HTTP 429 on 3 requests); try again after ")
+    assert "(it asked for 2 min)" in str(err.value) and err.value.retry_after == 120
+    with pytest.raises(Throttled):
+        client.page(TOC)
+    assert len(server.log) == 3  # the second call asked nothing
+
+
+@pytest.mark.parametrize("status", [200, 500])
+def test_a_bot_check_page_is_said_in_one_line_and_never_retried(standin, status):
+    server = standin([], anubis=status)
+    client = DblpSparqlClient(server.url, delay=0)
+    with pytest.raises(BotCheck) as err:
+        client.page(TOC)
+    message = str(err.value)
+    assert message.startswith(f"dblp answered with a bot-check page (Anubis, HTTP {status}) instead of data;")
+    assert "nothing stored was touched" in message and "papertrack import-dblp" in message and "\n" not in message
+    assert len(server.log) == 1
+    with pytest.raises(BotCheck):
+        client.page(TOC)
+    assert len(server.log) == 1
 
 
 def test_truncated_json_is_retried(standin):
-    good = response(TOC, [info("conf/cvpr/A20", "A Paper", ["Ada Lovelace"])], 0, 1)
+    server = standin(on_toc(record("conf/cvpr/A20", "A Paper", ["Ada Lovelace"])))
+    good = server.answer(sparql(parse_dblp(TOC), 2000, 0))[1]
+    server.faults = {2: (200, good[: len(good) // 2], {})}
+    page = DblpSparqlClient(server.url, delay=0).page(TOC)
+    assert len(page.papers) == 1 and len(server.log) == 3
+
+
+def test_corr_records_and_venue_lists(standin):
     server = standin(
-        {TOC: [info("conf/cvpr/A20", "A Paper", ["Ada Lovelace"])]}, faults={1: (200, good[: len(good) // 2], {})}
+        on_toc(
+            record(
+                "journals/corr/abs-2003-01234",
+                "A Preprint",
+                ["Ada Lovelace"],
+                venue="CoRR",
+                type="Informal and Other Publications",
+                volume="abs/2003.01234",
+                doi="10.48550/ARXIV.2003.01234",
+                ee="https://doi.org/10.48550/arXiv.2003.01234",
+                pages=None,
+            ),  # fmt: skip
+            record(
+                "journals/pami/A21",
+                "A Journal Paper",
+                ["Ada Lovelace"],
+                venue="IEEE Trans. Pattern Anal. Mach. Intell.",
+                type="Journal Articles",
+                volume="43",
+                year=2021,
+            ),  # fmt: skip
+        )
     )
-    page = DblpClient(server.url, delay=0).page(TOC)
-    assert len(page.papers) == 1 and len(server.log) == 2
-
-
-def test_error_status_in_the_json_is_a_rejection():
-    with pytest.raises(QueryRejected, match="bad query"):
-        parse_result({"status": {"@code": "400", "text": "bad query"}}, 0, "http://x")
-
-
-def test_corr_records_editorship_and_venue_lists():
-    hits = [
-        info(
-            "journals/corr/abs-2003-01234",
-            "A Preprint",
-            ["Ada Lovelace"],
-            venue="CoRR",
-            type="Informal and Other Publications",
-            volume="abs/2003.01234",
-            doi="10.48550/ARXIV.2003.01234",
-            ee="https://doi.org/10.48550/arXiv.2003.01234",
-            pages=None,
-        ),
-        info("conf/cvpr/2020", "CVPR 2020 proceedings", ["Ed Itor"], type="Editorship"),
-        info("conf/eccv/A20", "Multi", ["Ada Lovelace"], venue=["ECCV (5)", "Other"]),
-    ]
-    page = parse_result(json.loads(response("q", hits, 0, 3))["result"], 0, "http://x")
-    corr, eccv = page.papers  # the proceedings volume itself is skipped
-    assert page.preprints == {corr.id} and page.arxiv_ids[corr.id] == "2003.01234"
+    corr, pami = DblpSparqlClient(server.url, delay=0).page(TOC).papers
     assert corr.venue is None and corr.doi is None  # CoRR is no venue; its DOI names the preprint
-    assert eccv.venue == "ECCV 2020"
+    assert (pami.venue, pami.venue_type, pami.volume) == ("TPAMI 2021", "journal", "43")
+
+
+def test_unreachable_is_a_source_error():
+    with pytest.raises(SourceError, match="unreachable"):
+        DblpSparqlClient("http://127.0.0.1:9/sparql", delay=0, retries=1).page(TOC)
 
 
 @pytest.mark.parametrize(
@@ -152,21 +248,3 @@ def test_corr_records_editorship_and_venue_lists():
 )
 def test_venue_labels(venue, kind, year, label):
     assert venue_label(venue, kind, year) == label
-
-
-@pytest.mark.shared
-def test_real_dblp_responses_parse():
-    folder = requires_shared("data", "dblp")
-    author = json.loads((folder / "mike-turintech_search_publ_author_27hits.json").read_text())["result"]
-    page = parse_result(author, 0, "http://x")
-    assert page.total == 27 and len(page.papers) == 27
-    thesis = next(p for p in page.papers if p.dblp_key == "phd/ethos/Basios19")
-    assert thesis.authors == ["Michail Basios"]  # the single-author object
-    assert all(not p.title.endswith(".") for p in page.papers)
-    assert "Fan Wu" in next(p for p in page.papers if p.dblp_key == "conf/kbse/GongGBVWATBKXW25").authors
-    corr = [p for p in page.papers if p.id in page.preprints]
-    assert len(corr) == 12 and page.arxiv_ids["dblp:journals/corr/BasiosLWKLB17"] == "1706.03232"
-    old = parse_result(json.loads((folder / "tp2_search_publ_test_30hits_2019format.json").read_text())["result"], 0, "x")
-    assert len(old.papers) == 30 and all(p.authors for p in old.papers if p.venue)
-    journal = next(p for p in old.papers if p.dblp_key == "journals/stvr/BruckerJ14")
-    assert journal.venue_type == "journal" and journal.volume == "24"

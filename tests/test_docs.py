@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from papertrack.cli import cli
+from papertrack.sources import registry
 from tests.helpers import ROOT
 
 DOCS = ROOT / "docs"
@@ -34,7 +35,8 @@ def test_every_environment_variable_the_code_reads_is_documented():
     read = set(re.findall(r"""envvar=["'](PAPERTRACK_\w+)""", code))
     read |= set(re.findall(r"""environ(?:\.get)?\(?\[?["'](PAPERTRACK_\w+)""", code))
     read |= set(re.findall(r"""getenv\(["'](PAPERTRACK_\w+)""", code))
-    assert {"PAPERTRACK_ARXIV_URL", "PAPERTRACK_ARXIV_DELAY", "PAPERTRACK_IMPORT_BATCH"} <= read
+    read |= {s.env for source in registry.sources().values() for s in source.settings}  # each source's options
+    assert {"PAPERTRACK_ARXIV_URL", "PAPERTRACK_ARXIV_OAI_URL", "PAPERTRACK_DBLP_SPARQL_URL", "PAPERTRACK_CONTACT"} <= read
     docs = all_docs()
     undocumented = sorted(v for v in read if f"`{v}`" not in docs)
     assert not undocumented, f"environment variables read by the code but not documented: {undocumented}"

@@ -406,14 +406,20 @@ BAD_ENV = [
     ("PAPERTRACK_ARXIV_DELAY", "abc", "--arxiv-delay"),
     ("PAPERTRACK_ARXIV_DELAY", "-1", "--arxiv-delay"),
     ("PAPERTRACK_ARXIV_PAGE_SIZE", "5000", "--arxiv-page-size"),
-    ("PAPERTRACK_DBLP_URL", "ftp://dblp.org", "--dblp-url"),
+    ("PAPERTRACK_ARXIV_OAI_URL", "oaipmh.arxiv.org/oai", "--arxiv-oai-url"),
+    ("PAPERTRACK_DBLP_SPARQL_URL", "ftp://sparql.dblp.org", "--dblp-sparql-url"),
     ("PAPERTRACK_DBLP_DELAY", "soon", "--dblp-delay"),
+    ("PAPERTRACK_DBLP_PAGE_SIZE", "0", "--dblp-page-size"),
+    ("PAPERTRACK_CONTACT", "ada at example dot org", "--contact"),
+    ("PAPERTRACK_CONTACT", "ada@example.org\r\nX-Evil: 1", "--contact"),
     ("PAPERTRACK_LOCK_DIR", "queries.yaml", "--lock-dir"),
     ("PAPERTRACK_IMPORT_BATCH", "abc", "--batch"),
     ("PAPERTRACK_IMPORT_BATCH", "0", "--batch"),
 ]
-USERS = {  # the commands each override reaches
+USERS = {  # the commands each override reaches (the first prefix that fits)
+    "PAPERTRACK_ARXIV_OAI": [["harvest"]],
     "PAPERTRACK_ARXIV": [["harvest"], ["import-bibtex", "refs.bib"], ["import-digest", "issue.md"]],
+    "PAPERTRACK_CONTACT": [["harvest"], ["import-bibtex", "refs.bib"], ["import-digest", "issue.md"]],
     "PAPERTRACK_DBLP": [["harvest"]],
     "PAPERTRACK_LOCK_DIR": [["harvest"], ["import-snapshot", "snap.jsonl"], ["import-bibtex", "refs.bib"]],
     "PAPERTRACK_IMPORT_BATCH": [["import-snapshot", "snap.jsonl"]],

@@ -14,12 +14,12 @@ from datetime import timedelta
 import pytest
 
 from papertrack.config import parse_config
-from papertrack.ingest import harvest as harvest_module
+from papertrack.ingest import arxiv_api as harvest_module
 from papertrack.ingest.harvest import harvest
 from papertrack.sources.arxiv import ArxivClient
 from papertrack.sources.arxiv_standin import Faults, ReplayArxiv, error_feed
 from papertrack.store.schema import open_db
-from tests.helpers import BASIC_QUERIES, make_paper, write_queries
+from tests.helpers import BASIC_QUERIES, api, make_paper, write_queries
 
 CONFIG = parse_config(BASIC_QUERIES)
 
@@ -41,7 +41,7 @@ def counts(db):
 def test_paging_over_several_pages(db, replay):
     server = replay([binary(i) for i in range(1, 11)])
     client = ArxivClient(server.url, delay=0, page_size=3)
-    [report, _] = harvest(db, CONFIG, arxiv_client=client)
+    [report, _] = harvest(db, CONFIG, **api(client))
     assert (report.new, report.requests, report.status) == (10, 4, "ok")
     assert db["papers"].count == 10
     starts = [r["args"]["start"] for r in server.log.requests if "binary" in r["args"]["search_query"]]
@@ -52,9 +52,9 @@ def test_paging_over_several_pages(db, replay):
 def test_nothing_new_costs_one_request_per_query(db, replay):
     server = replay([binary(i) for i in range(1, 11)] + [quant(i) for i in range(20, 25)])
     client = ArxivClient(server.url, delay=0)
-    harvest(db, CONFIG, arxiv_client=client)
+    harvest(db, CONFIG, **api(client))
     before = len(server.log)
-    reports = harvest(db, CONFIG, arxiv_client=client)
+    reports = harvest(db, CONFIG, **api(client))
     assert len(server.log) - before == 2
     assert [(r.requests, r.new, r.updated) for r in reports] == [(1, 0, 0), (1, 0, 0)]
     assert [r.total for r in reports] == [10, 5]
@@ -64,11 +64,11 @@ def test_new_papers_and_new_versions_are_picked_up_and_paging_stops_early(db, re
     papers = [binary(i) for i in range(1, 11)]
     server = replay(papers)
     client = ArxivClient(server.url, delay=0, page_size=5)
-    harvest(db, CONFIG, ["binarization"], arxiv_client=client)
+    harvest(db, CONFIG, ["binarization"], **api(client))
     revised = replace(papers[0], version=2, updated="2021-06-01T00:00:00Z", title="Paper 1, revised: binary neural network")
     server.set_papers([revised, *papers[1:], binary(11, updated="2021-05-01T00:00:00Z")])
     before = len(server.log)
-    [report] = harvest(db, CONFIG, ["binarization"], arxiv_client=client, lookback=timedelta(0))
+    [report] = harvest(db, CONFIG, ["binarization"], **api(client), lookback=timedelta(0))
     assert (report.new, report.updated, report.requests) == (1, 1, 1)
     assert len(server.log) - before == 1
     row = db["papers"].get("2001.00001")
@@ -82,19 +82,19 @@ def test_late_announced_paper_within_the_lookback_is_found(db, replay):
     papers = [binary(i, updated=f"2020-03-{i:02d}T00:00:00Z") for i in range(1, 21)]
     server = replay(papers)
     client = ArxivClient(server.url, delay=0)
-    harvest(db, CONFIG, ["binarization"], arxiv_client=client)
+    harvest(db, CONFIG, ["binarization"], **api(client))
     # submitted (dated) two days before the watermark, but listed only now
     late = binary(99, updated="2020-03-18T00:00:00Z", published="2020-03-18T00:00:00Z")
     server.set_papers([*papers, late])
     before = len(server.log)
-    [report] = harvest(db, CONFIG, ["binarization"], arxiv_client=client)
+    [report] = harvest(db, CONFIG, ["binarization"], **api(client))
     assert (report.new, report.updated, len(server.log) - before) == (1, 0, 1)
 
 
 def test_two_queries_one_paper_one_row_both_tags(db, replay):
     both = binary(5, title="Binary neural network quantization")
     server = replay([both, binary(6), quant(7)])
-    harvest(db, CONFIG, arxiv_client=ArxivClient(server.url, delay=0))
+    harvest(db, CONFIG, **api(ArxivClient(server.url, delay=0)))
     assert db["papers"].count == 3
     tags = [
         r["name"]
@@ -122,7 +122,7 @@ class RejectingArxiv(ReplayArxiv):
 
 def test_error_feed_fails_that_query_only(db):
     with RejectingArxiv([binary(1), quant(2)]) as server:
-        reports = harvest(db, CONFIG, arxiv_client=ArxivClient(server.url, delay=0))
+        reports = harvest(db, CONFIG, **api(ArxivClient(server.url, delay=0)))
     assert [r.status for r in reports] == ["ok", "failed"]
     assert "arXiv rejected the query" in reports[1].error and "parenthesis" in reports[1].error
     assert reports[1].requests == 1  # not retried
@@ -133,9 +133,7 @@ def test_error_feed_fails_that_query_only(db):
 def test_a_query_arxiv_would_refuse_fails_before_any_request(db, replay):
     broken = replace(CONFIG.queries[1], query="ti:quantization AND (cat:cs.LG")  # not from queries.yaml
     server = replay([binary(1), quant(2)])
-    reports = harvest(
-        db, replace(CONFIG, queries=(CONFIG.queries[0], broken)), arxiv_client=ArxivClient(server.url, delay=0)
-    )
+    reports = harvest(db, replace(CONFIG, queries=(CONFIG.queries[0], broken)), **api(ArxivClient(server.url, delay=0)))
     assert [r.status for r in reports] == ["ok", "failed"]
     assert reports[1].error == "unbalanced parentheses: a '(' is never closed (arXiv answers HTTP 400)"
     assert reports[1].requests == 0 and not [r for r in server.log.requests if "quantization" in r["args"]["search_query"]]
@@ -153,7 +151,7 @@ def test_the_harvest_sends_the_query_as_arxiv_reads_it(db, replay):
             quant(3, title="Paper 3", published="2019-12-31T10:00:00Z"),
         ]
     )
-    [report] = harvest(db, config, arxiv_client=ArxivClient(server.url, delay=0))
+    [report] = harvest(db, config, **api(ArxivClient(server.url, delay=0)))
     assert report.status == "ok" and {r[0] for r in db.execute("select id from papers")} == {"2001.00001"}
     [sent] = {r["args"]["search_query"] for r in server.log.requests}
     assert sent == (
@@ -166,7 +164,7 @@ def test_faults_are_retried_without_duplicates(db, replay):
     papers = [binary(i) for i in range(1, 21)]
     server = replay(papers, Faults(fail_every=3, empty_every=4, truncate_every=5, retry_after="0"))
     client = ArxivClient(server.url, delay=0, page_size=4)
-    [report, _] = harvest(db, CONFIG, arxiv_client=client)
+    [report, _] = harvest(db, CONFIG, **api(client))
     assert report.status == "ok" and report.new == 20
     assert db["papers"].count == 20 and db["papers_queries"].count == 20
     assert report.requests == len([r for r in server.log.requests if "binary" in r["args"].get("search_query", "")])
@@ -182,12 +180,12 @@ def test_killed_between_pages_then_resumed(db, replay):
             raise KeyboardInterrupt  # the process dies after its second page was stored
 
     with pytest.raises(KeyboardInterrupt):
-        harvest(db, CONFIG, ["binarization"], arxiv_client=client, on_page=die)
+        harvest(db, CONFIG, ["binarization"], **api(client), on_page=die)
     assert db["papers"].count == 8
     progress = json.loads(db.execute("select progress from queries where name = 'binarization'").fetchone()[0])
     assert progress["start"] == 8
     before = len(server.log)  # the dying run's prefetch of start=8 may still land after this
-    [report] = harvest(db, CONFIG, ["binarization"], arxiv_client=ArxivClient(server.url, delay=0, page_size=4))
+    [report] = harvest(db, CONFIG, ["binarization"], **api(ArxivClient(server.url, delay=0, page_size=4)))
     assert report.new == 2 and report.requests == 1
     assert db["papers"].count == 10 and db["papers_queries"].count == 10
     assert {r["args"]["start"] for r in server.log.requests[before:]} == {"8"}
@@ -200,7 +198,7 @@ def test_results_beyond_the_paging_limit_are_split_into_date_windows(db, replay,
     monkeypatch.setattr(harvest_module, "PAGING_LIMIT", 10)
     papers = [binary(i, published=f"20{10 + i % 10}-0{1 + i % 9}-15T00:00:00Z") for i in range(1, 36)]
     server = replay(papers)
-    [report, _] = harvest(db, CONFIG, arxiv_client=ArxivClient(server.url, delay=0, page_size=4))
+    [report, _] = harvest(db, CONFIG, **api(ArxivClient(server.url, delay=0, page_size=4)))
     assert report.status == "ok" and report.new == 35 and db["papers"].count == 35
     windowed = [r["args"]["search_query"] for r in server.log.requests if "submittedDate" in r["args"]["search_query"]]
     assert windowed, "the query was not split"
@@ -210,7 +208,7 @@ def test_results_beyond_the_paging_limit_are_split_into_date_windows(db, replay,
 def test_since_limits_the_backfill(db, replay):
     config = parse_config(BASIC_QUERIES.replace("tags: [binarization]", "tags: [binarization]\n    since: 2020-01-10"))
     server = replay([binary(i) for i in range(1, 21)])
-    harvest(db, config, ["binarization"], arxiv_client=ArxivClient(server.url, delay=0))
+    harvest(db, config, ["binarization"], **api(ArxivClient(server.url, delay=0)))
     published = [r[0] for r in db.execute("select published from papers")]
     assert published and min(published) >= "2020-01-10"
     assert "submittedDate:[202001100000 TO" in server.log.requests[0]["args"]["search_query"]
@@ -219,7 +217,7 @@ def test_since_limits_the_backfill(db, replay):
 def test_unicode_and_latex_titles_round_trip(db, replay):
     title = r"$\ell_1$-Pruning of Schrödinger “binary neural network” <b>Nets</b> & Ångström"
     server = replay([binary(1, title=title, authors=["Zoë Çelik", "José García"])])
-    harvest(db, CONFIG, ["binarization"], arxiv_client=ArxivClient(server.url, delay=0))
+    harvest(db, CONFIG, ["binarization"], **api(ArxivClient(server.url, delay=0)))
     row = db["papers"].get("2001.00001")
     assert row["title"] == title
     assert json.loads(row["authors"]) == ["Zoë Çelik", "José García"]
@@ -239,7 +237,7 @@ def test_cli_harvest_twice_then_status(run_cli, replay, tmp_path):
     assert first.exit_code == 0, first.output
     lines = [line.split() for line in first.output.splitlines()[2:]]
     assert lines == [["binarization", "1", "5", "0", "5", "ok"], ["quantization", "1", "1", "0", "1", "ok"]]
-    second = run_cli("harvest", "--query", "quantization", env=env)
+    second = run_cli("harvest", "--query", "quantization", "--via", "api", env=env)
     assert [line.split() for line in second.output.splitlines()[2:]] == [["quantization", "1", "0", "0", "1", "ok"]]
     assert (tmp_path / "db" / "papers.db").exists()
     rows = {r[0]: r for r in (line.split() for line in run_cli("status").output.splitlines()[2:])}

@@ -57,9 +57,9 @@ def test_two_harvest_processes_take_turns_at_arxivs_pace(tmp_path, replay, secon
     last request. The request log has no gap under the delay; every paper is stored once."""
     server = replay(BINARY + QUANT)
     write_queries(tmp_path / "queries.yaml", BASIC_QUERIES)
-    first = start_papertrack("harvest", cwd=tmp_path, env=slow(server))
+    first = start_papertrack("harvest", "--via", "api", cwd=tmp_path, env=slow(server))
     wait_until(lambda: len(server.log) >= 1, what="the first harvest's first request")
-    second = start_papertrack("harvest", "--db", second_db, "--wait", cwd=tmp_path, env=slow(server))
+    second = start_papertrack("harvest", "--via", "api", "--db", second_db, "--wait", cwd=tmp_path, env=slow(server))
     _, first_err = first.communicate(timeout=60)
     _, second_err = second.communicate(timeout=60)
     assert (first.returncode, second.returncode) == (0, 0), first_err + second_err
@@ -78,11 +78,11 @@ def test_a_second_harvest_exits_75_at_once_and_the_lock_dies_with_its_holder(tmp
     server = replay(many)
     write_queries(tmp_path / "queries.yaml", BASIC_QUERIES)
     env = slow(server, 0.5)
-    first = start_papertrack("harvest", "--query", "binarization", cwd=tmp_path, env=env)
+    first = start_papertrack("harvest", "--via", "api", "--query", "binarization", cwd=tmp_path, env=env)
     try:
         wait_until(lambda: len(server.log) >= 2, what="two requests of the first harvest")
         started = time.monotonic()
-        busy = run_cli("harvest", env=env)
+        busy = run_cli("harvest", "--via", "api", env=env)
         assert busy.exit_code == 75 and time.monotonic() - started < 2
         assert re.fullmatch(
             f"Error: db/papers.db is in use by {HOLDER}; pass --wait \\[SECONDS\\] to wait for it\n", busy.stderr
@@ -90,7 +90,7 @@ def test_a_second_harvest_exits_75_at_once_and_the_lock_dies_with_its_holder(tmp
         assert re.search(r"pid (\d+)", busy.stderr).group(1) == str(first.pid)
 
         started = time.monotonic()
-        waited = run_cli("harvest", "--wait", "0.5", env=env)
+        waited = run_cli("harvest", "--via", "api", "--wait", "0.5", env=env)
         assert waited.exit_code == 75 and time.monotonic() - started >= 0.5
         waiting, error = waited.stderr.splitlines()
         assert re.fullmatch(f"db/papers.db is in use by {HOLDER}; waiting up to 0.5 s", waiting)
@@ -107,7 +107,7 @@ def test_a_second_harvest_exits_75_at_once_and_the_lock_dies_with_its_holder(tmp
     # no stale lock: status sees the row's owner is gone, and the next harvest starts at once
     flags = {line.split()[0]: line.split()[4] for line in run_cli("status").stdout.splitlines()[2:]}
     assert flags["binarization"] == "INTERRUPTED"
-    rerun = run_cli("harvest", env={"PAPERTRACK_ARXIV_URL": server.url})
+    rerun = run_cli("harvest", "--via", "api", env={"PAPERTRACK_ARXIV_URL": server.url})
     assert rerun.exit_code == 0, rerun.output
     stored_once(tmp_path / "db" / "papers.db", many)
     db = open_db(tmp_path / "db" / "papers.db")
@@ -130,7 +130,9 @@ def test_only_commands_that_talk_to_arxiv_take_its_lock(tmp_path, replay, run_cl
     (tmp_path / "plain.bib").write_text(BIB_WITHOUT_ARXIV)
     (tmp_path / "fetch.bib").write_text(BIB_WITH_ARXIV)
     env = slow(server, 0.5)
-    harvesting = start_papertrack("harvest", "--db", "a.db", "--query", "binarization", cwd=tmp_path, env=env)
+    harvesting = start_papertrack(
+        "harvest", "--via", "api", "--db", "a.db", "--query", "binarization", cwd=tmp_path, env=env
+    )
     try:
         wait_until(lambda: len(server.log) >= 2, what="the harvest's first page")
         assert run_cli("import-bibtex", "--db", "b.db", "plain.bib", env=env).exit_code == 0
@@ -154,7 +156,7 @@ def test_only_commands_that_talk_to_arxiv_take_its_lock(tmp_path, replay, run_cl
 def test_the_lock_files_are_where_the_docs_say(tmp_path, replay, run_cli):
     server = replay(BINARY)
     write_queries(tmp_path / "queries.yaml", BASIC_QUERIES)
-    assert run_cli("harvest", env={"PAPERTRACK_ARXIV_URL": server.url}).exit_code == 0
+    assert run_cli("harvest", "--via", "api", env={"PAPERTRACK_ARXIV_URL": server.url}).exit_code == 0
     lock_dir = os.environ["PAPERTRACK_LOCK_DIR"]  # conftest gives each test its own
     port = server.server.server_address[1]
     assert sorted(os.listdir(lock_dir)) == [f"arxiv-127.0.0.1-{port}.lock"]  # no DBLP query: no DBLP lock
@@ -163,7 +165,7 @@ def test_the_lock_files_are_where_the_docs_say(tmp_path, replay, run_cli):
     assert (tmp_path / "db" / "papers.db.lock").is_file()
     assert default_lock_dir().parent.is_dir() and default_lock_dir().name == "papertrack-locks"
     assert endpoint_lock("/x", "arXiv", "https://export.arxiv.org/api/query").path.name == "arxiv-export.arxiv.org.lock"
-    bad = run_cli("harvest", env={"PAPERTRACK_ARXIV_URL": server.url, "PAPERTRACK_LOCK_DIR": "queries.yaml"})
+    bad = run_cli("harvest", "--via", "api", env={"PAPERTRACK_ARXIV_URL": server.url, "PAPERTRACK_LOCK_DIR": "queries.yaml"})
     assert bad.exit_code == 2 and "PAPERTRACK_LOCK_DIR" in bad.stderr and bad.stderr.count("\n") == 1
 
 

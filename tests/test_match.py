@@ -19,7 +19,7 @@ from papertrack.sources.arxiv_query import evaluate, parse, record_of, stem
 from papertrack.store.papers import save_papers
 from papertrack.store.schema import memory_db, open_db
 from papertrack.store.search import match_ids, variants
-from tests.helpers import ROOT, make_paper, write_queries
+from tests.helpers import ROOT, api, make_paper, write_queries
 
 
 def reference(papers: list[Paper], query: str) -> set[str]:
@@ -274,7 +274,7 @@ def test_match_links_and_tags_exactly_as_a_harvest_does(tmp_path, replay):
     (tmp_path / "snap.jsonl").write_text("\n".join(sample_lines()) + "\n")
     server = replay([record_to_paper(json.loads(line)) for line in sample_lines()])
     harvested = open_db(tmp_path / "harvest.db")
-    assert all(r.status == "ok" for r in harvest(harvested, config, arxiv_client=ArxivClient(server.url, delay=0)))
+    assert all(r.status == "ok" for r in harvest(harvested, config, **api(ArxivClient(server.url, delay=0))))
     matched = open_db(tmp_path / "match.db")
     import_snapshot(matched, tmp_path / "snap.jsonl", taxonomy=config.taxonomy)
     from papertrack.ingest.local_match import match_saved
@@ -350,10 +350,12 @@ def test_a_covering_snapshot_makes_the_first_harvest_incremental(tmp_path, repla
     db = open_db(tmp_path / "p.db")
     report = import_snapshot(db, tmp_path / "snap.jsonl")
     match_saved(db, config, ["binarization"])
-    watermark = db.execute("select watermark from queries where name = 'binarization'").fetchone()[0]
-    assert watermark == report.newest
+    watermark, covered = db.execute(
+        "select watermark, covered || ' ' || covered_via from queries where name = 'binarization'"
+    ).fetchone()
+    assert watermark == report.newest and covered == f"{report.newest[:10]} snapshot"  # backfilled: OAI-PMH may take it
     server = replay([record_to_paper(json.loads(line)) for line in sample_lines()])
-    [run] = harvest(db, config, ["binarization"], arxiv_client=ArxivClient(server.url, delay=0, page_size=5))
+    [run] = harvest(db, config, ["binarization"], **api(ArxivClient(server.url, delay=0, page_size=5)))
     assert (run.requests, run.new) == (1, 0)  # stops at the snapshot's date instead of paging everything
 
 

@@ -7,7 +7,8 @@ import json
 from pathlib import Path
 
 from papertrack.store import derived
-from papertrack.store.schema import TABLES, describe
+from papertrack.store.schema import TABLES
+from papertrack.store.schema_docs import describe
 from papertrack.web.metadata import CANNED_QUERIES, metadata, metadata_json
 
 METADATA = Path(__file__).resolve().parents[1] / "metadata.json"

@@ -221,7 +221,7 @@ def test_a_harvest_scores_its_new_papers_with_the_stored_model(run_cli, replay, 
     assert "rank my-library: fitted on 12 positives, 300 papers scored" in result.output
     fitted = db_of(tmp_path).execute("select fitted from rank_models").fetchone()[0]
     server.set_papers(corpus.papers() + later())
-    result = run_cli("harvest", env=env)
+    result = run_cli("harvest", "--via", "api", env=env)
     assert result.exit_code == 0, result.output
     assert "rank my-library: 30 new papers scored" in result.output
     db = db_of(tmp_path)

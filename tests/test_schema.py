@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import sqlite_utils
 
-from papertrack.store.schema import FTS, TABLES, ensure_schema, schema_markdown
+from papertrack.store.schema import FTS, TABLES, ensure_schema
+from papertrack.store.schema_docs import schema_markdown
 from tests.helpers import ROOT
 
 

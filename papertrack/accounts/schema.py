@@ -19,8 +19,9 @@ from pathlib import Path
 import sqlite_utils
 
 from papertrack.errors import UsageError
-from papertrack.store.schema import open_wal, table_markdown
+from papertrack.store.schema import open_wal
 from papertrack.store.schema import transaction as db_transaction
+from papertrack.store.schema_docs import table_markdown
 
 LIBRARY_NAME = "library.db"  # the default library file, beside the papers database
 USER = (int, "users.id")

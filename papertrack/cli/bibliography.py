@@ -4,25 +4,22 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
-from typing import TYPE_CHECKING
 
 import click
 
 from papertrack.cli.options import (
-    arxiv_client,
+    SourceCommand,
     db_option,
     lock_options,
     locked_db,
     optional_config,
     queries_option,
+    source_clients,
     stored_db,
     window_options,
 )
 from papertrack.cli.output import plural, write_text
 from papertrack.cli.ranking import keep_ranked
-
-if TYPE_CHECKING:
-    from papertrack.sources.arxiv import ArxivClient
 
 
 @click.command()
@@ -52,14 +49,13 @@ def bibtex(
         click.echo(f"{plural(count, 'entry', 'entries')} written to {output}", err=True)
 
 
-@click.command(name="import-bibtex")
+@click.command(name="import-bibtex", cls=SourceCommand, sources=("arxiv-api",))
 @db_option
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--tag", "tags", multiple=True, metavar="TAG", help="Tag every imported or matched paper (repeatable)")
 @queries_option
-@arxiv_client
 @lock_options
-def import_bibtex(db_path: str, file: str, tags: tuple[str, ...], queries_path: str, arxiv: ArxivClient) -> None:
+def import_bibtex(db_path: str, file: str, tags: tuple[str, ...], queries_path: str) -> None:
     """Import a .bib file: match entries to stored papers, fetch new arXiv ones, add the rest.
 
     Exits 0 when every entry that describes a paper was imported or matched (a @proceedings
@@ -70,6 +66,7 @@ def import_bibtex(db_path: str, file: str, tags: tuple[str, ...], queries_path: 
 
     bib = read_bibtex(file)  # before opening the database: a missing file creates nothing
     config = optional_config(queries_path)
+    arxiv = source_clients("arxiv-api")["arxiv-api"]
     db = locked_db(db_path)
     report = run_import(db, bib, tags, client=arxiv)
     for problem in report.problems:

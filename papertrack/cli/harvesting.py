@@ -1,4 +1,4 @@
-"""Commands that fill the database: queries, harvest, status, import-snapshot, match."""
+"""Commands that fill the database: queries, harvest, status, import-snapshot, import-dblp, match."""
 
 from __future__ import annotations
 
@@ -9,14 +9,14 @@ import click
 
 from papertrack.cli.options import (
     DAY,
-    arxiv_client,
+    SourceCommand,
     db_option,
-    dblp_client,
     lock_options,
     locked_db,
     new_or_stored_db,
     optional_config,
     queries_option,
+    source_clients,
     status_lock,
     stored_db,
     with_config,
@@ -28,8 +28,6 @@ if TYPE_CHECKING:
     import datetime as dt
 
     from papertrack.config import Config
-    from papertrack.sources.arxiv import ArxivClient
-    from papertrack.sources.dblp import DblpClient
 
 
 @click.command()
@@ -60,29 +58,43 @@ def queries(config: Config, explain: bool) -> None:
         click.echo(f"\ntaxonomy: {len(config.taxonomy)} tags ({', '.join(r.tag for r in config.taxonomy)})")
 
 
-@click.command()
+@click.command(cls=SourceCommand)
 @db_option
 @with_config
 @click.option("--query", "names", multiple=True, help="Only this saved query (repeatable)")
-@click.option("--full", is_flag=True, help="Ignore the watermark and fetch everything the query matches")
-@arxiv_client
-@dblp_client
+@click.option("--full", is_flag=True, help="Ignore the watermark and fetch everything the query matches (query API)")
+@click.option(
+    "--via", type=click.Choice(["auto", "oai", "api"]), default="auto", show_default=True,
+    help="How arXiv queries run: auto (OAI-PMH for the daily run of queries already backfilled and confined to "
+    "arXiv's sets, the query API for the rest), oai or api (that channel only)",
+)  # fmt: skip
+@click.option(
+    "--keep-all", is_flag=True,
+    help="With OAI-PMH: store every record of the listed sets, not only what the saved queries match",
+)  # fmt: skip
 @lock_options
-def harvest(db_path: str, config: Config, names: tuple[str, ...], full: bool, arxiv: ArxivClient, dblp: DblpClient) -> None:
+def harvest(db_path: str, config: Config, names: tuple[str, ...], full: bool, via: str, keep_all: bool) -> None:
     """Harvest the saved queries into the database (incremental, resumable).
 
     One harvest or import writes a database at a time, and one papertrack process on
-    the machine talks to arXiv (and to DBLP) at a time: a second one exits with code 75,
-    or waits with --wait."""
+    the machine talks to each service's endpoint at a time: a second one exits with code
+    75, or waits with --wait. Exits 1 if a query failed, 75 if none failed but a service
+    was throttling this machine (its queries are deferred and run first next time)."""
     from papertrack.ingest.harvest import harvest as run_harvest
 
+    clients = source_clients()
     db = locked_db(db_path)
     with ProgressBars() as bars:
-        reports = run_harvest(db, config, names, full=full, arxiv_client=arxiv, dblp_client=dblp, on_page=bars.update)
+        reports = run_harvest(
+            db, config, names, full=full, via=via, keep_all=keep_all, clients=clients, on_page=bars.update
+        )  # fmt: skip
     print_reports(reports)
     keep_ranked(db, config)
-    if any(r.status != "ok" for r in reports):
+    statuses = {r.status for r in reports}
+    if statuses - {"ok", "deferred"}:
         sys.exit(1)
+    if "deferred" in statuses:
+        sys.exit(75)
 
 
 @click.command()
@@ -193,4 +205,33 @@ def match(db_path: str, queries_path: str, names: tuple[str, ...], try_text: str
     )
 
 
-COMMANDS = [queries, harvest, status, import_snapshot, match]
+@click.command(name="import-dblp", cls=SourceCommand, sources=("arxiv-api",))
+@click.argument("file", type=click.Path(dir_okay=False))
+@db_option
+@with_config
+@click.option("--query", "names", multiple=True, help="Only this saved dblp query (repeatable)")
+@click.option("--offline", is_flag=True, help="Link to stored papers only: ask arXiv for no preprint")
+@lock_options
+def import_dblp(file: str, db_path: str, config: Config, names: tuple[str, ...], offline: bool) -> None:
+    """Read dblp's XML dump (dblp.xml.gz, with dblp.dtd beside it) for the saved dblp queries.
+
+    For when dblp shows scripts a bot check: download both files from
+    https://dblp.org/xml/ in a browser. The records of the queries' tables of contents,
+    venues and years are linked and stored as a harvest stores them; rerun it at will."""
+    from papertrack.ingest.import_dblp import import_dblp as run_import
+
+    arxiv = None if offline else source_clients("arxiv-api")["arxiv-api"]
+    db = locked_db(db_path)
+    report = run_import(db, file, config, names, arxiv_client=arxiv)
+    counts = list(report.queries.values())
+    table(
+        [(c.query, f"{c.records:,}", f"{c.new:,}", f"{c.updated:,}", f"{c.total:,}") for c in counts],
+        ["query", "records", "new", "updated", "total"],
+        right=["records", "new", "updated", "total"],
+    )
+    rate = report.read / report.seconds if report.seconds else 0
+    click.echo(f"{report.read:,} dblp records read in {report.seconds:.1f} s ({rate:,.0f} records/s)")
+    keep_ranked(db, config)
+
+
+COMMANDS = [queries, harvest, status, import_snapshot, import_dblp, match]

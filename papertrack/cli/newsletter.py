@@ -10,10 +10,11 @@ import click
 
 from papertrack.cli.options import (
     DAY,
-    arxiv_client,
+    SourceCommand,
     db_option,
     lock_options,
     locked_db,
+    source_clients,
     stored_db,
     window_options,
     with_config,
@@ -23,7 +24,6 @@ from papertrack.cli.ranking import keep_ranked
 
 if TYPE_CHECKING:
     from papertrack.config import Config
-    from papertrack.sources.arxiv import ArxivClient
 
 
 def picks_arguments(fn: Callable) -> Callable:
@@ -97,17 +97,17 @@ def digest(
     click.echo(f"{plural(len(result.entries), 'entry', 'entries')} ({what}){f' -> {output}' if output else ''}", err=True)
 
 
-@click.command(name="import-digest")
+@click.command(name="import-digest", cls=SourceCommand, sources=("arxiv-api",))
 @db_option
 @with_config
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
-@arxiv_client
 @lock_options
-def import_digest(db_path: str, config: Config, files: tuple[str, ...], arxiv: ArxivClient) -> None:
+def import_digest(db_path: str, config: Config, files: tuple[str, ...]) -> None:
     """Import past issues (markdown): featured papers become picks, the editor's text notes."""
     from papertrack.enrich.taxonomy import Taxonomy
     from papertrack.newsletter.past_issues import import_issues
 
+    arxiv = source_clients("arxiv-api")["arxiv-api"]
     db = locked_db(db_path)
     reports = import_issues(db, files, client=arxiv, taxonomy=Taxonomy(config.taxonomy))
     table([(r.path, r.issue, len(r.featured), len(r.skipped)) for r in reports], ["file", "issue", "featured", "skipped"])

@@ -24,11 +24,10 @@ if TYPE_CHECKING:
 
 DEFAULT_DB = "db/papers.db"
 DEFAULT_QUERIES = "queries.yaml"
-ARXIV_URL = "https://export.arxiv.org/api/query"  # sources.arxiv.ARXIV_URL (not imported: keeps --help fast)
-DBLP_URL = "https://dblp.org/search/publ/api"  # sources.dblp.DBLP_URL
 # What commands leave in the click context (shared by nested contexts) for the group and the decorators
 DB_KEY = "papertrack.db"  # the database a command opened: storage errors name it
 _WAIT, _LOCK_DIR = "papertrack.wait", "papertrack.lock_dir"  # set by `lock_options`
+_SETTINGS = "papertrack.settings"  # the sources' settings, by option (`SourceCommand`)
 
 
 class Day(click.ParamType):
@@ -130,7 +129,7 @@ def _context() -> click.Context:
 
 def lock_options(fn: Callable) -> Callable:
     """--wait and the lock directory, for the commands that take the database's or an
-    endpoint's lock (`locked_db`, `arxiv_client`, `dblp_client` read them from the context)."""
+    endpoint's lock (`locked_db`, `source_clients` read them from the context)."""
 
     def remember(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
         ctx.meta[f"papertrack.{param.name}"] = value
@@ -139,13 +138,13 @@ def lock_options(fn: Callable) -> Callable:
     fn = click.option(
         "--lock-dir", envvar="PAPERTRACK_LOCK_DIR", show_envvar=True, type=click.Path(file_okay=False), hidden=True,
         expose_value=False, callback=remember,
-        help="Directory of the arXiv and DBLP locks every papertrack process on the machine shares "
+        help="Directory of the arXiv and dblp locks every papertrack process on the machine shares "
         "[default: papertrack-locks in the system's temporary directory]",
     )(fn)  # fmt: skip
     return click.option(
         "--wait", type=click.FloatRange(min=0), default=0, is_flag=False, flag_value=math.inf, metavar="[SECONDS]",
         expose_value=False, callback=remember,
-        help="When another papertrack process holds the database or the arXiv/DBLP endpoint, wait this long for it "
+        help="When another papertrack process holds the database or an arXiv or dblp endpoint, wait this long for it "
         "(--wait alone: as long as it takes) instead of exiting with code 75 at once",
     )(fn)  # fmt: skip
 
@@ -222,55 +221,88 @@ def window_options(fn: Callable) -> Callable:
     return click.option("--from", "date_from", type=DAY, help="First day of the window")(fn)
 
 
-def arxiv_client(fn: Callable) -> Callable:
-    """The arXiv endpoint and pacing (environment variables for tests and mirrors), as an
-    `arxiv` argument: a ready `sources.arxiv.ArxivClient`."""
+class Contact(click.ParamType):
+    """An e-mail address or an http(s) URL, for the User-Agent (nothing that could break a header)."""
 
-    @click.option(
-        "--arxiv-url", envvar="PAPERTRACK_ARXIV_URL", show_envvar=True, default=ARXIV_URL, type=URL,
-        help="arXiv API endpoint",
+    name = "EMAIL|URL"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        import re
+
+        text = str(value).strip()
+        if re.fullmatch(r"[^@\s<>()\\;,\x00-\x1f\x7f]+@[^@\s<>()\\;,\x00-\x1f\x7f]+\.[a-zA-Z]{2,}", text):
+            return text
+        if re.fullmatch(r"https?://[^\s<>()\\;,\x00-\x1f\x7f]+\.[^\s<>()\\;,\x00-\x1f\x7f]+", text):
+            return text
+        self.fail(f"{value!r} is not an e-mail address or an http(s) URL", param, ctx)
+
+
+class SourceCommand(click.Command):
+    """A command that talks to registered sources (`sources.registry`): all of them, or
+    those named in `sources=`. Each source's settings become options (with their
+    environment variables), added when the command itself is parsed or its help shown,
+    so `papertrack --help` loads no source; `source_clients` builds the clients."""
+
+    def __init__(self, *args: Any, sources: tuple[str, ...] | None = None, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.source_names = sources
+        self._added: list[click.Parameter] | None = None
+
+    def get_params(self, ctx: click.Context) -> list[click.Parameter]:
+        params = super().get_params(ctx)
+        if self._added is None:
+            self._added = _source_options(self.source_names)
+        help_option = self.get_help_option(ctx)
+        own = [p for p in params if p is not help_option]
+        return [*own, *self._added, *([help_option] if help_option else [])]
+
+
+def _source_options(names: tuple[str, ...] | None) -> list[click.Parameter]:
+    from papertrack.sources import registry
+
+    kinds = {"url": URL, "seconds": click.FloatRange(min=0)}
+    chosen = [registry.get(n) for n in names] if names else list(registry.sources().values())
+    seen: dict[str, click.Parameter] = {}
+    for source in chosen:
+        for s in source.settings:
+            if s.option in seen:
+                continue
+            kind = kinds.get(s.kind) or click.IntRange(1, s.most)
+            seen[s.option] = click.Option(
+                [s.option], envvar=s.env, show_envvar=True, default=s.default, show_default=s.kind != "url",
+                type=kind, hidden=s.hidden, help=s.help, expose_value=False, callback=_remember_setting,
+                metavar="SECONDS" if s.kind == "seconds" else None,
+            )  # fmt: skip
+    contact = click.Option(
+        ["--contact"], envvar="PAPERTRACK_CONTACT", show_envvar=True, type=Contact(), expose_value=False,
+        callback=_remember_setting,
+        help="Your e-mail address (or a URL), sent in the User-Agent so arXiv and dblp can reach you instead of blocking you",
     )  # fmt: skip
-    @click.option(
-        "--arxiv-delay", envvar="PAPERTRACK_ARXIV_DELAY", show_envvar=True, default=3.0, show_default=True,
-        type=click.FloatRange(min=0), metavar="SECONDS", help="Pause between arXiv requests (arXiv asks for 3)",
-    )  # fmt: skip
-    @click.option(
-        "--arxiv-page-size", envvar="PAPERTRACK_ARXIV_PAGE_SIZE", show_envvar=True, default=2000,
-        type=click.IntRange(1, 2000), hidden=True, help="Results per arXiv request (for tests)",
-    )  # fmt: skip
-    @functools.wraps(fn)
-    def wrapper(arxiv_url: str, arxiv_delay: float, arxiv_page_size: int, **kwargs: Any) -> Any:
-        from papertrack.sources.arxiv import ArxivClient
-
-        client = ArxivClient(
-            arxiv_url, delay=arxiv_delay, page_size=arxiv_page_size, lock=_endpoint_lock(ArxivClient.service, arxiv_url)
-        )
-        _context().call_on_close(client.close)
-        return fn(arxiv=client, **kwargs)
-
-    return wrapper
+    return [*seen.values(), contact]
 
 
-def dblp_client(fn: Callable) -> Callable:
-    """The DBLP endpoint and pacing, as a `dblp` argument (`sources.dblp.DblpClient`)."""
+def _remember_setting(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    ctx.meta.setdefault(_SETTINGS, {})[param.opts[0]] = value
+    return value
 
-    @click.option(
-        "--dblp-url", envvar="PAPERTRACK_DBLP_URL", show_envvar=True, default=DBLP_URL, type=URL,
-        help="DBLP publication search endpoint",
-    )  # fmt: skip
-    @click.option(
-        "--dblp-delay", envvar="PAPERTRACK_DBLP_DELAY", show_envvar=True, default=3.0, show_default=True,
-        type=click.FloatRange(min=0), metavar="SECONDS", help="Pause between DBLP requests",
-    )  # fmt: skip
-    @functools.wraps(fn)
-    def wrapper(dblp_url: str, dblp_delay: float, **kwargs: Any) -> Any:
-        from papertrack.sources.dblp import DblpClient
 
-        client = DblpClient(dblp_url, delay=dblp_delay, lock=_endpoint_lock(DblpClient.service, dblp_url))
-        _context().call_on_close(client.close)
-        return fn(dblp=client, **kwargs)
+def source_clients(*names: str) -> dict[str, Any]:
+    """The clients of the command's sources by name (all registered, or these), built from
+    its options, each with its machine-wide endpoint lock, closed when the command ends."""
+    from papertrack.sources import registry
+    from papertrack.sources.http import user_agent
 
-    return wrapper
+    ctx = _context()
+    values = ctx.meta.get(_SETTINGS, {})
+    agent = user_agent(values.get("--contact"))
+    clients = {}
+    for source in [registry.get(n) for n in names] if names else list(registry.sources().values()):
+        settings = {s.key: values.get(s.option, s.default) for s in source.settings}
+        url = str(settings.get("url") or "")
+        client = source.client(settings, lock=_endpoint_lock(source.service, url) if url else None, agent=agent)
+        ctx.call_on_close(client.close)
+        clients[source.name] = client
+    return clients
 
 
 def library_option(fn: Callable) -> Callable:

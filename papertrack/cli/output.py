@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from papertrack.ingest.snapshot import SnapshotReport
     from papertrack.sources.arxiv import Page
     from papertrack.sources.dblp import DblpPage
+    from papertrack.sources.oai import OaiPage
     from papertrack.sources.snapshot import Chunk
 
 
@@ -43,13 +44,29 @@ def write_text(text: str, output: str | None) -> None:
 
 
 def print_reports(reports: list[RunReport]) -> None:
+    """The closing table of a harvest, then one line per thing to hear: a query kept on
+    arXiv's query API, OAI-PMH's shared requests, each error once (with the queries it
+    hit), each throttling service once (with the queries it deferred)."""
     table(
         [(r.query, r.requests, r.new, r.updated, r.total, r.status) for r in reports],
         ["query", "requests", "new", "updated", "total", "status"],
     )
     for r in reports:
+        if r.note:
+            click.echo(f"{r.query}: {r.note}", err=True)
+    oai = [r for r in reports if r.via == "oai" and r.status == "ok"]
+    if len(oai) > 1:
+        most = max(r.requests for r in oai)
+        click.echo(f"{len(oai)} queries through arXiv's OAI-PMH shared {plural(most, 'request', 'requests')}", err=True)
+    errors: dict[tuple[str, str], list[str]] = {}
+    for r in reports:
         if r.error:
-            click.secho(f"{r.query}: {r.error}", fg="red", err=True)
+            errors.setdefault((r.status, r.error), []).append(r.query)
+    for (status, error), names in errors.items():
+        if status == "deferred":
+            click.secho(f"{error}; deferred: {', '.join(names)} (they run first next time)", fg="yellow", err=True)
+        else:
+            click.secho(f"{', '.join(names)}: {error}", fg="red", err=True)
 
 
 class ProgressBars:
@@ -71,8 +88,8 @@ class ProgressBars:
             self.bar.render_finish()
             self.bar = None
 
-    def update(self, report: RunReport, page: Page | DblpPage) -> None:
-        if not self.enabled:
+    def update(self, report: RunReport, page: Page | DblpPage | OaiPage) -> None:
+        if not self.enabled or page.total is None:  # an OAI-PMH listing does not say how long it is
             return
         if report.query != self.query:
             self._close()

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import click
 
 from papertrack.cli.options import (
-    arxiv_client,
+    SourceCommand,
     db_option,
     library_file,
     library_option,
@@ -16,13 +16,12 @@ from papertrack.cli.options import (
     locked_db,
     optional_config,
     queries_option,
+    source_clients,
 )
 from papertrack.cli.output import plural, table
 
 if TYPE_CHECKING:
     import sqlite_utils
-
-    from papertrack.sources.arxiv import ArxivClient
 
 ROLE = click.Choice(["reader", "editor"])
 
@@ -157,15 +156,14 @@ def feed_token(name: str, rotate: bool, db_path: str, library: str | None) -> No
     click.echo(f"Feeds: /-/feeds/{token}/for-you.atom and /-/feeds/{token}/search/N.atom", err=True)
 
 
-@users.command(name="import-bibtex")
+@users.command(name="import-bibtex", cls=SourceCommand, sources=("arxiv-api",))
 @click.argument("name")
 @click.argument("file", type=click.Path(dir_okay=False))
 @db_option
 @library_option
 @queries_option
-@arxiv_client
 @lock_options
-def import_bibtex(name: str, file: str, db_path: str, library: str | None, queries_path: str, arxiv: ArxivClient) -> None:
+def import_bibtex(name: str, file: str, db_path: str, library: str | None, queries_path: str) -> None:
     """Bring a BibTeX or Zotero library in as the account's saved papers.
 
     Entries are matched to stored papers by the importer of `import-bibtex` (which
@@ -178,6 +176,7 @@ def import_bibtex(name: str, file: str, db_path: str, library: str | None, queri
     bib = read_bibtex(file)
     lib = _library(db_path, library)
     config = optional_config(queries_path)
+    arxiv = source_clients("arxiv-api")["arxiv-api"]
     papers = locked_db(db_path)
     result = import_library(papers, lib.conn, name, bib, client=arxiv)
     for problem in result.bib.problems:

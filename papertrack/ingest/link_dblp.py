@@ -53,11 +53,12 @@ def plan_page(
     db: sqlite_utils.Database,
     page: DblpPage,
     query: SavedQuery,
-    arxiv_client: ArxivClient,
+    arxiv_client: ArxivClient | None,
     lookup_known: bool = False,
 ) -> Plan:
     """Resolve each record of a page (see the module docstring). Preprint look-ups run
-    for records that have no row yet, or for all unmatched ones when `lookup_known`."""
+    for records that have no row yet, or for all unmatched ones when `lookup_known`;
+    without an `arxiv_client` none do (rules 2 and 5 are skipped)."""
     pattern = re.compile(query.title_filter, re.IGNORECASE) if query.title_filter else None
     records = [
         p
@@ -88,14 +89,14 @@ def plan_page(
         if record.id in page.preprints and aid:  # a CoRR record: the arXiv paper itself, no venue
             if aid in stored:
                 plan.preprints.append(aid)
-            else:
+            elif arxiv_client:
                 by_arxiv_id[aid] = record
             continue
         pid = keys.get(record.dblp_key)
         has_row = pid == record.id
         target = None if has_row else pid
         target = target or (aid if aid in stored else None) or dois.get(record.doi)
-        if target is None and aid and (lookup_known or not has_row):
+        if target is None and aid and arxiv_client and (lookup_known or not has_row):
             by_arxiv_id[aid] = record
             continue
         if target is None and not has_row:  # a row's title was matched when its preprint arrived
@@ -104,7 +105,7 @@ def plan_page(
             plan.matches.append((target, record))
         else:
             unmatched.append(record)
-    for paper in arxiv_client.fetch_ids(list(by_arxiv_id)) if by_arxiv_id else ():
+    for paper in arxiv_client.fetch_ids(list(by_arxiv_id)) if arxiv_client and by_arxiv_id else ():
         if paper.id not in by_arxiv_id:
             continue
         record = by_arxiv_id.pop(paper.id)
@@ -115,7 +116,9 @@ def plan_page(
             plan.found.append((paper, record))
     unmatched += [r for r in by_arxiv_id.values() if r.id not in page.preprints]  # ids arXiv did not know
     rows = {pid for pid in keys.values() if pid.startswith(DBLP_PREFIX)}
-    found = lookup_preprints(arxiv_client, [r for r in unmatched if lookup_known or r.id not in rows])
+    found = (
+        lookup_preprints(arxiv_client, [r for r in unmatched if lookup_known or r.id not in rows]) if arxiv_client else {}
+    )
     for record in unmatched:
         if record.id in found:
             plan.found.append((found[record.id], record))

@@ -39,7 +39,8 @@ def match_saved(db: sqlite_utils.Database, config: Config, names: Iterable[str] 
     """Run saved arXiv queries locally: link and tag what they match, as a harvest would.
 
     A query never harvested (no watermark) that a completed snapshot import covers gets
-    the snapshot's newest date as its watermark, so its first harvest is incremental.
+    the snapshot's newest date as its watermark, and counts as backfilled up to that day:
+    its first harvest is incremental, and through OAI-PMH when it can be.
     """
     queries = config.select(list(names))
     ids = sync_queries(db, queries)
@@ -79,7 +80,10 @@ def _adopt_snapshot_watermark(db: sqlite_utils.Database, query: SavedQuery, quer
         if covers and (newest is None or row["newest"] > newest):
             newest = row["newest"]
     if newest:
-        db.execute("update queries set watermark = ? where id = ?", [newest, query_id])
+        db.execute(
+            "update queries set watermark = ?, covered = ?, covered_via = 'snapshot' where id = ?",
+            [newest, newest[:10], query_id],
+        )
 
 
 def _terms(node: Node) -> list[Term]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import arxiv
 import requests
@@ -21,7 +22,6 @@ from lxml import etree
 from papertrack.errors import QueryRejected, SourceError
 from papertrack.models import Paper, abs_url, clean_text, iso_utc, pdf_url, split_arxiv_id
 from papertrack.sources.http import DEFAULT_DELAY, BadContent, ServiceClient
-from papertrack.sources.locks import Lock
 
 ARXIV_URL = "https://export.arxiv.org/api/query"
 PAGE_SIZE = 2000  # the most arXiv serves per request
@@ -51,17 +51,13 @@ class ArxivClient(ServiceClient):
     """
 
     service, default_url = "arXiv", ARXIV_URL
+    bot_check_advice = (
+        "arXiv is refusing scripts from this address: wait before trying again, and set PAPERTRACK_CONTACT "
+        "so arXiv can tell who is asking."
+    )
 
-    def __init__(
-        self,
-        base_url: str | None = None,
-        delay: float = DEFAULT_DELAY,
-        page_size: int = PAGE_SIZE,
-        retries: int = 5,
-        content_retries: int = 6,
-        lock: Lock | None = None,
-    ):
-        super().__init__(base_url, delay, retries, content_retries, lock)
+    def __init__(self, base_url: str | None = None, delay: float = DEFAULT_DELAY, page_size: int = PAGE_SIZE, **kw: Any):
+        super().__init__(base_url, delay, **kw)  # retries, content_retries, lock, agent: see ServiceClient
         self.page_size = min(page_size, PAGE_SIZE)
 
     def page(

@@ -14,14 +14,14 @@ import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from functools import lru_cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlencode, urlparse
 
 from papertrack.errors import UsageError
 from papertrack.models import Paper
-from papertrack.sources.arxiv_query import evaluate, parse, record_of
+from papertrack.sources.arxiv_query import Record, evaluate, parse, record_of
 
 ATOM = "http://www.w3.org/2005/Atom"
 ARXIV = "http://arxiv.org/schemas/atom"
@@ -117,6 +117,10 @@ class ReplayArxiv:
     def __init__(self, papers: Iterable[Paper], faults: Faults | None = None, port: int = 0):
         self.faults = faults or Faults()
         self.log = Log()
+        self.today: date | None = None  # the date its answers carry (the Date header); None: the real one
+        self.papers: dict[str, Paper] = {}
+        self.records: dict[str, Record] = {}
+        self._xml: dict[str, bytes] = {}
         self._lock = threading.Lock()
         self.set_papers(papers)
         self.server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
@@ -126,9 +130,13 @@ class ReplayArxiv:
     def set_papers(self, papers: Iterable[Paper]) -> None:
         """Replace the corpus (e.g. to publish a new version) and forget cached answers."""
         with self._lock:
+            old = self.papers
             self.papers = {p.id: p for p in papers}
-            self.records = {p.id: record_of(p) for p in self.papers.values()}
-            self._xml = {pid: ET.tostring(entry_element(p)) for pid, p in self.papers.items()}
+            same = {pid for pid, p in self.papers.items() if old.get(pid) == p}  # a paper unchanged keeps its entry
+            self.records = {pid: self.records[pid] if pid in same else record_of(p) for pid, p in self.papers.items()}
+            self._xml = {
+                pid: self._xml[pid] if pid in same else ET.tostring(entry_element(p)) for pid, p in self.papers.items()
+            }
             self._hits = lru_cache(maxsize=64)(self._search)
 
     def __enter__(self) -> ReplayArxiv:
@@ -195,6 +203,11 @@ class ReplayArxiv:
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, *args: object) -> None:
                 pass
+
+            def date_time_string(self, timestamp: float | None = None) -> str:
+                if replay.today is None:
+                    return super().date_time_string(timestamp)
+                return datetime.combine(replay.today, datetime.now(UTC).time(), UTC).strftime("%a, %d %b %Y %H:%M:%S GMT")
 
             def do_GET(self) -> None:
                 url = urlparse(self.path)

@@ -1,31 +1,21 @@
-"""DBLP's publication search API: pages of `Paper` records, politely.
+"""dblp records as `Paper`s: venue labels, links to arXiv, the quirks of dblp's data.
 
-DBLP answers `format=json` with every number as a string, a single author (or hit) as an
-object instead of a list, authors as plain strings (older records) or `{"@pid", "text"}`
-objects, `ee` as a string or a list, titles ending in ".", and no `hit` key at all for an
-empty result. `record_to_paper` flattens all of that into a `Paper` with id `dblp:<key>`
-and a newsletter-style venue label (`CVPR 2020`). Rate limiting comes back as HTTP 429
-with an HTML body and Retry-After: the shared `PoliteSession` retries it; a body is
-parsed as JSON only after a 200.
+Whatever brings them (the SPARQL endpoint, `dblp_sparql`; the XML dump, `dblp_xml`), a
+record arrives as an `info` mapping in the shape of dblp's own JSON (`key`, `title`,
+`authors.author`, `venue`, `year`, `type`, `ee`, `doi`, `volume`, `pages`, `url`): a value
+may be a string or a list, an author a string or `{"@pid", "text"}`, a title ends in ".",
+a homonym carries its number ("Fan Wu 0009"). `record_to_paper` flattens all of that into a
+`Paper` with id `dblp:<key>` and a newsletter-style venue label (`CVPR 2020`); `page_of`
+makes a page of them, with the arXiv paper each one names.
 """
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import requests
-
-from papertrack.errors import QueryRejected, SourceError
 from papertrack.models import Paper, arxiv_id, clean_text, normalize_doi
-from papertrack.sources.http import DEFAULT_DELAY, BadContent, ServiceClient
-from papertrack.sources.locks import Lock
-
-DBLP_URL = "https://dblp.org/search/publ/api"
-PAGE_SIZE = 1000  # DBLP caps `h` at 1000
 
 # DBLP venue (its abbreviation, "(n)" volume suffix removed) -> label. Venues not listed
 # keep DBLP's own abbreviation. Journals get their usual short names.
@@ -59,7 +49,7 @@ VENUE_LABELS = {
 }
 TYPES = {"Conference and Workshop Papers": "conference", "Journal Articles": "journal"}
 PREPRINT_VENUES = {"CoRR"}
-SKIPPED_TYPES = {"Editorship"}  # the proceedings volume itself, listed in every toc
+SKIPPED_TYPES = {"Editorship", "Withdrawn Items"}  # the proceedings volume itself, listed in every toc
 _VOLUME_SUFFIX = re.compile(r"\s*\(\d+\)$")
 _HOMONYM = re.compile(r"\s+\d{4}$")  # "Fan Wu 0009": DBLP's disambiguation number
 _ARXIV_DOI = re.compile(r"^10\.48550/arxiv\.(.+)$", re.IGNORECASE)
@@ -79,65 +69,11 @@ class DblpPage:
     preprints: set[str] = field(default_factory=set)  # ids of CoRR (arXiv-only) records
 
 
-class DblpClient(ServiceClient):
-    """DBLP (dblp.org unless `base_url` says otherwise), one request per `delay` seconds.
-
-    Transport faults (429 and 5xx with Retry-After, connection errors) are retried inside
-    the session; a 200 whose body is not whole JSON is retried here.
-    """
-
-    service, default_url = "DBLP", DBLP_URL
-
-    def __init__(
-        self,
-        base_url: str | None = None,
-        delay: float = DEFAULT_DELAY,
-        page_size: int | None = None,
-        retries: int = 5,
-        content_retries: int = 3,
-        lock: Lock | None = None,
-    ):
-        super().__init__(base_url, delay, retries, content_retries, lock)
-        self.page_size = min(page_size or PAGE_SIZE, PAGE_SIZE)
-
-    def page(self, query: str, first: int = 0, size: int | None = None) -> DblpPage:
-        """Fetch hits `first` .. `first + size` of a DBLP publication search."""
-        params = {"q": query, "format": "json", "h": str(size or self.page_size), "f": str(first), "c": "0"}
-
-        def read(response: requests.Response) -> DblpPage:
-            if response.status_code != 200:  # DBLP's 429 and 5xx pages are HTML: never parse them
-                raise SourceError(f"DBLP answered HTTP {response.status_code} after retries", response.url)
-            try:
-                result = json.loads(response.content)["result"]
-            except (ValueError, KeyError, TypeError) as e:
-                raise BadContent(f"an unparseable page ({e.__class__.__name__})") from None
-            return parse_result(result, first, response.url)
-
-        return self.fetch(params, read)
-
-    def fetch_pages(self, query: str, first: int = 0) -> Iterator[DblpPage]:
-        """Every page of a search from hit `first` on; the caller may stop early."""
-        while True:
-            page = self.page(query, first)
-            yield page
-            first += page.sent
-            if first >= page.total:
-                return
-            if not page.sent:
-                raise SourceError(f"DBLP sent no hits at f={first} of {page.total}; narrow the query", page.url)
-
-
-def parse_result(result: dict, first: int, url: str) -> DblpPage:
-    """A `result` object of DBLP's JSON as a page of `Paper`s (Editorship records skipped)."""
-    status = result.get("status") or {}
-    if str(status.get("@code", "200")) != "200":
-        raise QueryRejected(f"DBLP rejected the query: {status.get('text') or status.get('@code')}", url)
-    hits = result.get("hits") or {}
-    page = DblpPage(first, _int(hits.get("@total")) or 0, [], url)
-    listed = _as_list(hits.get("hit"))
-    page.sent = _int(hits.get("@sent")) or len(listed)
-    for hit in listed:
-        info = hit.get("info") or {}
+def page_of(infos: list[dict], first: int, total: int, url: str) -> DblpPage:
+    """A page of records (`info` mappings) as `Paper`s; Editorship records (the volume
+    itself) and records without key or title are skipped."""
+    page = DblpPage(first, total, [], url, sent=len(infos))
+    for info in infos:
         if info.get("type") in SKIPPED_TYPES or not info.get("key") or not info.get("title"):
             continue
         paper = record_to_paper(info)

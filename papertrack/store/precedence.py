@@ -7,6 +7,9 @@ Each rule is written once, here:
   a venue once stated stays when a newer record names none (`keeps_venue`, `set_venue`).
 * **The editor's note** wins over derived text: `papers.summary` and `papers.code_url`
   are the note's when it has them, else derived from the paper (`apply_notes`).
+* **Dates to the second** win over dates to the day: arXiv's OAI-PMH gives days and no
+  version number, its query API seconds and the version; a record that agrees to the day
+  keeps the stored time, and a stored paper its version number (`keep_precise`).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import sqlite_utils
 
 from papertrack.enrich.code_links import code_url as detected_code_url
 from papertrack.enrich.summary import summarize
+from papertrack.models import Paper
 
 VENUE_RANK: dict[str | None, int] = {None: 0, "arxiv": 1, "bibtex": 2, "dblp": 3}
 VENUE_COLUMNS = ("venue", "venue_type", "volume", "pages")
@@ -81,3 +85,14 @@ def noted(db: sqlite_utils.Database, ids: Iterable[str]) -> list[str]:
             "select papers_id from notes where papers_id in (select value from json_each(?))", [json.dumps(list(ids))]
         )
     ]
+
+
+def keep_precise(stored: Mapping, paper: Paper) -> Paper:
+    """`paper` (dated to the day, its version unknown) with the stored row's times where
+    the days agree, and the stored version number."""
+    for column in ("published", "updated"):
+        old, new = stored[column], getattr(paper, column)
+        if old and new and old[:10] == new[:10]:
+            setattr(paper, column, old)
+    paper.version = stored["version"] or paper.version
+    return paper

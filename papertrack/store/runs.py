@@ -1,9 +1,9 @@
 """Saved queries and harvest runs: their state in the database, and their health.
 
-A query's progress (watermark, the state of an unfinished run) lives in `queries`; each
-run of a query is a row of `harvest_runs`. `HEALTH_SQL` flags each query (failed,
-interrupted, running, never, stale, ok); `papertrack status` and Datasette's "Harvest
-health" query both run it, so the two cannot disagree.
+A query's progress (watermark, the state of an unfinished run, the day it is complete up
+to) lives in `queries`; each run of a query is a row of `harvest_runs`. `HEALTH_SQL` flags
+each query (failed, deferred, interrupted, running, never, stale, ok); `papertrack status`
+and Datasette's "Harvest health" query both run it, so the two cannot disagree.
 
 A process killed with -9 (or a power cut) leaves its row `running`. Two things tell:
 * the SQL itself: a running harvest refreshes its row's `heartbeat` every `HEARTBEAT`
@@ -54,6 +54,7 @@ flagged as (
     q.last_success, r.status as last_run, r.started as last_run_started, r.error,
     case
       when r.status = 'failed' then 'failed'
+      when r.status = 'deferred' then 'deferred'
       when r.status = 'interrupted' or (r.status is null and q.progress is not null) then 'interrupted'
       when r.status = 'running' then 'running'
       when q.last_success is null then 'never'
@@ -86,7 +87,8 @@ def sync_queries(db: sqlite_utils.Database, queries: Iterable[SavedQuery]) -> di
             ids[q.name] = row[0]
             if tuple(row[1:]) != (q.source, q.query, since):
                 db.execute(
-                    "update queries set source = ?, query = ?, since = ?, watermark = null, progress = null where id = ?",
+                    "update queries set source = ?, query = ?, since = ?, watermark = null, progress = null, "
+                    "covered = null, covered_via = null where id = ?",
                     [q.source, q.query, since, row[0]],
                 )
             db.execute("update queries set tags = ? where id = ? and tags is not ?", [tags, row[0], tags])
@@ -99,18 +101,53 @@ def query_state(db: sqlite_utils.Database, query_id: int) -> tuple[str | None, d
     return watermark, json.loads(progress) if progress else None
 
 
-def set_progress(db: sqlite_utils.Database, query_id: int, progress: dict | None, watermark: str | None = None) -> None:
-    """Store a query's in-flight progress (or clear it and move the watermark when done)."""
+def set_progress(
+    db: sqlite_utils.Database,
+    query_id: int,
+    progress: dict | None,
+    watermark: str | None = None,
+    covered: tuple[str, str] | None = None,
+) -> None:
+    """Store a query's in-flight progress (or clear it and move the watermark when done;
+    `covered`: the day it is now complete up to, and through what)."""
     if progress is None:
+        day, via = covered or (None, None)
         db.execute(
-            "update queries set progress = null, watermark = coalesce(?, watermark), last_success = ? where id = ?",
-            [watermark, now_iso(), query_id],
+            "update queries set progress = null, watermark = coalesce(?, watermark), last_success = ?, "
+            "covered = coalesce(?, covered), covered_via = coalesce(?, covered_via) where id = ?",
+            [watermark, now_iso(), day, via, query_id],
         )
     else:
         db.execute("update queries set progress = ? where id = ?", [json.dumps(progress), query_id])
 
 
-def start_run(db: sqlite_utils.Database, query: str) -> int:
+def coverage(db: sqlite_utils.Database, query_id: int) -> tuple[str | None, str | None]:
+    """(day, via): the day a query's papers are complete up to and how, or (None, None).
+    A query harvested before papertrack recorded this counts as complete up to its
+    watermark, through the query API."""
+    row = db.execute("select covered, covered_via, watermark, last_success from queries where id = ?", [query_id]).fetchone()
+    if row is None:
+        return None, None
+    covered, via, watermark, last_success = row
+    if covered:
+        return covered, via
+    if watermark and last_success and watermark[:4].isdigit():
+        return watermark[:10], "api"
+    return None, None
+
+
+def last_statuses(db: sqlite_utils.Database, names: Iterable[str]) -> dict[str, str]:
+    """The status of each named query's latest run (deferred queries go first next time)."""
+    return dict(
+        db.execute(
+            "select query, status from harvest_runs where id in (select max(id) from harvest_runs "
+            "where query in (select value from json_each(?)) group by query)",
+            [json.dumps(list(names))],
+        ).fetchall()
+    )
+
+
+def start_run(db: sqlite_utils.Database, query: str, via: str | None = None) -> int:
     """Open a harvest_runs row; a row left 'running' by a killed process becomes 'interrupted'."""
     with transaction(db):
         db.execute(
@@ -119,9 +156,9 @@ def start_run(db: sqlite_utils.Database, query: str) -> int:
         )
         now = now_iso()
         cur = db.execute(
-            "insert into harvest_runs (query, started, status, requests, new, updated, heartbeat) "
-            "values (?, ?, 'running', 0, 0, 0, ?)",
-            [query, now, now],
+            "insert into harvest_runs (query, started, status, requests, new, updated, heartbeat, via) "
+            "values (?, ?, 'running', 0, 0, 0, ?, ?)",
+            [query, now, now, via],
         )
     return cur.lastrowid  # type: ignore[return-value]
 
@@ -136,12 +173,13 @@ def end_dead_runs(db: sqlite_utils.Database) -> int:
 
 
 class Heartbeat:
-    """Refreshes a running row's `heartbeat` every `every` seconds from a thread with its
+    """Refreshes running rows' `heartbeat` every `every` seconds from a thread with its
     own connection, for as long as the `with` block runs (a file database only). A beat
     that finds the database busy or full is skipped: the next one tries again."""
 
-    def __init__(self, db: sqlite_utils.Database, run_id: int, every: float = HEARTBEAT):
-        self.run_id, self.every = run_id, every
+    def __init__(self, db: sqlite_utils.Database, run_ids: int | Iterable[int], every: float = HEARTBEAT):
+        self.run_ids = json.dumps([run_ids] if isinstance(run_ids, int) else list(run_ids))
+        self.every = every
         self.path = next((row[2] for row in db.execute("pragma database_list") if row[1] == "main"), "")
         self.stopped = threading.Event()
         self.thread: threading.Thread | None = None
@@ -166,7 +204,9 @@ class Heartbeat:
             while not self.stopped.wait(self.every):
                 try:
                     conn.execute(
-                        "update harvest_runs set heartbeat = ? where id = ? and status = 'running'", [now_iso(), self.run_id]
+                        "update harvest_runs set heartbeat = ? where id in (select value from json_each(?)) "
+                        "and status = 'running'",
+                        [now_iso(), self.run_ids],
                     )
                 except sqlite3.Error:
                     pass
@@ -191,7 +231,7 @@ class QueryStatus:
     last_success: str | None
     last_status: str | None
     last_error: str | None
-    flag: str  # failed, interrupted, running, never, stale or ok
+    flag: str  # failed, deferred, interrupted, running, never, stale or ok
 
 
 def query_status(

@@ -18,6 +18,7 @@ import sqlite_utils
 from papertrack.errors import UsageError
 from papertrack.store import derived
 from papertrack.store.files import NOT_A_DATABASE, check_papertrack_file
+from papertrack.store.listings import TABLES as LISTING_TABLES
 
 # table -> {"columns": {name: (type, description)}, "pk": ..., "foreign_keys": [...], "doc": ...}
 TABLES: dict[str, dict] = {
@@ -141,6 +142,8 @@ TABLES: dict[str, dict] = {
             ),
             "progress": (str, "JSON state of an unfinished harvest, so a rerun resumes it"),
             "last_success": (str, "When the last harvest finished without error"),
+            "covered": (str, "arXiv: the day (the service's) it is complete up to; its next OAI-PMH window starts there"),
+            "covered_via": (str, "What completed it up to that day: api (a query API harvest), oai or snapshot"),
         },
     },
     "papers_queries": {
@@ -157,7 +160,7 @@ TABLES: dict[str, dict] = {
             "query": (str, "Query name"),
             "started": (str, "Start, ISO-8601 UTC"),
             "finished": (str, "End, ISO-8601 UTC (null while running or if killed)"),
-            "status": (str, "running, ok, failed or interrupted"),
+            "status": (str, "running, ok, failed, deferred (the service was throttling this machine) or interrupted"),
             "requests": (int, "HTTP requests made, retries included"),
             "new": (int, "Papers added"),
             "updated": (int, "Known papers that changed (new version or metadata)"),
@@ -166,6 +169,7 @@ TABLES: dict[str, dict] = {
                 str,
                 "While running, the last sign of life (every 20 s); a running row silent for 2 minutes reads as interrupted",
             ),
+            "via": (str, "Which source ran it: api (arXiv's query API), oai (arXiv's OAI-PMH), sparql (dblp)"),
         },
     },
     "imports": {
@@ -224,6 +228,7 @@ TABLES: dict[str, dict] = {
             "title_df": (int, "Papers with the word in the title"),
         },
     },
+    **LISTING_TABLES,
 }
 
 # Full-text search: one FTS5 index over papers, kept in sync by sqlite-utils triggers.
@@ -244,7 +249,6 @@ INDEXES = [
     ("harvest_runs", ["query", "started"]),
     ("scores", ["profile", "score"]),
 ]
-SQL_TYPES = {str: "TEXT", int: "INTEGER", float: "REAL", bytes: "BLOB"}
 UNIQUE_INDEXES = [("authors", ["name"]), ("tags", ["name"]), ("queries", ["name"])]
 # BibTeX compares keys case-insensitively, so the key index does too (and serves the
 # prefix look-ups that find a free suffix): sqlite-utils' create_index has no COLLATE.
@@ -356,45 +360,3 @@ def _fts_current(db: sqlite_utils.Database) -> bool:
         if not fts or [c.name for c in db[fts].columns] != cols:
             return False
     return True
-
-
-def describe() -> dict[str, dict[str, str]]:
-    """table -> column -> description (derived tables included), for metadata.json."""
-    return {name: {col: doc for col, (_, doc) in spec["columns"].items()} for name, spec in _all_tables().items()}
-
-
-def _all_tables() -> dict[str, dict]:
-    return {**TABLES, **derived.TABLES}
-
-
-def schema_markdown() -> str:
-    """The schema as markdown (`python -m papertrack.store.schema`); a test keeps docs/schema.md in step."""
-    out = []
-    for name, spec in TABLES.items():
-        out += table_markdown(name, spec)
-    for table, cols in FTS.items():
-        out.append(
-            f"**`{table}_fts`** — FTS5 index over `{table}`: {', '.join(f'`{c}`' for c in cols)}; "
-            "kept in sync by triggers.\n"
-        )
-    out.append(
-        "**Derived tables** (the browse page's; hidden in Datasette). Triggers on `papers`, `papers_tags` and "
-        "these tables keep them current; they are dropped and refilled from `papers` and `papers_tags` whenever "
-        "their definition in `papertrack/store/derived.py` changes.\n"
-    )
-    for name, spec in derived.TABLES.items():
-        out += table_markdown(name, spec)
-    return "\n".join(out).rstrip() + "\n"
-
-
-def table_markdown(name: str, spec: dict) -> list[str]:
-    pk = spec["pk"] if isinstance(spec["pk"], str) else ", ".join(spec["pk"])
-    out = [f"**`{name}`** — {spec['doc']} Primary key: `{pk}`.\n", "| column | type | description |\n|---|---|---|"]
-    for col, (kind, doc) in spec["columns"].items():
-        out.append(f"| `{col}` | {SQL_TYPES[kind]} | {doc} |")
-    out.append("")
-    return out
-
-
-if __name__ == "__main__":
-    print(schema_markdown(), end="")

@@ -19,7 +19,8 @@ from typing import Any
 
 from papertrack.store import derived
 from papertrack.store.runs import HEALTH_SQL
-from papertrack.store.schema import FTS, TABLES, describe
+from papertrack.store.schema import FTS, TABLES
+from papertrack.store.schema_docs import describe
 from papertrack.web.guard import PUBLIC, with_profile
 
 DATABASE = "papers"

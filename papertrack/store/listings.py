@@ -1,0 +1,69 @@
+"""arXiv OAI-PMH listings in progress (table `oai_listings`): one row per set while a daily
+run pages through it, written in the transaction of each page, so a killed or failed run
+resumes at its resumption token (or, if that expired, at the newest day it listed)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+
+import sqlite_utils
+
+# the table as `schema.TABLES` describes tables (merged there)
+TABLES: dict[str, dict] = {
+    "oai_listings": {
+        "doc": "arXiv OAI-PMH listings in progress (one per set), so a killed or failed daily run resumes where it stopped.",
+        "pk": "set_spec",
+        "columns": {
+            "set_spec": (str, "The set listed: cs, stat, cs:cs:LG ..."),
+            "start": (str, "The window's first day (from=), YYYY-MM-DD"),
+            "queries": (str, "JSON array of the saved queries matched against its pages so far"),
+            "token": (str, "The resumptionToken of the next page (null: the first page)"),
+            "newest": (str, "Newest datestamp listed so far"),
+            "response_day": (str, "The day of the server's responseDate when the listing started"),
+            "records": (int, "Records listed so far"),
+            "pages": (int, "Pages listed so far"),
+        },
+    },
+}
+
+
+@dataclass
+class Listing:
+    """Where a listing of one set stands: its window start (`from=`), the queries its
+    pages were matched against, the token of its next page, what it has seen."""
+
+    set_spec: str
+    start: str
+    queries: list[str] = field(default_factory=list)
+    token: str | None = None
+    newest: str | None = None  # newest datestamp listed so far
+    response_day: str | None = None  # the server's date when the listing started
+    records: int = 0
+    pages: int = 0
+
+    def covers(self, start: str, queries: list[str]) -> bool:
+        """Whether resuming this listing serves a run starting at `start` for `queries`."""
+        return self.start <= start and set(queries) <= set(self.queries)
+
+
+def load_listing(db: sqlite_utils.Database, set_spec: str) -> Listing | None:
+    row = db.execute("select * from oai_listings where set_spec = ?", [set_spec]).fetchone()
+    if row is None:
+        return None
+    columns = [d[0] for d in db.execute("select * from oai_listings limit 0").description]
+    values = dict(zip(columns, row))
+    values["queries"] = json.loads(values["queries"] or "[]")
+    values["records"], values["pages"] = values["records"] or 0, values["pages"] or 0
+    return Listing(**values)
+
+
+def save_listing(db: sqlite_utils.Database, listing: Listing) -> None:
+    """Store a listing's progress (inside the caller's transaction)."""
+    row = asdict(listing)
+    row["queries"] = json.dumps(listing.queries)
+    db["oai_listings"].upsert(row, pk="set_spec")  # type: ignore[union-attr]
+
+
+def end_listing(db: sqlite_utils.Database, set_spec: str) -> None:
+    db.execute("delete from oai_listings where set_spec = ?", [set_spec])
