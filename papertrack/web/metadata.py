@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from papertrack.models import window_sql
 from papertrack.store import derived
 from papertrack.store.runs import HEALTH_SQL
 from papertrack.store.schema import FTS, TABLES, describe
@@ -85,7 +86,7 @@ order by p.published desc""",
   {_TAGS},
   p.summary, p.code_url, p.url
 from papers p
-where p.published >= :from and p.published < date(:to, '+1 day')
+where {window_sql("p.published")}
 order by p.published""",
         "params": ["from", "to"],
     },
@@ -102,8 +103,7 @@ order by p.published""",
 from scores s
 join papers p on p.id = s.papers_id
 where s.profile = :profile
-  and p.published >= coalesce(nullif(:from, ''), '0000')
-  and p.published < date(coalesce(nullif(:to, ''), '9999-12-30'), '+1 day')
+  and {window_sql("p.published")}
 order by s.score desc""",
         "params": ["profile", "from", "to"],
     },
