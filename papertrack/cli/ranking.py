@@ -94,6 +94,8 @@ def rank(db_path: str, queries_path: str, profiles: tuple[str, ...], update: boo
         )
     if report.papers:
         click.echo(f"features of {plural(report.papers, 'paper', 'papers')}: {report.features_seconds:.1f} s")
+    if report.related:
+        click.echo(f"related papers of {plural(report.related, 'paper', 'papers')}: {report.related_seconds:.1f} s")
     if report.terms:
         click.echo(f"words for related papers: {report.terms:,} ({report.terms_seconds:.1f} s)")
 
