@@ -30,7 +30,7 @@ CC0 = "https://creativecommons.org/publicdomain/zero/1.0/"
 # tables stay reachable by URL.
 HIDDEN = (
     "papers_tags", "papers_authors", "papers_queries", "tag_edits", "queries", "harvest_runs",
-    "rank_models", "related_terms", *derived.TABLES,
+    "rank_models", "related_terms", "related_papers", *derived.TABLES,
 )  # fmt: skip
 LABELS = {"papers": "title", "tags": "name", "authors": "name"}
 # How the papers table reads (the plugin reorders the columns; the rest follow in schema order).
@@ -155,7 +155,9 @@ def metadata() -> dict:
         "title": "papertrack: model-compression papers",
         "description": (
             "Papers on binarization, quantization, pruning, distillation, architecture search and "
-            "efficient architectures, harvested from arXiv with saved queries, tagged and summarised. "
+            "efficient architectures, and on inference acceleration and deployment (kernels, compilers, "
+            "inference engines, accelerators, LLM serving, on-device and TinyML), harvested from arXiv "
+            "with saved queries, tagged and summarised. "
             "Search and browse them on the front page, or open the papers table to query them, narrow "
             "them by tag, category, venue or year, read a paper's abstract and summary, and export any "
             "selection as BibTeX (.bib)."
