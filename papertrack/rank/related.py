@@ -10,8 +10,8 @@ while the papers they occur in stay within `POSTINGS` (a word too common for wha
 is matched in titles only, or skipped). Its score is the bm25 of that query relative to
 the paper's own (1.0: as strongly as the paper itself).
 
-No numpy, no sqlite-utils: `papertrack related` answers from its own start in well
-under 100 ms (bench/related_bench.py).
+No numpy, no sqlite-utils: `papertrack related` answers from its own start in under
+100 ms at 1M papers (bench/related_bench.py).
 """
 
 from __future__ import annotations
