@@ -1,21 +1,31 @@
 """Precision and recall of the taxonomy in queries.yaml on real arXiv text.
 
-    python bench/taxonomy_precision.py [--queries queries.yaml] [--show-misses]
+    python bench/taxonomy_precision.py [--queries queries.yaml] [--show-misses] [--show-wrong]
+                                       [--sample N] [--show-unlabelled]
 
 Runs the taxonomy over the real records in ../shared/data/arxiv/ (the 2015-2016 cs OAI
-harvest, one day of 2023 across all subjects, five pages of a 2025 cs query) and scores
-its hits against the hand labels in bench/taxonomy_labels.tsv. Side by side, the same
-for a naive one-keyword-per-tag baseline (NAIVE below), to show what the patterns and
-exclusions buy. Recall is estimated twice: within the labelled pool, and on the titles
-of the curated paper lists in ../shared/data/curated-lists/ (title only, so a lower bound).
-Skips (exit 0) when ../shared is absent.
+harvest, one day of 2023 across all subjects, five pages of a 2025 cs query, and the
+33,347 cs.AI listings of 2024) and scores its hits against the hand labels in
+bench/taxonomy_labels.tsv. The compression tags were labelled on the first three (every
+hit, and the naive baseline's); the inference-acceleration and deployment tags (NEW) on
+a random sample of at most 40 hits each over all four (`--sample 40` prints the sample
+to label: seeded, so the same hits come back). Side by side, the same for a naive
+one-keyword-per-tag baseline (NAIVE below), to show what the patterns and exclusions
+buy. Recall is estimated three times: within the labelled pool, on the titles of the
+curated paper lists in ../shared/data/curated-lists/ (title only, so a lower bound), and
+on the arXiv papers the newsletter's past issues picked under 论文 (../shared/data/newsletter/:
+each entry's title, its 标题 line when it has one, and its summary as printed, mostly in
+Chinese; the share that at least one tag catches, with the compression tags alone and
+with every tag). Skips (exit 0) when ../shared is absent.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import gzip
 import json
+import random
 import re
 import sys
 import time
@@ -45,6 +55,11 @@ NAIVE = {
     "sparse-training": r"sparse training|lottery|dynamic sparse|sparse networks?",
     "efficient-architectures": r"(?:light[- ]?weight|compact|efficient|small|tiny|mobile)[- ](?:\w+[- ])?(?:networks?|models?|architectures?|cnns?)",
 }
+# The tags for what the newsletter follows beyond compression: inference acceleration and deployment.
+NEW = [
+    "kernels", "compilers", "inference-engines", "accelerators", "speculative-decoding", "llm-serving",
+    "efficient-training", "on-device", "tinyml",
+]  # fmt: skip
 # Curated list -> the tags that count as a hit for its papers.
 CURATED = {
     "D-X-Y_Awesome-AutoDL_README.md": {"nas"},
@@ -78,7 +93,28 @@ def records() -> list[dict]:
             papers += [record_to_paper(json.loads(line)) for line in f if line.strip()]
     for page in sorted((SHARED / "arxiv" / "api-responses").glob("arxiv_raw_start*.xml")):
         papers += [to_paper(r) for r in _feed.parse(page.read_bytes()).results]
-    return [{"id": p.id, "title": p.title, "abstract": p.abstract} for p in papers]
+    with gzip.open(SHARED / "arxiv" / "recent-cs-2024.jsonl.gz", "rt", encoding="utf-8") as f:
+        papers += [record_to_paper(json.loads(line)) for line in f if line.strip()]
+    return list({p.id: {"id": p.id, "title": p.title, "abstract": p.abstract} for p in papers}.values())
+
+
+def newsletter_picks() -> list[tuple[str, str, str]]:
+    """(arXiv id, title, text) of every paper the past issues picked under 论文: the
+    entry's headline and 标题 line as the title, the whole entry as the text."""
+    from papertrack.newsletter.past_issues import parse_issue
+
+    picks: dict[str, tuple[str, str, str]] = {}
+    for path in sorted((SHARED / "newsletter").glob("*.md")):
+        lines = path.read_text(encoding="utf-8").splitlines()
+        entries = parse_issue("\n".join(lines), str(path)).entries
+        for e, nxt in zip(entries, [*entries[1:], None]):
+            block = lines[e.line - 1 : (nxt.line - 1) if nxt else len(lines)]
+            titles = [e.headline] + [
+                re.sub(r"^\s*标题\s*[：:]\s*", "", b) for b in block if re.match(r"^\s*标题\s*[：:]", b)
+            ]
+            if e.paper and e.paper not in picks:
+                picks[e.paper] = (e.paper, " ".join(titles), "\n".join(block))
+    return list(picks.values())
 
 
 def load_labels() -> dict[tuple[str, str], bool]:
@@ -123,6 +159,10 @@ def main() -> int:
     ap.add_argument("--queries", default=str(ROOT / "queries.yaml"))
     ap.add_argument("--show-misses", action="store_true", help="list labelled positives the taxonomy misses")
     ap.add_argument("--show-wrong", action="store_true", help="list hits labelled no, with their evidence")
+    ap.add_argument("--show-unlabelled", action="store_true", help="list the hits that have no label")
+    ap.add_argument(
+        "--sample", type=int, metavar="N", help="print a seeded random sample of N hits of each NEW tag, to label"
+    )
     args = ap.parse_args()
     if not (SHARED / "arxiv" / "oai-cs-2015-2016.jsonl").exists():
         print(f"skipped: {SHARED} is absent (a fresh clone has no ../shared)")
@@ -160,7 +200,17 @@ def main() -> int:
     print(f"{'all tags':<24} {total['hits']:>5} {total['labelled']:>8} {_ratio(total['yes'], total['labelled']):>9}")
     print("\nprecision = labelled-yes / labelled hits; pool recall = labelled positives the taxonomy finds")
     unlabelled = [(t, pid, ev) for t in tags for pid, ev in ours[t]["unlabelled"]]
-    if unlabelled:
+    print(f"\n{len(unlabelled)} hits have no label (the compression tags' on the 2024 listings; NEW tags beyond "
+          "their sample): --show-unlabelled lists them")  # fmt: skip
+    if args.sample:
+        by_id = {r["id"]: r for r in corpus}
+        for tag in NEW:
+            found = sorted(pid for pid, f in hits.items() if tag in f)
+            for pid in random.Random(f"sample-{tag}").sample(found, min(args.sample, len(found))):
+                r = by_id[pid]
+                label = {True: "yes", False: "no"}.get(labels.get((pid, tag)), "?")  # type: ignore[arg-type]
+                print(f"\n{pid}\t{tag}\t{label}\t{r['title']}\n  evidence: {hits[pid][tag]!r}\n  {r['abstract'][:700]}")
+    if unlabelled and args.show_unlabelled:
         print(f"\n{len(unlabelled)} hits have no label yet (add them to {LABELS.name}):")
         for tag, pid, ev in unlabelled:
             print(f"  {pid}\t{tag}\t{ev!r}")
@@ -175,6 +225,18 @@ def main() -> int:
         for (pid, tag), yes in sorted(labels.items()):
             if yes and tag not in hits.get(pid, {}):
                 print(f"  {pid}\t{tag}")
+
+    picks = newsletter_picks()
+    core = [t for t in tags if t not in NEW]
+    caught = {label: sum(1 for _, title, text in picks if set(taxonomy.match(title, text)) & set(chosen))
+              for label, chosen in (("compression tags", core), ("every tag", tags))}  # fmt: skip
+    print(f"\nrecall on the {len(picks)} arXiv papers the newsletter's 44 past issues picked (title + entry text):")
+    for label, n in caught.items():
+        print(f"  caught by at least one of the {label:<17} {n:>3}/{len(picks)} {_ratio(n, len(picks))}")
+    if args.show_misses:
+        for pid, title, text in picks:
+            if not taxonomy.match(title, text):
+                print(f"  missed: {pid} {title[:100]}")
 
     print("\nrecall on curated-list titles (title only, no abstract: a lower bound):")
     for name, titles in curated_titles().items():

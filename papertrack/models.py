@@ -105,6 +105,30 @@ def date_window(start: str | date, end: str | date) -> tuple[date, date]:
     return first, last
 
 
+def window_sql(column: str, start: str = ":from", end: str = ":to") -> str:
+    """The date window in SQL, defined once (candidates, digests, BibTeX exports and the
+    site's canned queries use it): `column`, an ISO-8601 day or UTC timestamp, falls on a
+    day from `start` to `end` (SQL expressions giving days, YYYY-MM-DD), both days whole
+    and included; a NULL or empty bound leaves that side open, and a NULL column is never
+    inside. Any timestamp of day D sorts below D || '~' ('~' sorts after every character
+    a timestamp has), so the end needs no date arithmetic and an index on the column
+    serves the range."""
+    return f"{column} >= coalesce({start}, '') and {column} < coalesce({end}, '') || '~'"
+
+
+def window_params(start: str | date | None, end: str | date | None) -> dict[str, str | None]:
+    """`window_sql`'s default parameters (`from`, `to`) for a window given as days (either
+    may be missing: open-ended); UsageError for a bound that is not a day, or a window that
+    ends before it starts."""
+    if start and end:
+        first, last = date_window(start, end)
+        return {"from": first.isoformat(), "to": last.isoformat()}
+    return {
+        "from": parse_day(start, "window start").isoformat() if start else None,
+        "to": parse_day(end, "window end").isoformat() if end else None,
+    }
+
+
 def now_iso() -> str:
     return iso_utc(datetime.now(UTC))  # type: ignore[return-value]
 

@@ -120,3 +120,26 @@ def _rfc(day: str) -> str:
 
     d = date.fromisoformat(day)
     return d.strftime("%a, %d %b %Y 10:00:00 GMT")
+
+
+def ranked_db(path: Path, profiles: list[str]) -> Path:
+    """The corpus saved as a harvest would (query and taxonomy tags), the library tagged
+    my-library, then `rank` of `profiles` (which also computes every paper's related papers)."""
+    from papertrack.config import parse_config
+    from papertrack.enrich.taxonomy import Taxonomy
+    from papertrack.rank.profiles import rank
+    from papertrack.store.papers import save_papers
+    from papertrack.store.runs import sync_queries
+    from papertrack.store.schema import open_db, transaction
+    from papertrack.store.tags import record_edits
+
+    config = parse_config(QUERIES)
+    db = open_db(path)
+    ids = sync_queries(db, config.queries)
+    with transaction(db):
+        save_papers(db, papers(), query_id=ids["everything"], taxonomy=Taxonomy(config.taxonomy))
+        record_edits(db, library(), ["my-library"], "add")
+    report = rank(db, profiles, [r.tag for r in config.taxonomy], n_jobs=1)
+    assert report.related == len(papers()) and all(p.scored == len(papers()) for p in report.profiles)
+    db.close()
+    return path

@@ -40,10 +40,15 @@ def modules() -> dict[str, Path]:
 
 
 def unit(module: str) -> str:
-    """The layer unit a module belongs to: its top package (papertrack.store) or itself."""
-    parts = module.split(".")
-    candidate = ".".join(parts[:2])
-    return candidate if any(candidate in layer for layer in LAYERS) else "papertrack"
+    """The layer unit a module belongs to: its top package (papertrack.store) or itself
+    (papertrack.errors); a module or package in no layer is an error saying where to list it."""
+    candidate = ".".join(module.split(".")[:2])
+    if not any(candidate in layer for layer in LAYERS):
+        raise AssertionError(
+            f"{candidate} is in no layer: list it in LAYERS in tests/test_architecture.py "
+            "and in the layers of docs/architecture.md (rule 1)"
+        )
+    return candidate
 
 
 def layer(module: str) -> int:
@@ -89,7 +94,16 @@ def test_modules_stay_short_and_say_what_they_hold(module):
         assert ast.get_docstring(ast.parse(text)), f"{module} has no docstring"
 
 
-def test_every_layer_unit_exists():
-    units = {unit(m) for m in ALL}
-    assert units <= set().union(*LAYERS)
+def test_every_module_is_in_a_layer():
+    units = {unit(m) for m in ALL}  # raises for a package no layer lists
     assert {"papertrack.sources", "papertrack.store", "papertrack.ingest", "papertrack.web", "papertrack.cli"} <= units
+
+
+def test_a_package_in_no_layer_fails_with_where_to_list_it():
+    assert unit("papertrack.rank.neighbours") == "papertrack.rank" and unit("papertrack") == "papertrack"
+    with pytest.raises(
+        AssertionError, match=r"papertrack\.unlisted is in no layer: list it in LAYERS in tests/test_architecture\.py"
+    ):
+        unit("papertrack.unlisted.module")
+    with pytest.raises(AssertionError, match=r"papertrack\.helpers is in no layer"):
+        unit("papertrack.helpers")

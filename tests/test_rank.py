@@ -314,7 +314,7 @@ def test_every_command_s_bad_input_is_one_line_and_exit_2(work, tmp_path):
     cases = [
         (
             ("related", corpus.paper("robotics", 7).id),
-            "Error: related papers need word statistics: rank the database once (papertrack rank)\n",
+            "Error: related papers are computed by papertrack rank: rank the database once\n",
         ),
         (("rank", "--like", "nope"), "Error: no tag 'nope' in the database (a profile is a tag, or picks)\n"),
         (("candidates", "--like", "nope"), "Error: no tag 'nope' in the database (a profile is a tag, or picks)\n"),

@@ -17,14 +17,12 @@ from papertrack.errors import ConfigError
 from papertrack.rank import related as related_module
 from papertrack.rank.features import read_batch
 from papertrack.rank.model import ProfileModel, why_label
-from papertrack.rank.profiles import rank, update
+from papertrack.rank.profiles import update
 from papertrack.rank.related import query_terms, words
 from papertrack.rank.scores import ranked_ids, scores_for
 from papertrack.store.merge import merge_row
 from papertrack.store.papers import save_papers
-from papertrack.store.runs import sync_queries
 from papertrack.store.schema import open_db, transaction
-from papertrack.store.tags import record_edits
 from papertrack.web.serve import datasette_for
 from tests import rank_corpus as corpus
 from tests.helpers import make_paper
@@ -36,18 +34,7 @@ TOPIC_TAGS = [r.tag for r in CONFIG.taxonomy]
 @pytest.fixture(scope="module")
 def ranked(tmp_path_factory):
     """The corpus saved as a harvest would, the library tagged, my-library ranked."""
-    from papertrack.enrich.taxonomy import Taxonomy
-
-    path = tmp_path_factory.mktemp("units") / "papers.db"
-    db = open_db(path)
-    ids = sync_queries(db, CONFIG.queries)
-    with transaction(db):
-        save_papers(db, corpus.papers(), query_id=ids["everything"], taxonomy=Taxonomy(CONFIG.taxonomy))
-        record_edits(db, corpus.library(), ["my-library"], "add")
-    report = rank(db, ["my-library"], TOPIC_TAGS, n_jobs=1)
-    assert report.profiles[0].scored == 300
-    db.close()
-    return path
+    return corpus.ranked_db(tmp_path_factory.mktemp("units") / "papers.db", ["my-library"])
 
 
 def stored_model(db, profile="my-library") -> ProfileModel:

@@ -82,6 +82,52 @@ def test_shipped_taxonomy_on_real_titles(title, abstract, tags):
     assert set(SHIPPED.match(title, abstract)) == tags
 
 
+ACCELERATION_AND_DEPLOYMENT = {
+    "kernels", "compilers", "inference-engines", "accelerators", "speculative-decoding", "llm-serving",
+    "efficient-training", "on-device", "tinyml",
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "title, abstract, tags",
+    [  # real titles (and a phrase of the abstract) from the 2015-2016, 2023 and 2024 arXiv listings in ../shared
+        ("Liger Kernel: Efficient Triton Kernels for LLM Training", "", {"kernels"}),
+        ("Kernel Methods on the Riemannian Manifold of Symmetric Positive Definite Matrices", "", set()),
+        ("A la Carte - Learning Fast Kernels", "Kernel methods have great promise for learning rich structure", set()),
+        ("MATCH: Model-Aware TVM-based Compilation for Heterogeneous Edge Devices", "", {"compilers", "on-device"}),
+        ("Active Libraries: Rethinking the roles of compilers and libraries", "", set()),
+        ("Semantics and simulation of communication in quantum programming", "we present a cQPL compiler", set()),
+        (
+            "Optimization of Armv9 architecture general large language model inference performance based on Llama.cpp",
+            "",
+            {"inference-engines"},
+        ),  # fmt: skip
+        ("Panacea: Novel DNN Accelerator using Accuracy-Preserving Asymmetric Quantization", "", {"accelerators"}),
+        (
+            "Bayesian Optimization of the Beam Injection Process into a Storage Ring",
+            "injection tuning in a circular accelerator",
+            set(),
+        ),  # fmt: skip
+        ("Modelling Heavy Neutral Leptons in Accelerator Beamlines", "", set()),
+        ("Dovetail: A CPU/GPU Heterogeneous Speculative Decoding for LLM inference", "", {"speculative-decoding"}),
+        ("ProMoE: Fast MoE-based LLM Serving using Proactive Caching", "", {"llm-serving"}),
+        ("Serving Content with Unknown Demand: the High-Dimensional Regime", "", set()),
+        ("Adaptive Broadcast Suppression for Trickle-Based Protocols", "serving as the basic mechanism", set()),
+        (
+            "BitPipe: Bidirectional Interleaved Pipeline Parallelism for Accelerating Large Models Training",
+            "",
+            {"efficient-training"},
+        ),  # fmt: skip
+        ("EdgeFusion: On-Device Text-to-Image Generation", "", {"on-device"}),
+        ("Learning low-rank latent mesoscale structures in networks", "denoising, and edge inference", set()),
+        ("MCUBERT: Memory-Efficient BERT Inference on Commodity Microcontrollers", "", {"tinyml"}),
+        ("Interactive Museum Exhibits with Microcontrollers: A Use-Case Scenario", "", set()),
+    ],
+)
+def test_acceleration_and_deployment_tags_on_real_titles(title, abstract, tags):
+    assert set(SHIPPED.match(title, abstract)) & ACCELERATION_AND_DEPLOYMENT == tags
+
+
 def reference(rules, title, abstract):
     """The taxonomy without any shortcut: each tag's patterns searched in full."""
     hits = {}

@@ -28,7 +28,7 @@ from bibtexparser.writer import BibtexFormat
 
 from papertrack.enrich.venue import citation_name
 from papertrack.errors import UsageError
-from papertrack.models import abs_url, arxiv_id, date_window, parse_day
+from papertrack.models import abs_url, arxiv_id, window_params, window_sql
 from papertrack.store.citekeys import ensure_keys
 from papertrack.store.identity import resolve_ids
 from papertrack.text import latex
@@ -92,26 +92,26 @@ def select_ids(
     the v1 submission date, so papers without one fall outside any date window. Unknown
     tags, query names and ids are errors, so a typo does not export an empty file; ids may
     be written as users write them (`arXiv:1909.04977v2`)."""
-    if date_from and date_to:
-        date_window(date_from, date_to)
     ids = resolve_ids(db, ids)
-    where, params = [], []
+    where, params = ["1"], window_params(date_from, date_to)
+    if date_from or date_to:
+        where.append(window_sql("published"))
     for label, values, table, sql in (
         (
             "tag",
             tags,
             "tags",
             "select pt.papers_id from papers_tags pt join tags t on t.id = pt.tags_id "
-            "where t.name in (select value from json_each(?))",
+            "where t.name in (select value from json_each(:tags))",
         ),
         (
             "query",
             queries,
             "queries",
             "select pq.papers_id from papers_queries pq join queries q on q.id = pq.queries_id "
-            "where q.name in (select value from json_each(?))",
+            "where q.name in (select value from json_each(:queries))",
         ),
-        ("paper id", ids, "papers", "select value from json_each(?)"),
+        ("paper id", ids, "papers", "select value from json_each(:papers)"),
     ):
         if not values:
             continue
@@ -127,14 +127,8 @@ def select_ids(
         if unknown:
             raise UsageError(f"unknown {label} {unknown[0]!r}")
         where.append(f"id in ({sql})")
-        params.append(json.dumps(list(values)))
-    if date_from:
-        where.append("published >= ?")
-        params.append(parse_day(date_from, "window start").isoformat())
-    if date_to:
-        where.append("published < date(?, '+1 day')")
-        params.append(parse_day(date_to, "window end").isoformat())
-    sql = "select id from papers" + (" where " + " and ".join(where) if where else "") + " order by id"
+        params[table] = json.dumps(list(values))
+    sql = "select id from papers where " + " and ".join(where) + " order by id"
     return [r[0] for r in db.execute(sql, params)]
 
 

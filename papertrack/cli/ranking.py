@@ -75,7 +75,8 @@ def rank(db_path: str, queries_path: str, profiles: tuple[str, ...], update: boo
     A profile is a tag, whose papers are its positives (from any origin: a query, the
     taxonomy, a manual tag, a library imported with import-bibtex --tag), or picks: every
     paper ever picked for an issue. Profiles with fewer than 3 positives score nothing.
-    Also refreshes the word statistics that `related` uses."""
+    Also computes every paper's related papers (table related_papers), with or without
+    profiles."""
     from papertrack.rank import profiles as ranking
 
     config = optional_config(queries_path)
@@ -94,6 +95,8 @@ def rank(db_path: str, queries_path: str, profiles: tuple[str, ...], update: boo
         )
     if report.papers:
         click.echo(f"features of {plural(report.papers, 'paper', 'papers')}: {report.features_seconds:.1f} s")
+    if report.related:
+        click.echo(f"related papers of {plural(report.related, 'paper', 'papers')}: {report.related_seconds:.1f} s")
     if report.terms:
         click.echo(f"words for related papers: {report.terms:,} ({report.terms_seconds:.1f} s)")
 
@@ -147,8 +150,10 @@ def candidates(
 def related(db_path: str, paper: str, limit: int) -> None:
     """The papers closest to PAPER (any form of its id), one per line: id, score, title.
 
-    Looked up in the full-text index by the paper's most telling words; the score is the
-    match relative to the paper's own (1.0: its words matched as strongly as in the paper)."""
+    The list `papertrack rank` computed: the score is the cosine similarity of title and
+    abstract words, topic tags and categories (1.0: the same). A paper stored since the
+    last rank is looked up in the full-text index by its most telling words instead (the
+    score: the match relative to the paper's own)."""
     from papertrack.rank.related import related as closest
     from papertrack.store.ids import resolve_id  # store.identity's, without its fuzzy matching: a fast start
 

@@ -14,7 +14,7 @@ import sqlite_utils
 
 from papertrack.enrich.venue import compact
 from papertrack.errors import UsageError
-from papertrack.models import abs_url, date_window
+from papertrack.models import abs_url, window_params, window_sql
 from papertrack.newsletter.editorial import featured, issue_date
 from papertrack.rank.scores import ranked_ids, require_model
 
@@ -94,20 +94,14 @@ def select(
     else:
         if not date_from or not date_to:
             raise UsageError(f"nothing is picked for {issue}: give a date window" if issue else "give a date window")
-        start, end = date_window(date_from, date_to)
         column = "first_seen" if first_seen else "published"
         ids = [
             r[0]
             for r in db.execute(
-                f"select id from papers where {column} >= ? and {column} < ? "
-                "and (? = '[]' or id in (select pt.papers_id from papers_tags pt join tags t on t.id = pt.tags_id "
-                "where t.name in (select value from json_each(?)))) order by published desc, id",
-                [
-                    start.isoformat(),
-                    (end + dt.timedelta(days=1)).isoformat(),
-                    json.dumps(list(tags)),
-                    json.dumps(list(tags)),
-                ],
+                f"select id from papers where {window_sql(column)} "
+                "and (:tags = '[]' or id in (select pt.papers_id from papers_tags pt join tags t on t.id = pt.tags_id "
+                "where t.name in (select value from json_each(:tags)))) order by published desc, id",
+                {**window_params(date_from, date_to), "tags": json.dumps(list(tags))},
             )
         ]
         mode = "window"

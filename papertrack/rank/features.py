@@ -22,8 +22,9 @@ import ctypes
 import json
 import re
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import numpy as np
 import scipy.sparse as sp
@@ -33,6 +34,7 @@ from sklearn.utils import murmurhash3_32
 
 from papertrack.rank.recipe import CHUNK, MAX_DF, META_WEIGHT, MIN_DF, N_META, N_TEXT, TITLE_WEIGHT, TOKEN
 
+T = TypeVar("T")
 _YEAR = re.compile(r"\s*\b(19|20)\d\d\b")
 _COLUMNS = "id, title, abstract, categories, primary_category, venue, venue_type, code_url"
 
@@ -216,34 +218,41 @@ def _tfidf(counts: sp.csr_matrix, idf: np.ndarray) -> sp.csr_matrix:
     return normalize(counts, copy=False)
 
 
+def map_batches(fn: Callable[[Batch], T], conn: sqlite3.Connection, n_jobs: int = 2) -> list[T]:
+    """`fn` of every batch of papers, in id order: in `n_jobs` worker processes (joblib)
+    when the database is large."""
+    batches = iter_batches(conn)
+    if n_jobs > 1 and conn.execute("select count(*) from papers").fetchone()[0] > CHUNK:
+        from joblib import Parallel, delayed
+
+        out: list[T] = []
+        with Parallel(n_jobs=n_jobs) as parallel:
+            while wave := [b for b in (next(batches, None) for _ in range(n_jobs)) if b is not None]:
+                out += parallel(delayed(fn)(b) for b in wave)
+        _stop_workers()
+    else:
+        out = [fn(b) for b in batches]
+    _trim()
+    return out
+
+
 def featurize_db(feat: Featurizer, conn: sqlite3.Connection, n_jobs: int = 2) -> tuple[sp.csr_matrix, list[str]]:
     """Fit `feat`'s idf on every paper of the database; the feature matrix and the ids of its rows.
 
     Batches are hashed in `n_jobs` worker processes (joblib) when the database is large;
     the weighted chunks are copied into one matrix, each freed once copied."""
-    parts: list[Counts] = []
-    batches = iter_batches(conn)
-    if n_jobs > 1 and conn.execute("select count(*) from papers").fetchone()[0] > CHUNK:
-        from joblib import Parallel, delayed
-
-        with Parallel(n_jobs=n_jobs) as parallel:
-            while wave := [b for b in (next(batches, None) for _ in range(n_jobs)) if b is not None]:
-                parts += parallel(delayed(feat.counts)(b) for b in wave)
-        _stop_workers()
-    else:
-        parts = [feat.counts(b) for b in batches]
-    _trim()
+    parts = map_batches(feat.counts, conn, n_jobs)
     ids = [pid for c in parts for pid in c.ids]
     feat.fit_idf(parts, len(ids))
     rows: list[sp.csr_matrix] = []
     while parts:
         rows.append(feat.weigh(parts.pop(0)))
-    X = _concat_rows(rows, feat.n_columns)
+    X = concat_rows(rows, feat.n_columns)
     _trim()
     return X, ids
 
 
-def _concat_rows(chunks: list[sp.csr_matrix], n_cols: int) -> sp.csr_matrix:
+def concat_rows(chunks: list[sp.csr_matrix], n_cols: int) -> sp.csr_matrix:
     """vstack that frees each chunk once copied (peak: the result and the chunks not yet copied)."""
     nnz = sum(c.nnz for c in chunks)
     n_rows = sum(c.shape[0] for c in chunks)

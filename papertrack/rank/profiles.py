@@ -50,6 +50,8 @@ class RankReport:
     features_seconds: float = 0.0
     terms: int = 0  # words in the related-papers statistics, when refreshed
     terms_seconds: float = 0.0
+    related: int = 0  # papers given their related papers, when refreshed
+    related_seconds: float = 0.0
 
 
 def positive_ids(db: sqlite_utils.Database, profile: str) -> list[str]:
@@ -71,12 +73,16 @@ def check_profiles(db: sqlite_utils.Database, profiles: Iterable[str]) -> None:
 
 def rank(db: sqlite_utils.Database, profiles: Sequence[str], topic_tags: Sequence[str] = (), n_jobs: int = 2) -> RankReport:
     """`papertrack rank`: fit every profile on the whole database and score every paper;
-    refresh the words of the related-papers look-up."""
+    recompute every paper's related papers and the words of the look-up for papers stored later."""
+    from papertrack.rank import neighbours
+
     report = _run(db, profiles, topic_tags, n_jobs, refit_all=True)
     t0 = time.perf_counter()
     with transaction(db):
         report.terms = refresh_terms(db.conn)
     report.terms_seconds = time.perf_counter() - t0
+    found = neighbours.refresh(db, topic_tags, n_jobs)
+    report.related, report.related_seconds = found.papers, found.seconds
     return report
 
 

@@ -1,17 +1,17 @@
-"""Related papers, looked up when asked ("more like this" over the full-text index).
+"""Related papers: the lists `papertrack rank` precomputed (`neighbours`: nearest papers by
+cosine similarity, table related_papers), read in one query; for a paper stored since the
+last `rank`, a look-up in the full-text index ("more like this").
 
-A paper's telling words are its title and abstract words weighted by tf-idf (title words
-count twice; document frequencies from `related_terms`, refreshed by `papertrack rank`).
-The strongest ones form one FTS5 query, ranked by bm25 over title (x2) and abstract. To
-bound the cost on a large database, the words are taken strongest first while the papers
-they occur in stay within `POSTINGS` (a word too common for what is left is matched in
-titles only, or skipped): the look-up costs the same at 1M papers as at 100,000.
-Nothing is precomputed per paper, so new papers are found as soon as they are stored.
-A score is the bm25 of that query relative to the paper's own: 1.0 matches the paper's
-telling words as strongly as the paper itself (a shorter, denser paper may pass 1).
+That look-up: a paper's telling words are its title and abstract words weighted by tf-idf
+(title words count twice; document frequencies from `related_terms`, refreshed by
+`papertrack rank`). The strongest ones form one FTS5 query, ranked by bm25 over title (x2)
+and abstract. To bound the cost on a large database, the words are taken strongest first
+while the papers they occur in stay within `POSTINGS` (a word too common for what is left
+is matched in titles only, or skipped). Its score is the bm25 of that query relative to
+the paper's own (1.0: as strongly as the paper itself).
 
-No numpy, no sqlite-utils: `papertrack related` answers from its own start in well
-under 100 ms (bench/rank_bench.py).
+No numpy, no sqlite-utils: `papertrack related` answers from its own start in under
+100 ms at 1M papers (bench/related_bench.py).
 """
 
 from __future__ import annotations
@@ -91,17 +91,20 @@ def query_terms(conn: sqlite3.Connection, title: str, abstract: str) -> tuple[li
 
 
 def related(conn: sqlite3.Connection, paper_id: str, limit: int = 10) -> list[Related]:
-    """The papers closest to `paper_id` (a stored id), best first. UsageError when the
-    word statistics have never been computed."""
+    """The papers closest to `paper_id` (a stored id), best first: its precomputed list,
+    else the full-text look-up. UsageError when the database was never ranked."""
     try:
         ready = conn.execute("select 1 from related_terms limit 1").fetchone()
     except sqlite3.OperationalError:  # a database from before ranking existed
         ready = None
     if not ready:
-        raise UsageError("related papers need word statistics: rank the database once (papertrack rank)")
+        raise UsageError("related papers are computed by papertrack rank: rank the database once")
     row = conn.execute("select rowid, title, abstract from papers where id = ?", [paper_id]).fetchone()
     if row is None:
         raise UsageError(f"no paper {paper_id!r} in the database")
+    stored = precomputed(conn, paper_id, limit)
+    if stored is not None:
+        return stored
     anywhere, in_titles = query_terms(conn, row[1] or "", row[2] or "")
     parts = [f"{{title abstract}} : ({_any(anywhere)})"] if anywhere else []
     parts += [f"title : ({_any(in_titles)})"] if in_titles else []
@@ -122,6 +125,24 @@ def related(conn: sqlite3.Connection, paper_id: str, limit: int = 10) -> list[Re
     hits = [h for h in hits if h[0] != paper_id][:limit]
     top = own or min((h[2] for h in hits), default=-1.0)
     return [Related(pid, title or "", round(s / top, 3)) for pid, title, s in hits]
+
+
+def precomputed(conn: sqlite3.Connection, paper_id: str, limit: int = 10) -> list[Related] | None:
+    """The paper's list as `papertrack rank` stored it (papers deleted since left out), or
+    None when it has none (stored since the last rank)."""
+    try:
+        row = conn.execute("select related from related_papers where papers_id = ?", [paper_id]).fetchone()
+    except sqlite3.OperationalError:  # a database from before the lists were stored
+        return None
+    if row is None:
+        return None
+    pairs = [(str(pid), float(score)) for pid, score in json.loads(row[0])]
+    titles = dict(
+        conn.execute(
+            "select id, title from papers where id in (select value from json_each(?))", [json.dumps([p for p, _ in pairs])]
+        ).fetchall()
+    )
+    return [Related(pid, titles[pid] or "", score) for pid, score in pairs if pid in titles][:limit]
 
 
 def related_ids(conn: sqlite3.Connection, paper_id: str, limit: int = 10) -> list[tuple[str, float]]:

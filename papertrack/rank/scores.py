@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from papertrack.errors import UsageError
-from papertrack.models import date_window
+from papertrack.models import window_params, window_sql
 from papertrack.store.browse import Cursor, Sort
 from papertrack.store.browse_search import Selection
 
@@ -55,25 +55,20 @@ def candidates(
     """The papers first submitted in the window (both days included; open-ended when a
     day is missing), with one of `tags` if given, best first for `profile`."""
     require_model(conn, profile)
-    start = end = None
-    if date_from or date_to:
-        first, last = date_window(date_from or "0001-01-01", date_to or "9999-12-30")
-        start, end = first.isoformat(), (last + dt.timedelta(days=1)).isoformat()
     rows = conn.execute(
-        """select p.id, p.title, p.published, p.venue, p.url, s.score, s.why,
+        f"""select p.id, p.title, p.published, p.venue, p.url, s.score, s.why,
              (select json_group_array(name) from (select t.name from papers_tags pt join tags t on t.id = pt.tags_id
               where pt.papers_id = p.id order by t.name)) as tags
            from scores s join papers p on p.id = s.papers_id
            where s.profile = :profile
-             and (:start is null or p.published >= :start) and (:end is null or p.published < :end)
+             and {window_sql("p.published") if date_from or date_to else "1"}
              and (:tags = '[]' or p.id in (select pt.papers_id from papers_tags pt join tags t on t.id = pt.tags_id
                                           where t.name in (select value from json_each(:tags))))
            order by s.score desc, p.published desc, p.id desc
            limit :limit""",
         {
             "profile": profile,
-            "start": start,
-            "end": end,
+            **window_params(date_from, date_to),
             "tags": json.dumps(list(tags)),
             "limit": -1 if limit is None else limit,
         },

@@ -20,6 +20,7 @@ from papertrack.store.derived import MASK_BITS
 
 FACET_CAP = 20_000
 FACETS = ("tag", "cat", "venue", "year")
+TAG_VALUES = 20  # the tag facet lists more: the shipped taxonomy alone has 17 topics
 
 
 @dataclass
@@ -33,7 +34,8 @@ class Counts:
 
 
 def facet_counts(conn: sqlite3.Connection, sel: Selection, cap: int | None = None, size: int = 12) -> Counts:
-    """Total and top-`size` facet counts of a selection (sampled above `cap`, default FACET_CAP)."""
+    """Total and top-`size` facet counts of a selection (`TAG_VALUES` tags; sampled above `cap`,
+    default FACET_CAP)."""
     cap = cap or FACET_CAP
     s, f = sel.search, sel.filters
     if s.nothing:
@@ -80,7 +82,9 @@ def facet_counts(conn: sqlite3.Connection, sel: Selection, cap: int | None = Non
 
 
 def _top(counted: dict[str, Counter], total: int, size: int, scale: float = 1.0) -> Counts:
-    values = {facet: [(v, "", round(n * scale)) for v, n in c.most_common(size)] for facet, c in counted.items()}
+    values = {
+        facet: [(v, "", round(n * scale)) for v, n in c.most_common(_size(facet, size))] for facet, c in counted.items()
+    }
     return Counts(total, values=values)
 
 
@@ -103,13 +107,17 @@ def _all_but(conn: sqlite3.Connection, exclude: str, cap: int, size: int) -> Cou
     return Counts(whole.total - less.total, values=values)
 
 
+def _size(facet: str, size: int) -> int:
+    return max(size, TAG_VALUES) if facet == "tag" else size
+
+
 def _global(conn: sqlite3.Connection, size: int) -> Counts:
     values = {
         facet: [
             (v, "", n)
             for v, n in conn.execute(
                 "select value, n from facet_counts where facet = ? and value != -1 and n > 0 order by n desc limit ?",
-                [facet, size],
+                [facet, _size(facet, size)],
             )
         ]
         for facet in FACETS

@@ -229,6 +229,12 @@ TABLES: dict[str, dict] = {
         },
     },
     **LISTING_TABLES,
+    "related_papers": {
+        "doc": "Each paper's related papers (papertrack rank): nearest by cosine of words, topic tags, categories.",
+        "pk": "papers_id",
+        "columns": {"papers_id": (str, "Paper"), "related": (str, "JSON: [[paper id, cosine], ...], best first (10)")},
+        "foreign_keys": [("papers_id", "papers", "id")],
+    },
 }
 
 # Full-text search: one FTS5 index over papers, kept in sync by sqlite-utils triggers.

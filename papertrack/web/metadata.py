@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from papertrack.models import window_sql
 from papertrack.store import derived
 from papertrack.store.runs import HEALTH_SQL
 from papertrack.store.schema import FTS, TABLES
@@ -31,7 +32,7 @@ CC0 = "https://creativecommons.org/publicdomain/zero/1.0/"
 # tables stay reachable by URL.
 HIDDEN = (
     "papers_tags", "papers_authors", "papers_queries", "tag_edits", "queries", "harvest_runs",
-    "rank_models", "related_terms", *derived.TABLES,
+    "rank_models", "related_terms", "related_papers", *derived.TABLES,
 )  # fmt: skip
 LABELS = {"papers": "title", "tags": "name", "authors": "name"}
 # How the papers table reads (the plugin reorders the columns; the rest follow in schema order).
@@ -87,7 +88,7 @@ order by p.published desc""",
   {_TAGS},
   p.summary, p.code_url, p.url
 from papers p
-where p.published >= :from and p.published < date(:to, '+1 day')
+where {window_sql("p.published")}
 order by p.published""",
         "params": ["from", "to"],
     },
@@ -104,8 +105,7 @@ order by p.published""",
 from scores s
 join papers p on p.id = s.papers_id
 where s.profile = :profile
-  and p.published >= coalesce(nullif(:from, ''), '0000')
-  and p.published < date(coalesce(nullif(:to, ''), '9999-12-30'), '+1 day')
+  and {window_sql("p.published")}
 order by s.score desc""",
         "params": ["profile", "from", "to"],
     },
@@ -158,7 +158,9 @@ def metadata() -> dict:
             "title": "papertrack: model-compression papers",
             "description": (
                 "Papers on binarization, quantization, pruning, distillation, architecture search and "
-                "efficient architectures, harvested from arXiv with saved queries, tagged and summarised. "
+                "efficient architectures, and on inference acceleration and deployment (kernels, compilers, "
+                "inference engines, accelerators, LLM serving, on-device and TinyML), harvested from arXiv "
+                "with saved queries, tagged and summarised. "
                 "Search and browse them on the front page, or open the papers table to query them, narrow "
                 "them by tag, category, venue or year, read a paper's abstract and summary, and export any "
                 "selection as BibTeX (.bib)."

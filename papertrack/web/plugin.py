@@ -3,7 +3,7 @@
 * `.bib` output renderer (`bib.py`) for any view with a paper id column.
 * `m2m` facet (`facets.py`, `?_facet_m2m=tags`): tag counts through the link table.
 * Paper row page (templates/row.html): abstract, summary, tags, authors, arXiv links,
-  and related papers (`rank.related`: looked up in the full-text index when the page is shown).
+  and related papers (`rank.related`: the list `papertrack rank` stored, as `papertrack related` prints it).
 * Compact cells: author and category lists instead of JSON, short link texts.
 * The researchers' site (`browse.py`): `/` and `/browse` (paper cards, search, facets,
   the chart of papers per tag per month), `/browse.atom`, `/browse.bib`; Datasette's
