@@ -17,6 +17,7 @@ import sqlite_utils
 
 from papertrack.errors import UsageError
 from papertrack.store import derived
+from papertrack.store.drafts import TABLES as DRAFT_TABLES
 from papertrack.store.files import NOT_A_DATABASE, check_papertrack_file
 
 # table -> {"columns": {name: (type, description)}, "pk": ..., "foreign_keys": [...], "doc": ...}
@@ -122,9 +123,11 @@ TABLES: dict[str, dict] = {
             "papers_id": (str, "Paper"),
             "issue": (str, "Issue date, YYYY-MM-DD"),
             "picked": (str, "When it was picked or imported"),
+            "position": (int, "Place in the issue's papers section, 1 first (the editor's order; null: as picked)"),
         },
         "foreign_keys": [("papers_id", "papers", "id")],
     },
+    **DRAFT_TABLES,
     "queries": {
         "doc": "Saved queries from queries.yaml and their harvest state.",
         "pk": "id",
@@ -241,6 +244,7 @@ INDEXES = [
     ("papers_tags", ["tags_id"]),
     ("papers_queries", ["queries_id"]),
     ("picks", ["issue"]),
+    ("drafts", ["papers_id", "lang"]),
     ("harvest_runs", ["query", "started"]),
     ("scores", ["profile", "score"]),
 ]
@@ -248,9 +252,7 @@ SQL_TYPES = {str: "TEXT", int: "INTEGER", float: "REAL", bytes: "BLOB"}
 UNIQUE_INDEXES = [("authors", ["name"]), ("tags", ["name"]), ("queries", ["name"])]
 # BibTeX compares keys case-insensitively, so the key index does too (and serves the
 # prefix look-ups that find a free suffix): sqlite-utils' create_index has no COLLATE.
-INDEX_SQL = [
-    "create unique index if not exists idx_papers_citation_key_nocase on papers (citation_key collate nocase)",
-]
+INDEX_SQL = ["create unique index if not exists idx_papers_citation_key_nocase on papers (citation_key collate nocase)"]
 
 
 def open_db(path: str | Path, create: bool = True) -> sqlite_utils.Database:
@@ -360,11 +362,8 @@ def _fts_current(db: sqlite_utils.Database) -> bool:
 
 def describe() -> dict[str, dict[str, str]]:
     """table -> column -> description (derived tables included), for metadata.json."""
-    return {name: {col: doc for col, (_, doc) in spec["columns"].items()} for name, spec in _all_tables().items()}
-
-
-def _all_tables() -> dict[str, dict]:
-    return {**TABLES, **derived.TABLES}
+    tables = {**TABLES, **derived.TABLES}
+    return {name: {col: doc for col, (_, doc) in spec["columns"].items()} for name, spec in tables.items()}
 
 
 def schema_markdown() -> str:

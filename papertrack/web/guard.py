@@ -37,7 +37,7 @@ PUBLIC_SETTINGS: dict[str, Any] = {
     "allow_csv_stream": False,
 }
 HIDDEN_PAGES = ("databases", "plugins", "threads")  # /-/NAME and /-/NAME.json: paths, plugin directories
-PRIVATE_TABLES = ("imports",)  # file names of imports (older papertracks stored whole paths)
+PRIVATE_TABLES = ("imports", "drafts")  # file names of imports (older papertracks stored whole paths); unreviewed drafts
 MAX_VALUE_BYTES = 2_000_000  # the longest abstract is 3 KB, the longest author list 20 KB
 EXPORTS_AT_ONCE = 1
 EXPORTS_WAITING = 4  # beyond this many waiting: 503, try again
