@@ -91,10 +91,10 @@ def test_web_url(url, ok):
     assert bool(web_url(url)) is ok
 
 
-@pytest.fixture
-def ranked(tmp_path):
-    """The ranking corpus with the editor's past picks on LLM quantization, `picks` fitted."""
-    db = open_db(tmp_path / "papers.db")
+def picked_corpus(path):
+    """The ranking corpus, tagged, with the editor's past picks on LLM quantization and
+    `picks` fitted (also the browser test's database)."""
+    db = open_db(path)
     config = parse_config(corpus.QUERIES)
     ids = sync_queries(db, config.queries)
     with transaction(db):
@@ -102,6 +102,11 @@ def ranked(tmp_path):
     pick(db, [corpus.paper("llm-quant", k).id for k in range(0, 24, 2)], "2024-01-01")
     rank(db, ["picks"])
     return db
+
+
+@pytest.fixture
+def ranked(tmp_path):
+    return picked_corpus(tmp_path / "papers.db")
 
 
 def test_candidates_best_first_for_the_editors_picks(ranked):

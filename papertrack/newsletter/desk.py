@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ from papertrack.errors import UsageError
 from papertrack.models import abs_url, date_window, parse_day
 from papertrack.newsletter.digest import LANGS, render, select, tag_group
 from papertrack.newsletter.editorial import featured, issue_date, picked_ids
-from papertrack.rank.scores import PICKS, candidates, ranked_profiles
+from papertrack.rank.scores import PICKS, ranked_profiles, scores_for
 from papertrack.sources.locks import database_lock
 from papertrack.store.drafts import PaperDrafts, paper_drafts
 from papertrack.store.schema import ids_json, open_db
@@ -176,17 +177,22 @@ def locked(db_path: str | Path, wait: float | None = None) -> Iterator[sqlite_ut
 
 
 def _candidates(db: sqlite_utils.Database, profile: str, ranked: bool, start: dt.date, end: dt.date) -> list[Paper]:
-    """The window's papers best first for a ranked profile, else newest first (one more
-    than MAX_CANDIDATES, to know there are more)."""
-    if ranked:
-        return [
-            Paper(c.id, c.title, (c.published or "")[:10], c.venue, c.url or abs_url(c.id), c.tags, c.score, c.why)
-            for c in candidates(db.conn, profile, start, end, limit=MAX_CANDIDATES + 1)
-        ]
-    ids = [e.id for e in select(db, start, end).entries]  # the digest's window, whatever its order
+    """The window's papers (the digest's window), best first for a ranked profile, else
+    newest first (one more than MAX_CANDIDATES, to know there are more). Scores are looked
+    up for the window's papers by key: a window is a few hundred papers, a profile's scores
+    every paper of the database."""
+    ids = [e.id for e in select(db, start, end).entries]
     rows = _rows(db, ids)
-    newest = sorted(ids, key=lambda pid: (rows[pid]["published"] or "", pid), reverse=True)[: MAX_CANDIDATES + 1]
-    return [_paper(rows[pid]) for pid in newest]
+    scored = scores_for(db.conn, profile, ids) if ranked else {}
+    newest = sorted(ids, key=lambda pid: (rows[pid]["published"] or "", pid), reverse=True)
+    best = sorted(newest, key=lambda pid: -scored[pid][0] if pid in scored else math.inf)  # stable: newest first on ties
+    papers = []
+    for pid in best[: MAX_CANDIDATES + 1]:
+        paper = _paper(rows[pid])
+        if pid in scored:
+            paper.score, paper.why = scored[pid]
+        papers.append(paper)
+    return papers
 
 
 def _rows(db: sqlite_utils.Database, ids: list[str]) -> dict[str, dict[str, Any]]:
