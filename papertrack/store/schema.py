@@ -252,17 +252,15 @@ SQL_TYPES = {str: "TEXT", int: "INTEGER", float: "REAL", bytes: "BLOB"}
 UNIQUE_INDEXES = [("authors", ["name"]), ("tags", ["name"]), ("queries", ["name"])]
 # BibTeX compares keys case-insensitively, so the key index does too (and serves the
 # prefix look-ups that find a free suffix): sqlite-utils' create_index has no COLLATE.
-INDEX_SQL = ["create unique index if not exists idx_papers_citation_key_nocase on papers (citation_key collate nocase)"]
+INDEX_SQL = [
+    "create unique index if not exists idx_papers_citation_key_nocase on papers (citation_key collate nocase)",
+]
 
 
 def open_db(path: str | Path, create: bool = True) -> sqlite_utils.Database:
-    """Open (and create or migrate) a papertrack database in WAL mode.
-
-    With `create=False` a missing file is a `UsageError` (commands that only read or edit
-    stored papers must not leave an empty database behind a typo). A file that is not a
-    database is a `UsageError`; SQLite's other errors (read-only, cannot open, disk
-    full, locked) and the file system's are raised as they are, for the caller to report.
-    """
+    """Open (and create or migrate) a papertrack database in WAL mode. With `create=False`
+    a missing file is a `UsageError` (no empty database behind a typo), as is a file that is
+    not a database; SQLite's other errors and the file system's are the caller's to report."""
     path = Path(path)
     if path.exists() or not create:
         check_papertrack_file(path)
@@ -362,8 +360,11 @@ def _fts_current(db: sqlite_utils.Database) -> bool:
 
 def describe() -> dict[str, dict[str, str]]:
     """table -> column -> description (derived tables included), for metadata.json."""
-    tables = {**TABLES, **derived.TABLES}
-    return {name: {col: doc for col, (_, doc) in spec["columns"].items()} for name, spec in tables.items()}
+    return {name: {col: doc for col, (_, doc) in spec["columns"].items()} for name, spec in _all_tables().items()}
+
+
+def _all_tables() -> dict[str, dict]:
+    return {**TABLES, **derived.TABLES}
 
 
 def schema_markdown() -> str:
