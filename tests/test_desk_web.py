@@ -208,6 +208,7 @@ def test_the_default_window_is_the_fortnight_before_the_issue(site):
         ({"issue": ISSUE, "from": "2030-01-10", "to": "2029-01-01"}, "ends (2029-01-01) before it starts"),
         ({"issue": ISSUE, "from": "2020-01-01"}, "the desk shows at most 92"),
         ({"issue": ISSUE, "lang": "fr"}, "lang &#39;fr&#39;: use zh or en"),
+        ({"issue": ISSUE, "drafts": "yes"}, "drafts &#39;yes&#39;: use 1 or 0"),
     ],
 )
 def test_bad_parameters_are_400_with_the_reason(site, query, message):

@@ -74,6 +74,9 @@ def test_draft_writes_each_pick_once_and_the_digest_waits_for_acceptance(work, r
         in marked
     )
 
+    said = run_cli("digest", "--db", "papers.db", "--issue", ISSUE, "--drafts").stderr
+    assert "2 entries (the picks for 2020-01-20; 2 unaccepted drafts, marked)" in said
+
     accepted = run_cli("draft", "--db", "papers.db", "--accept", f"arXiv:{CARS.id}v2")
     assert accepted.exit_code == 0 and "accepted the draft by papertrack-fake" in accepted.stdout
     text = digest(run_cli)
@@ -206,6 +209,23 @@ def test_without_llm_installed_the_line_says_how_to_install_it(work, run_cli, mo
     assert result.exit_code == 2 and result.stderr.strip() == f"Error: {drafting.SETUP}"
     assert "pip install 'papertrack[llm]'" in drafting.SETUP and "llm keys set" in drafting.SETUP
     assert digest(run_cli, "--drafts").startswith("## 论文")  # everything else works
+
+
+def test_a_broken_llm_plugin_is_one_line(work, run_cli):
+    class Broken:
+        __name__ = "Broken"
+
+        @llm.hookimpl
+        def register_models(self, register):
+            raise RuntimeError("plugin exploded\non two lines")
+
+    llm.plugins.pm.register(Broken(), name="papertrack-broken")
+    try:
+        result = run_cli("draft", "--db", "papers.db", "--issue", ISSUE)
+        assert drafting.unavailable() == "llm could not load its models: plugin exploded on two lines"
+    finally:
+        llm.plugins.pm.unregister(name="papertrack-broken")
+    assert result.exit_code == 2 and result.stderr == "Error: llm could not load its models: plugin exploded on two lines\n"
 
 
 def test_nothing_but_drafting_calls_the_model(work, run_cli, replay, fake_model):  # noqa: F811

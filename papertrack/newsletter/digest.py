@@ -174,18 +174,8 @@ def _entries(db: sqlite_utils.Database, ids: list[str], lang: str, unaccepted: b
         r = rows[pid]
         url = r["url"] or abs_url(pid)
         code = web_url(r["note_code"]) or web_url(r["code_url"])
-        draft, mark = _draft_for(found.get(pid), unaccepted, lang)
-        headline = md_escape(r["headline"] or (draft and draft.headline) or r["title"])
-        if not r["headline"] and draft and draft.headline:
-            headline = mark + headline
-        if r["note_summary"]:
-            summary = _editor_text(r["note_summary"])
-        elif draft and draft.summary:
-            summary = _draft_text(draft.summary) or [""]
-            summary[0] = mark + summary[0]
-        else:
-            summary = [md_escape(r["summary"])]
-        shown += bool(mark) and (headline.startswith(mark) or summary[0].startswith(mark))
+        headline, summary, marked = _texts(r, *_draft_for(found.get(pid), unaccepted, lang))
+        shown += marked
         entries.append(
             Entry(
                 id=pid,
@@ -201,6 +191,26 @@ def _entries(db: sqlite_utils.Database, ids: list[str], lang: str, unaccepted: b
             )
         )
     return entries, shown
+
+
+def _texts(r: dict, draft: Draft | None, mark: str) -> tuple[str, list[str], bool]:
+    """An entry's headline and summary lines, each the editor's, else the draft's (with
+    `mark`), else the paper's; and whether a mark was used."""
+    marked = False
+    if r["headline"]:
+        headline = md_escape(r["headline"])
+    elif draft and draft.headline:
+        headline, marked = mark + md_escape(draft.headline), bool(mark)
+    else:
+        headline = md_escape(r["title"])
+    if r["note_summary"]:
+        summary = _editor_text(r["note_summary"])
+    elif draft and draft.summary:
+        summary = _draft_text(draft.summary) or [""]
+        summary[0], marked = mark + summary[0], marked or bool(mark)
+    else:
+        summary = [md_escape(r["summary"])]
+    return headline, summary, marked
 
 
 def _draft_for(drafts: PaperDrafts | None, unaccepted: bool, lang: str) -> tuple[Draft | None, str]:

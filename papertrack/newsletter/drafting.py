@@ -106,6 +106,10 @@ def get_model(name: str | None = None) -> Any:
         raise DraftUnavailable(
             f"llm has {which} ('llm models' lists the installed ones; 'llm models default NAME' chooses one)"
         ) from None
+    except Exception as e:  # a broken llm plugin, an unreadable llm configuration: one line, not a traceback
+        raise DraftUnavailable(
+            f"llm could not load its models: {' '.join(str(e).split())[:300] or type(e).__name__}"
+        ) from None
     alias = getattr(model, "needs_key", None)
     if alias and not getattr(model, "key", None) and not llm.get_key(None, alias, getattr(model, "key_env_var", None)):
         raise DraftUnavailable(

@@ -51,6 +51,12 @@ def _day(value: str | None, what: str = "issue") -> str:
     return editorial.issue_date(value)
 
 
+def _flag(value: str | None, what: str = "drafts") -> bool:
+    if value not in (None, "", "0", "1"):
+        raise UsageError(f"{what} {value[:40]!r}: use 1 or 0")
+    return value == "1"
+
+
 def _choice(value: str | None, allowed: tuple[str, ...], what: str) -> str:
     if value not in allowed:
         raise UsageError(f"{what} {(value or '')[:40]!r}: use {' or '.join(allowed)}")
@@ -92,12 +98,12 @@ async def _write(datasette, fn: Callable[[sqlite_utils.Database], Any]) -> Any:
 async def _page(datasette, request, accounts, user) -> Response:
     args = request.args
     params = {k: args.get(k) for k in ("issue", "from", "to", "profile", "lang", "drafts") if args.get(k)}
-    status, error, state = 200, None, None
+    status, error, state = 200, None, None  # a bad parameter: the page, with the reason, and 400
     try:
         issue = _day(args.get("issue") or _today(), "issue")
         start, end = (_day(args[k], k) if args.get(k) else None for k in ("from", "to"))
         lang = _choice(args.get("lang", "zh"), drafting.LANGS, "lang")
-        profile, drafts = args.get("profile", PICKS)[:200], bool(args.get("drafts"))
+        profile, drafts = args.get("profile", PICKS)[:200], _flag(args.get("drafts"))
         state = await _read(
             datasette,
             lambda db: desk.read_desk(db, issue, date_from=start, date_to=end, profile=profile, lang=lang, drafts=drafts),
@@ -128,7 +134,7 @@ async def digest_md(datasette, request) -> Response:
         await signed_in_with(datasette, request, EDIT)
         issue = _day(request.args.get("issue"), "issue")
         lang = _choice(request.args.get("lang", "zh"), drafting.LANGS, "lang")
-        drafts = bool(request.args.get("drafts"))
+        drafts = _flag(request.args.get("drafts"))
         text = await _read(datasette, lambda db: desk.issue_markdown(db, issue, lang, drafts))
     except UsageError as e:
         return refusal(request, Refused(404 if "nothing is picked" in str(e) else 400, str(e)))
