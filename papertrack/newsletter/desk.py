@@ -38,6 +38,10 @@ LOCK_WAIT = 5.0  # seconds a write waits for the database's lock (a harvest hold
 NOTE_FIELDS = ("headline", "source", "source_url", "summary", "code_url")
 
 
+class NothingPicked(UsageError):
+    """The issue has no picks (so no section yet)."""
+
+
 @dataclass
 class Paper:
     """A candidate as the desk lists it."""
@@ -146,10 +150,10 @@ def read_desk(
 
 def issue_markdown(db: sqlite_utils.Database, issue: str | dt.date, lang: str = "zh", drafts: bool = False) -> str:
     """The issue's 论文 section, as `papertrack digest --issue ISSUE [--lang] [--drafts]`
-    writes it (UsageError when nothing is picked)."""
+    writes it (`NothingPicked` when nothing is)."""
     issue = issue_date(issue)
     if not picked_ids(db, issue):
-        raise UsageError(f"nothing is picked for {issue} yet")
+        raise NothingPicked(f"nothing is picked for {issue} yet")
     return render(select(db, issue=issue, lang=lang, drafts=drafts), lang)
 
 

@@ -137,7 +137,7 @@ async def digest_md(datasette, request) -> Response:
         drafts = _flag(request.args.get("drafts"))
         text = await _read(datasette, lambda db: desk.issue_markdown(db, issue, lang, drafts))
     except UsageError as e:
-        return refusal(request, Refused(404 if "nothing is picked" in str(e) else 400, str(e)))
+        return refusal(request, Refused(404 if isinstance(e, desk.NothingPicked) else 400, str(e)))
     except Refused as e:
         return refusal(request, e)
     headers = {"content-disposition": f'attachment; filename="papers-{issue}.md"'}
