@@ -145,7 +145,7 @@ def test_picks_carry_the_note_the_fallbacks_and_the_drafts(five):
     state = desk.read_desk(db, ISSUE)
     one, two = state.picks
     assert one.note["headline"] == "编辑" and one.fallback["summary"].startswith("We propose method 1")
-    assert two.note["headline"] is None and two.fallback == {"headline": "草稿", "summary": "草稿摘要"}
+    assert two.note["headline"] is None and two.fallback == {"headline": "草稿", "summary": "草稿摘要", "code": ""}
     assert two.drafts.newest.headline == "新草稿" and two.drafts.accepted.headline == "草稿"
     assert state.markdown == desk.issue_markdown(db, ISSUE) and "[草稿 | arXiv]" in state.markdown
     assert "【草稿】" not in desk.read_desk(db, ISSUE, drafts=True).markdown  # an accepted draft beats a newer one

@@ -203,7 +203,7 @@ def _rows(db: sqlite_utils.Database, ids: list[str]) -> dict[str, dict[str, Any]
     return {
         r["id"]: r
         for r in db.query(
-            "select p.id, p.title, p.published, p.venue, p.url, p.abstract, p.summary, "
+            "select p.id, p.title, p.published, p.venue, p.url, p.abstract, p.summary, p.code_url, "
             "(select json_group_array(name) from (select t.name from papers_tags pt join tags t on t.id = pt.tags_id "
             " where pt.papers_id = p.id order by t.name)) as tags "
             "from papers p where p.id in (select value from json_each(?))",
@@ -246,6 +246,7 @@ def _picks(db: sqlite_utils.Database, ids: list[str], lang: str, before: dict[st
         fallback = {
             "headline": (accepted and accepted.headline) or row["title"] or "",
             "summary": (accepted and accepted.summary) or derived or "",
+            "code": "" if note.get("code_url") else row["code_url"] or "",
         }
         out.append(
             Pick(
