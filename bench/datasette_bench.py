@@ -59,8 +59,9 @@ TERMS = [
 ]
 
 
-def build(path: Path, n: int) -> None:
-    """N papers through the real store code, each found by one or two saved queries."""
+def build(path: Path, n: int, **spread) -> None:
+    """N papers through the real store code, each found by one or two saved queries
+    (`spread`: `corpus.generate`'s `start`, the first paper's date)."""
     from papertrack.config import parse_config
     from papertrack.sources.snapshot import record_to_paper
     from papertrack.store.papers import save_papers
@@ -89,7 +90,7 @@ def build(path: Path, n: int) -> None:
                 save_papers(db, papers, query_id=ids[tag])
         batch.clear()
 
-    for i, record in enumerate(corpus.generate(n), 1):
+    for i, record in enumerate(corpus.generate(n, **spread), 1):
         batch.append(record_to_paper(record))
         if len(batch) == 2000:
             flush()

@@ -27,8 +27,13 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 def no_real_services(monkeypatch, tmp_path_factory):
     """No test may reach arXiv or dblp: unless a test points them at a local server, the
     endpoints (the CLI's, by environment, and the library's defaults) are a closed port.
-    The machine-wide endpoint locks of the CLI go to a directory of the test's own."""
+    The machine-wide endpoint locks of the CLI go to a directory of the test's own. Nor
+    may a test use the developer's language models: llm's keys and default model are
+    those of an empty directory of the test's own."""
     monkeypatch.setenv("PAPERTRACK_LOCK_DIR", str(tmp_path_factory.mktemp("locks")))
+    monkeypatch.setenv("LLM_USER_PATH", str(tmp_path_factory.mktemp("llm")))
+    for key in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "LLM_GEMINI_KEY"):
+        monkeypatch.delenv(key, raising=False)
     monkeypatch.delenv("PAPERTRACK_CONTACT", raising=False)
     for variable, url, client in (
         ("PAPERTRACK_ARXIV_URL", CLOSED_ARXIV, ArxivClient),

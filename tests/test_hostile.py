@@ -92,12 +92,14 @@ ROUTES = [
     "/papers/stale_queries",
     "/papers/authors",
     "/papers",
+    "/-/desk",  # the editor's desk: none on a site without accounts (test_desk_fuzz.py throws input at it as an editor)
+    "/-/desk/digest.md",
 ]
 PARAMS = [
     "q", "tag", "category", "venue", "year", "sort", "after", "start",
     "days", "from", "to", "profile", "_search", "_sort", "_sort_desc", "_size", "_next", "_facet", "sql",
     "_through", "_where", "_col", "_nocol", "_facet_array", "_shape", "_searchmode", "_labels", "_json", "id__gt",
-    "published__date", "_trace", "_timelimit", "_facet_size", "_nl",
+    "published__date", "_trace", "_timelimit", "_facet_size", "_nl", "issue", "lang", "drafts",
 ]  # fmt: skip
 NASTY = [
     "²", "٣", "1e999", "-0", "nan", "inf", "9" * 40 + ",1", "9" * 5000 + ",1", "1," + "9" * 40, "0.5,-1",

@@ -1,4 +1,4 @@
-"""The editor's commands: pick, unpick, digest, import-digest."""
+"""The editor's commands: pick, unpick, digest, draft, import-digest."""
 
 from __future__ import annotations
 
@@ -34,12 +34,18 @@ def picks_arguments(fn: Callable) -> Callable:
 
 @click.command()
 @picks_arguments
-def pick(db_path: str, papers: tuple[str, ...], issue: dt.date) -> None:
-    """Pick papers for a newsletter issue."""
+@click.option("--at", "position", type=click.IntRange(min=1), metavar="N", help="Put the papers at place N (1: first)")
+def pick(db_path: str, papers: tuple[str, ...], issue: dt.date, position: int | None) -> None:
+    """Pick papers for a newsletter issue (new picks go last, or at --at N)."""
+    from papertrack.newsletter.editorial import move
     from papertrack.newsletter.editorial import pick as add_picks
 
-    fresh = add_picks(stored_db(db_path), papers, issue)
+    db = stored_db(db_path)
+    fresh = add_picks(db, papers, issue)
     click.echo(f"picked for {issue}: {', '.join(fresh) if fresh else 'nothing new'}")
+    if position is not None:
+        order = move(db, papers, issue, position)
+        click.echo(f"order: {' '.join(order)}")
 
 
 @click.command()
@@ -64,6 +70,7 @@ def unpick(db_path: str, papers: tuple[str, ...], issue: dt.date) -> None:
 )
 @click.option("--top", type=click.IntRange(min=1), metavar="N", help="Only the N best papers for the --like profile")
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True, help="Labels of the entries")
+@click.option("--drafts", is_flag=True, help="Also show the drafts not yet accepted, marked 【草稿】")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), help="Write to FILE, not stdout")
 def digest(
     db_path: str,
@@ -76,25 +83,77 @@ def digest(
     like: str | None,
     top: int | None,
     lang: str,
+    drafts: bool,
     output: str | None,
 ) -> None:
     """Write the newsletter's papers section (markdown) for a date window or an issue's picks.
 
     With nothing picked for the issue, --like TAG --top N holds the window's N best papers
-    for that profile (grouped by tag, best first within a tag)."""
+    for that profile (grouped by tag, best first within a tag). Where a note has no
+    headline or summary, an accepted draft gives it (papertrack draft)."""
     from papertrack.newsletter.digest import render, select
 
     if top and not like:
         raise click.UsageError("--top needs --like TAG: the profile that orders the papers")
     result = select(
         stored_db(db_path), date_from, date_to, issue=issue, tags=tags, first_seen=first_seen,
-        tag_order=config.tag_order(), like=like, top=top,
+        tag_order=config.tag_order(), like=like, top=top, lang=lang, drafts=drafts,
     )  # fmt: skip
     for warning in result.warnings:
         click.secho(f"warning: {warning}", fg="yellow", err=True)
     write_text(render(result, lang), output)
     what = f"the picks for {issue}" if result.mode == "picks" else "papers in the window"
+    if result.drafts_shown:
+        what += f"; {plural(result.drafts_shown, 'unaccepted draft', 'unaccepted drafts')}, marked"
     click.echo(f"{plural(len(result.entries), 'entry', 'entries')} ({what}){f' -> {output}' if output else ''}", err=True)
+
+
+@click.command()
+@db_option
+@click.option("--issue", type=DAY, help="Draft the picks of this issue")
+@click.option("--paper", "papers", multiple=True, metavar="PAPER", help="Only this picked paper, drafted again (repeatable)")
+@click.option("--again", is_flag=True, help="Draft again the picks that have a draft")
+@click.option("--accept", metavar="PAPER", help="Accept PAPER's newest draft instead: the digest uses it")
+@click.option("--model", "model_name", metavar="NAME", help="An llm model  [default: llm's default model]")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True, help="Language of the drafts")
+@click.option(
+    "--prompt", "prompt_path", type=click.Path(dir_okay=False), help="Prompt template (Jinja2) instead of the built-in one"
+)
+def draft(
+    db_path: str, issue: dt.date | None, papers: tuple[str, ...], again: bool, accept: str | None,
+    model_name: str | None, lang: str, prompt_path: str | None,
+) -> None:  # fmt: skip
+    """Draft headlines and summaries of an issue's picks with a language model (the llm
+    library), or accept a draft.
+
+    Drafts are kept apart from your notes: the digest uses a note's headline and summary,
+    else an accepted draft's, else the title and the extracted sentence."""
+    from papertrack.newsletter import drafting
+
+    db = stored_db(db_path)
+    if accept:
+        if issue or papers or again or prompt_path or model_name:
+            raise click.UsageError("--accept takes only a paper (and --lang)")
+        found = drafting.accept(db, accept, lang)
+        click.echo(f"{found.paper}: accepted the draft by {found.model} of {found.created[:16]}: {found.headline}")
+        return
+    if issue is None:
+        raise click.UsageError("give --issue DATE (the picks to draft) or --accept PAPER")
+    prompt = drafting.load_prompt(prompt_path)
+    todo = drafting.papers_to_draft(db, issue.isoformat(), list(papers), lang, again=again or bool(papers))
+    if not todo:
+        click.echo(f"every pick of {issue} has a draft in {lang} (--again drafts them again)")
+        return
+    model = drafting.get_model(model_name)
+    done = 0
+    for written in drafting.draft_all(model, prompt, todo, lang, lambda w: drafting.store(db, w, lang, model, prompt)):
+        if written.problem:
+            click.secho(f"{written.paper}: no draft: {written.problem}", fg="yellow", err=True)
+        else:
+            done += 1
+            click.echo(f"{written.paper}: {written.headline or '(no headline)'}")
+    click.echo(f"{plural(done, 'draft', 'drafts')} by {drafting.model_id(model)} ({prompt.version}); accept one with "
+               "papertrack draft --accept PAPER, or on the desk", err=True)  # fmt: skip
 
 
 @click.command(name="import-digest", cls=SourceCommand, sources=("arxiv-api",))
@@ -117,4 +176,4 @@ def import_digest(db_path: str, config: Config, files: tuple[str, ...]) -> None:
     keep_ranked(db, config)
 
 
-COMMANDS = [pick, unpick, digest, import_digest]
+COMMANDS = [pick, unpick, digest, draft, import_digest]

@@ -15,10 +15,12 @@ import sqlite_utils
 from papertrack.enrich.venue import compact
 from papertrack.errors import UsageError
 from papertrack.models import abs_url, window_params, window_sql
-from papertrack.newsletter.editorial import featured, issue_date
+from papertrack.newsletter.editorial import featured, issue_date, picked_ids, web_url
 from papertrack.rank.scores import ranked_ids, require_model
+from papertrack.store.drafts import Draft, PaperDrafts, paper_drafts
 
 LANGS = ("zh", "en")
+DRAFT_MARK = {"zh": "【草稿】", "en": "(draft) "}  # an unaccepted draft in `digest --drafts`
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>#|&~])")
 
 
@@ -43,6 +45,7 @@ class Digest:
     entries: list[Entry]
     mode: str  # "picks" or "window"
     warnings: list[str] = field(default_factory=list)
+    drafts_shown: int = 0  # entries with an unaccepted draft in them, marked
 
 
 def md_escape(text: str | None) -> str:
@@ -61,7 +64,16 @@ def _editor_text(text: str) -> list[str]:
     with two spaces); only what would break the entry (blank lines, list bullets at the
     start of a line) is neutralised."""
     lines = [line.rstrip() for line in text.splitlines() if line.strip()]
-    return [re.sub(r"^(\s*)([-*+]|\d+\.)(\s)", r"\1\\\2\3", line) for line in lines] or [""]
+    return [_inert_bullet(line) for line in lines] or [""]
+
+
+def _inert_bullet(line: str) -> str:
+    return re.sub(r"^(\s*)([-*+]|\d+\.)(\s)", r"\1\\\2\3", line)
+
+
+def _draft_text(text: str) -> list[str]:
+    """A model's text: escaped like a title, but its paragraphs kept as lines."""
+    return [_inert_bullet(md_escape(line)) for line in text.splitlines() if line.strip()]
 
 
 def select(
@@ -75,20 +87,20 @@ def select(
     tag_order: Sequence[str] = (),
     like: str | None = None,
     top: int | None = None,
+    lang: str = "zh",
+    drafts: bool = False,
 ) -> Digest:
     """The papers of a digest: exactly the picks of `issue` when it has any; otherwise the
     papers published (or, with `first_seen`, first harvested) from `date_from` to `date_to`
     inclusive, optionally only those with one of `tags`, grouped by tag in `tag_order`.
     With a profile (`like`) the window's papers go best first (within their tag) and
-    `top` keeps the best so many."""
+    `top` keeps the best so many. Where the editor's note has no headline or summary, an
+    accepted draft in `lang` gives it; with `drafts`, else the newest draft, marked."""
+    _check_lang(lang)
     if top is not None and not like:
         raise UsageError("a number of best papers needs a profile to rank them")
     issue = issue_date(issue) if issue else None
-    picked = (
-        [r[0] for r in db.execute("select papers_id from picks where issue = ? order by picked, rowid", [issue])]
-        if issue
-        else []
-    )
+    picked = picked_ids(db, issue) if issue else []
     if picked:
         ids, mode = picked, "picks"
     else:
@@ -108,20 +120,19 @@ def select(
         if like:
             require_model(db.conn, like)
             ids = ranked_ids(db.conn, like, ids)[:top]
-    entries = _entries(db, ids)
+    entries, shown = _entries(db, ids, lang, drafts)
     if mode == "window":
         entries = _grouped(entries, tag_order)
     earlier = featured(db, [e.id for e in entries], before=issue)
     warnings = [f"{e.id} was already featured in {', '.join(earlier[e.id])}" for e in entries if e.id in earlier]
     if like and mode == "picks":
         warnings.insert(0, f"the picks for {issue} are the digest: not ranked for profile {like!r}")
-    return Digest(entries, mode, warnings)
+    return Digest(entries, mode, warnings, shown)
 
 
 def render(digest: Digest, lang: str = "zh") -> str:
     """The markdown of the papers section, from templates/digest.md.j2."""
-    if lang not in LANGS:
-        raise UsageError(f"language {lang!r}: use {' or '.join(LANGS)}")
+    _check_lang(lang)
     return _environment().get_template("digest.md.j2").render(entries=digest.entries, lang=lang)
 
 
@@ -134,7 +145,12 @@ def _environment() -> jinja2.Environment:
     )
 
 
-def _entries(db: sqlite_utils.Database, ids: list[str]) -> list[Entry]:
+def _check_lang(lang: str) -> None:
+    if lang not in LANGS:
+        raise UsageError(f"language {lang!r}: use {' or '.join(LANGS)}")
+
+
+def _entries(db: sqlite_utils.Database, ids: list[str], lang: str, unaccepted: bool) -> tuple[list[Entry], int]:
     rows = {
         r["id"]: r
         for r in db.query(
@@ -146,37 +162,72 @@ def _entries(db: sqlite_utils.Database, ids: list[str]) -> list[Entry]:
             [json.dumps(ids)],
         )
     }
-    entries = []
+    found = paper_drafts(db, ids, lang)
+    entries, shown = [], 0
     for pid in ids:
         r = rows[pid]
         url = r["url"] or abs_url(pid)
-        code = r["note_code"] or r["code_url"]
+        code = web_url(r["note_code"]) or web_url(r["code_url"])
+        headline, summary, marked = _texts(r, *_draft_for(found.get(pid), unaccepted, lang))
+        shown += marked
         entries.append(
             Entry(
                 id=pid,
                 label=md_escape(compact(r["venue"])) or None,
-                headline=md_escape(r["headline"] or r["title"]),
+                headline=headline,
                 source=md_escape(r["source"]) if r["source"] else "arXiv",
-                link=md_url(r["source_url"] or url),
+                link=md_url(web_url(r["source_url"]) or url),
                 title=md_escape(r["title"]),
                 url=md_url(url),
                 code=md_url(code) if code else None,
-                summary_lines=_editor_text(r["note_summary"]) if r["note_summary"] else [md_escape(r["summary"])],
+                summary_lines=summary,
                 tags=json.loads(r["tags"] or "[]"),
             )
         )
-    return entries
+    return entries, shown
+
+
+def _texts(r: dict, draft: Draft | None, mark: str) -> tuple[str, list[str], bool]:
+    """An entry's headline and summary lines, each the editor's, else the draft's (with
+    `mark`), else the paper's; and whether a mark was used."""
+    marked = False
+    if r["headline"]:
+        headline = md_escape(r["headline"])
+    elif draft and draft.headline:
+        headline, marked = mark + md_escape(draft.headline), bool(mark)
+    else:
+        headline = md_escape(r["title"])
+    if r["note_summary"]:
+        summary = _editor_text(r["note_summary"])
+    elif draft and draft.summary:
+        summary = _draft_text(draft.summary) or [""]
+        summary[0], marked = mark + summary[0], marked or bool(mark)
+    else:
+        summary = [md_escape(r["summary"])]
+    return headline, summary, marked
+
+
+def _draft_for(drafts: PaperDrafts | None, unaccepted: bool, lang: str) -> tuple[Draft | None, str]:
+    """The draft an entry uses and its mark: the accepted one (no mark), else with
+    `unaccepted` the newest (marked)."""
+    if drafts is None:
+        return None, ""
+    if drafts.accepted is not None:
+        return drafts.accepted, ""
+    return (drafts.newest, DRAFT_MARK[lang]) if unaccepted else (None, "")
 
 
 def _grouped(entries: list[Entry], tag_order: Sequence[str]) -> list[Entry]:
-    """Each paper once, under the first of its tags in `tag_order` (other tags after, by
-    name; untagged papers last), keeping the given order inside a group."""
+    """Each paper once, under its group (`tag_group`), keeping the given order inside a group."""
     rank = {t: i for i, t in enumerate(tag_order)}
+    return sorted(entries, key=lambda e: tag_group(e.tags, rank))  # stable: the order stays within a group
 
-    def group(e: Entry) -> tuple[int, str]:
-        known = [rank[t] for t in e.tags if t in rank]
-        if known:
-            return min(known), ""
-        return (len(rank), min(e.tags)) if e.tags else (len(rank) + 1, "")
 
-    return sorted(entries, key=group)  # stable: the selection order stays within a group
+def tag_group(tags: Sequence[str], rank: dict[str, int]) -> tuple[int, str]:
+    """Where a paper with `tags` is grouped, as a sort key: under the first of its tags in
+    the tag order (`rank`: tag -> place), else under the first of its other tags by name
+    (after the ordered ones), else last (untagged: "")."""
+    known = [rank[t] for t in tags if t in rank]
+    if known:
+        return min(known), ""
+    return (len(rank), min(tags)) if tags else (len(rank) + 1, "")

@@ -20,7 +20,7 @@ from papertrack.store.identity import resolve_id, resolve_ids
 from papertrack.store.precedence import apply_notes
 from papertrack.store.schema import transaction
 
-_URL = re.compile(r"https?://\S+$")
+_URL = re.compile(r"https?://[^\s\x00-\x1f\x7f]+", re.IGNORECASE)  # what a link of the editor's may be
 
 
 @dataclass
@@ -38,6 +38,13 @@ class Note:
         return {f.name: (getattr(self, f.name) or None) for f in fields(self) if getattr(self, f.name) is not None}
 
 
+def web_url(value: str | None) -> str | None:
+    """`value` (stripped) when it is an http(s) URL, else None: no `javascript:` or
+    `data:` link ever reaches a page or a digest."""
+    value = (value or "").strip()
+    return value if _URL.fullmatch(value) else None
+
+
 def issue_date(value: str | dt.date) -> str:
     """An issue date (`2020-03-19`, or a date) as YYYY-MM-DD."""
     return parse_day(value, "issue date").isoformat()
@@ -51,7 +58,7 @@ def set_note(db: sqlite_utils.Database, paper: str, note: Note) -> dict:
         raise UsageError("a note needs at least one of: headline, summary, source, source URL, code URL")
     for name in ("source_url", "code_url"):
         value = getattr(note, name)
-        if value and not _URL.match(value.strip()):
+        if value and not web_url(value):
             raise UsageError(f"{name.replace('_', ' ').replace('url', 'URL')} {value!r} is not an http(s) URL")
     with transaction(db):
         write_note(db, pid, note)
@@ -82,13 +89,46 @@ def pick(db: sqlite_utils.Database, papers: Iterable[str], issue: str | dt.date)
 
 
 def add_picks(db: sqlite_utils.Database, ids: Iterable[str], issue: str) -> list[str]:
-    """`pick` inside the caller's transaction, for checked ids."""
-    known = {r[0] for r in db.execute("select papers_id from picks where issue = ?", [issue])}
+    """`pick` inside the caller's transaction, for checked ids: new picks go last."""
+    known = picked_ids(db, issue)
     fresh = [i for i in dict.fromkeys(ids) if i not in known]
+    _number(db, issue, known)  # picks stored before the editor's order existed get their places
     db.conn.executemany(
-        "insert into picks (papers_id, issue, picked) values (?, ?, ?)", [(i, issue, now_iso()) for i in fresh]
+        "insert into picks (papers_id, issue, picked, position) values (?, ?, ?, ?)",
+        [(pid, issue, now_iso(), len(known) + n) for n, pid in enumerate(fresh, 1)],
     )
     return fresh
+
+
+def picked_ids(db: sqlite_utils.Database, issue: str) -> list[str]:
+    """The papers picked for `issue`, in the editor's order."""
+    return [
+        r[0] for r in db.execute("select papers_id from picks where issue = ? order by position, picked, rowid", [issue])
+    ]
+
+
+def move(db: sqlite_utils.Database, papers: Iterable[str], issue: str | dt.date, position: int) -> list[str]:
+    """Put picked papers at `position` of the issue (1 first; beyond the end: last), in the
+    order given; returns the issue's new order."""
+    issue = issue_date(issue)
+    ids = resolve_ids(db, papers)
+    with transaction(db):
+        order = picked_ids(db, issue)
+        missing = [i for i in ids if i not in order]
+        if missing:
+            raise UsageError(f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not picked for {issue}")
+        rest = [i for i in order if i not in ids]
+        at = min(max(position, 1), len(rest) + 1) - 1
+        order = rest[:at] + list(dict.fromkeys(ids)) + rest[at:]
+        _number(db, issue, order)
+    return order
+
+
+def _number(db: sqlite_utils.Database, issue: str, order: list[str]) -> None:
+    db.conn.executemany(
+        "update picks set position = ? where issue = ? and papers_id = ? and position is not ?",
+        [(n, issue, pid, n) for n, pid in enumerate(order, 1)],
+    )
 
 
 def unpick(db: sqlite_utils.Database, papers: Iterable[str], issue: str | dt.date) -> list[str]:

@@ -17,6 +17,7 @@ import sqlite_utils
 
 from papertrack.errors import UsageError
 from papertrack.store import derived
+from papertrack.store.drafts import TABLES as DRAFT_TABLES
 from papertrack.store.files import NOT_A_DATABASE, check_papertrack_file
 from papertrack.store.listings import TABLES as LISTING_TABLES
 
@@ -123,9 +124,11 @@ TABLES: dict[str, dict] = {
             "papers_id": (str, "Paper"),
             "issue": (str, "Issue date, YYYY-MM-DD"),
             "picked": (str, "When it was picked or imported"),
+            "position": (int, "Place in the issue's papers section, 1 first (the editor's order; null: as picked)"),
         },
         "foreign_keys": [("papers_id", "papers", "id")],
     },
+    **DRAFT_TABLES,
     "queries": {
         "doc": "Saved queries from queries.yaml and their harvest state.",
         "pk": "id",
@@ -252,6 +255,7 @@ INDEXES = [
     ("papers_tags", ["tags_id"]),
     ("papers_queries", ["queries_id"]),
     ("picks", ["issue"]),
+    ("drafts", ["papers_id", "lang"]),
     ("harvest_runs", ["query", "started"]),
     ("scores", ["profile", "score"]),
 ]
@@ -264,13 +268,9 @@ INDEX_SQL = [
 
 
 def open_db(path: str | Path, create: bool = True) -> sqlite_utils.Database:
-    """Open (and create or migrate) a papertrack database in WAL mode.
-
-    With `create=False` a missing file is a `UsageError` (commands that only read or edit
-    stored papers must not leave an empty database behind a typo). A file that is not a
-    database is a `UsageError`; SQLite's other errors (read-only, cannot open, disk
-    full, locked) and the file system's are raised as they are, for the caller to report.
-    """
+    """Open (and create or migrate) a papertrack database in WAL mode. With `create=False`
+    a missing file is a `UsageError` (no empty database behind a typo), as is a file that is
+    not a database; SQLite's other errors and the file system's are the caller's to report."""
     path = Path(path)
     if path.exists() or not create:
         check_papertrack_file(path)

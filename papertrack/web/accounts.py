@@ -136,7 +136,8 @@ def menu_links(datasette, actor, request):
         return None
     path = datasette.urls.path
     if actor and actor.get("role") in users.ROLES:
-        return [{"href": path("/-/library"), "label": "My library"}, {"href": path("/-/logout"), "label": "Sign out"}]
+        desk = [{"href": path("/-/desk"), "label": "Editor's desk"}] if actor.get("role") == "editor" else []
+        return [{"href": path("/-/library"), "label": "My library"}, *desk, {"href": path("/-/logout"), "label": "Sign out"}]
     return [{"href": path("/-/login"), "label": "Sign in"}]
 
 

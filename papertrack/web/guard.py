@@ -6,7 +6,7 @@ every value SQLite builds, and one export at a time.
   for signed-in editors (metadata's top-level `allow_sql`; the canned queries stay open), rows
   per response and SQL time bounded, no whole-table CSV streams or database downloads, and the
   `/-/` pages that show local paths (`databases`, `plugins`, `threads`) answer 404, and
-  the `imports` table is for editors only.
+  the `imports` and `drafts` tables are for editors only.
   `private` (plain `papertrack serve` on one's own machine): Datasette as it comes.
 * **Values.** Every connection Datasette opens refuses to build a string or blob longer than
   `MAX_VALUE_BYTES` (`printf('%.*c', 300000000, 'x')` is an error, not 300 MB of memory).
@@ -37,7 +37,7 @@ PUBLIC_SETTINGS: dict[str, Any] = {
     "allow_csv_stream": False,
 }
 HIDDEN_PAGES = ("databases", "plugins", "threads")  # /-/NAME and /-/NAME.json: paths, plugin directories
-PRIVATE_TABLES = ("imports",)  # file names of imports (older papertracks stored whole paths)
+PRIVATE_TABLES = ("imports", "drafts")  # file names of imports (older papertracks stored whole paths); unreviewed drafts
 MAX_VALUE_BYTES = 2_000_000  # the longest abstract is 3 KB, the longest author list 20 KB
 EXPORTS_AT_ONCE = 1
 EXPORTS_WAITING = 4  # beyond this many waiting: 503, try again

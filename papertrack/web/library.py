@@ -35,18 +35,20 @@ from papertrack.web.browse_view import Links, describe, read_args
 from papertrack.web.databases import first_papertrack
 
 SHOWN = 200  # papers listed per section of the library page
+LIBRARY = "papertrack-library"  # the permission of every account
 
 
-def posted(default_next: str) -> Callable:
-    """A route taking the signed-in reader's form: `handle(datasette, accounts, user, form)`
-    runs once the CSRF token is checked (a UsageError is a 400, a Refused its own status),
-    then the answer goes back to `next` (JSON to `Accept: application/json`); `handle` may
-    answer instead. GET is `get` when given, else 405."""
+def posted(default_next: str, permission: str = LIBRARY) -> Callable:
+    """A route taking the form of a signed-in user with `permission`: `handle(datasette,
+    accounts, user, form)` runs once the CSRF token is checked (a UsageError is a 400, a
+    Refused its own status), then the answer goes back to `next` (JSON to `Accept:
+    application/json`; a `message` in the answer is shown on the page it goes back to);
+    `handle` may answer instead. GET is `get` when given, else 405."""
 
     def wrap(handle: Callable, get: Callable | None = None) -> Callable:
         async def route(datasette, request):
             try:
-                accounts, user = await _reader(datasette, request)
+                accounts, user = await signed_in_with(datasette, request, permission)
                 if request.method != "POST":
                     if get is None:
                         raise Refused(405, "this address takes a POSTed form")
@@ -62,6 +64,8 @@ def posted(default_next: str) -> Callable:
                 return Response.json(answer)
             if wants_json(request):
                 return Response.json({"ok": True})
+            if isinstance(answer, dict) and answer.get("message"):
+                datasette.add_message(request, answer["message"], datasette.INFO)
             return Response.redirect(local_path(datasette, form.get("next"), default_next), status=303)
 
         return route
@@ -83,12 +87,21 @@ async def _paper_action(datasette, accounts: Accounts, user: User, form: dict[st
 
 
 async def _reader(datasette, request) -> tuple[Accounts, User]:
+    return await signed_in_with(datasette, request, LIBRARY)
+
+
+async def signed_in_with(datasette, request, permission: str) -> tuple[Accounts, User]:
+    """The site's accounts and the signed-in user, who must have `permission` (404 on a
+    site without accounts, 403 for anybody else)."""
     from papertrack.web.accounts import accounts_of
 
     accounts = accounts_of(datasette)
     if accounts is None:
         raise Refused(404, "this site has no accounts")
-    return accounts, await signed_in(datasette, request)
+    user = await signed_in(datasette, request)
+    if permission != LIBRARY and not await datasette.permission_allowed(user.actor, permission, default=False):
+        raise Refused(403, f"this page is for accounts with the {permission} permission")
+    return accounts, user
 
 
 async def _refit(datasette, accounts: Accounts, user_id: int, database: str) -> None:

@@ -17,7 +17,7 @@
   `/-/logout`), the reader's library (`library.py`: `/-/library` and its JSON, BibTeX and
   forms; save and like buttons on cards and paper pages), their feeds (`feeds.py`) and
   their ranking and muted words on the browse page (`personal.py`); POST bodies bounded
-  in front of Datasette's CSRF check (`posts.py`).
+  in front of Datasette's CSRF check (`posts.py`); the editor's desk (`desk.py`).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from markupsafe import Markup, escape
 
 from papertrack.rank.related import related_ids
 from papertrack.store.identity import paper_key
-from papertrack.web import accounts, browse, feeds, guard, library, posts
+from papertrack.web import accounts, browse, desk, feeds, guard, library, posts
 from papertrack.web.accounts import current_user
 from papertrack.web.bib import can_render_bib, render_bib
 from papertrack.web.databases import is_papertrack, papertrack_databases
@@ -101,6 +101,7 @@ def register_routes(datasette):
         *accounts.routes(),
         *library.routes(),
         *feeds.routes(),
+        *desk.routes(),
     ]
 
 
