@@ -44,7 +44,10 @@ def editor(tmp_path_factory):
     client.close()
 
 
-def sound(response) -> None:
+def sound(response, path: str = "") -> None:
+    if path == "/-/desk/draft" and response.status_code == 503:  # llm's default model has no key here
+        assert "llm keys set" in response.text or "llm models default" in response.text, response.text[:500]
+        return
     assert response.status_code < 500, response.text[:500]
     assert "Traceback" not in response.text
     if response.status_code in (302, 303):
@@ -55,7 +58,7 @@ def sound(response) -> None:
 @SLOW
 @given(path=st.sampled_from(POSTS), form=st.dictionaries(st.sampled_from(FIELDS), value, max_size=8))
 def test_desk_posts_never_fail(editor, path, form):
-    sound(editor.post(path, {**form, "csrftoken": editor.csrftoken()}, csrf=False))
+    sound(editor.post(path, {**form, "csrftoken": editor.csrftoken()}, csrf=False), path)
 
 
 @SLOW

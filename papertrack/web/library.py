@@ -100,7 +100,7 @@ async def signed_in_with(datasette, request, permission: str) -> tuple[Accounts,
         raise Refused(404, "this site has no accounts")
     user = await signed_in(datasette, request)
     if permission != LIBRARY and not await datasette.permission_allowed(user.actor, permission, default=False):
-        raise Refused(403, f"this page is for accounts with the {permission} permission")
+        raise Refused(403, f"{user.name} may not use this page: it is for editors (papertrack users role NAME editor)")
     return accounts, user
 
 
