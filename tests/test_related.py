@@ -117,4 +117,19 @@ def test_an_empty_database_ranks_to_no_lists(tmp_path):
     with transaction(db):
         save_papers(db, [make_paper(1)])
     assert rank(db, [], [], n_jobs=1).related == 1
-    assert related(db.conn, "2001.00001") == []
+    assert related(db.conn, "2001.00001") == []  # its stored list is empty, and the look-up finds nobody else
+
+
+def test_a_database_too_small_for_word_statistics_falls_back_to_the_lookup(tmp_path):
+    """Under 30 papers every word is in more than 10% of them or in fewer than 3: the stored
+    lists are empty, and `related` looks the paper up in the full-text index instead."""
+    db = open_db(tmp_path / "small.db")
+    rare = "zephyr quokka marmot ocelot tapir wombat narwhal axolotl pangolin okapi gecko lemur".split()
+    with transaction(db):
+        save_papers(
+            db,
+            [make_paper(i, title=f"Study {i}", abstract=f"A method using {rare[i % 12]} ideas.") for i in range(1, 25)],
+        )
+    rank(db, [], [], n_jobs=1)
+    assert db.execute("select related from related_papers where papers_id = '2001.00001'").fetchone()[0] == "[]"
+    assert [r.id for r in related(db.conn, "2001.00001")] == ["2001.00013"]  # the one sharing its rare word

@@ -122,6 +122,27 @@ ACCELERATION_AND_DEPLOYMENT = {
         ("Learning low-rank latent mesoscale structures in networks", "denoising, and edge inference", set()),
         ("MCUBERT: Memory-Efficient BERT Inference on Commodity Microcontrollers", "", {"tinyml"}),
         ("Interactive Museum Exhibits with Microcontrollers: A Use-Case Scenario", "", set()),
+        # noise a review found: plural colliders, graph "edge inference" in a title, mobile devices without a model,
+        # and a motivating sentence ("... challenging to deploy on edge devices") instead of on-device work
+        (
+            "Efficient Compression of Sparse Accelerator Data Using Implicit Neural Representations",
+            "data from particle colliders",
+            set(),
+        ),  # fmt: skip
+        ("Edge inference in stochastic block models", "", set()),
+        ("ARMageddon: Cache Attacks on Mobile Devices", "", set()),
+        ("Iterative compilation on mobile devices", "", set()),
+        (
+            "Inf-MLLM: Efficient Streaming Inference of Multimodal Large Language Models on a Single GPU",
+            "it is challenging to deploy streaming inference of MLLMs on edge devices",
+            set(),
+        ),  # fmt: skip
+        ("Mixture of Cache-Conditional Experts for Efficient Mobile Device Inference", "", {"on-device"}),
+        (
+            "NeuFlow v2: High-Efficiency Optical Flow Estimation on Edge Devices",
+            "runs at 20 FPS on Jetson Orin Nano",
+            {"on-device"},
+        ),
     ],
 )
 def test_acceleration_and_deployment_tags_on_real_titles(title, abstract, tags):

@@ -146,7 +146,9 @@ def candidates(
 @click.command()
 @db_option
 @click.argument("paper")
-@click.option("--limit", type=click.IntRange(min=1), default=10, show_default=True, help="Papers shown")
+@click.option(
+    "--limit", type=click.IntRange(1, 10), default=10, show_default=True, help="Papers shown (rank stores 10 a paper)"
+)
 def related(db_path: str, paper: str, limit: int) -> None:
     """The papers closest to PAPER (any form of its id), one per line: id, score, title.
 

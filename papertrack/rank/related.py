@@ -91,8 +91,9 @@ def query_terms(conn: sqlite3.Connection, title: str, abstract: str) -> tuple[li
 
 
 def related(conn: sqlite3.Connection, paper_id: str, limit: int = 10) -> list[Related]:
-    """The papers closest to `paper_id` (a stored id), best first: its precomputed list,
-    else the full-text look-up. UsageError when the database was never ranked."""
+    """The papers closest to `paper_id` (a stored id), best first: its precomputed list (at
+    most `neighbours.KEEP`), else the full-text look-up. UsageError when the database was
+    never ranked."""
     try:
         ready = conn.execute("select 1 from related_terms limit 1").fetchone()
     except sqlite3.OperationalError:  # a database from before ranking existed
@@ -103,7 +104,7 @@ def related(conn: sqlite3.Connection, paper_id: str, limit: int = 10) -> list[Re
     if row is None:
         raise UsageError(f"no paper {paper_id!r} in the database")
     stored = precomputed(conn, paper_id, limit)
-    if stored is not None:
+    if stored:  # none, or empty: a database too small for word statistics to tell papers apart
         return stored
     anywhere, in_titles = query_terms(conn, row[1] or "", row[2] or "")
     parts = [f"{{title abstract}} : ({_any(anywhere)})"] if anywhere else []
