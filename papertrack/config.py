@@ -54,14 +54,6 @@ class Config:
             raise ConfigError(self.path, None, f"no query named {unknown[0]!r} (have: {', '.join(known)})")
         return [q for q in self.queries if q.name in set(names)]
 
-    def tag_order(self) -> list[str]:
-        """Tags in the order the file first mentions them (queries, then taxonomy)."""
-        seen: dict[str, None] = {}
-        for q in self.queries:
-            seen.update(dict.fromkeys(q.tags))
-        seen.update(dict.fromkeys(r.tag for r in self.taxonomy))
-        return list(seen)
-
 
 # Bounds on the file, checked while it is read: a real queries.yaml is a few KB, a few levels
 # deep; beyond these, a crafted file (deep nesting, an alias bomb) is refused before it costs

@@ -10,7 +10,7 @@ from papertrack.errors import UsageError
 from papertrack.newsletter.digest import md_escape, render, select
 from papertrack.newsletter.editorial import Note, featured, pick, set_note, unpick
 from papertrack.store.papers import save_papers
-from papertrack.store.runs import sync_queries
+from papertrack.store.runs import sync_queries, tag_order
 from papertrack.store.schema import transaction
 from tests.helpers import make_paper
 
@@ -59,7 +59,7 @@ def news(db):
 
 
 def digest(db, *args, lang="zh", **kw):
-    kw.setdefault("tag_order", CONFIG.tag_order())
+    kw.setdefault("tag_order", tag_order(db))
     return render(select(db, *args, **kw), lang)
 
 
@@ -85,7 +85,7 @@ def test_english_labels(news):
 
 
 def test_window_is_inclusive_and_grouped_by_tag_order(news):
-    out = select(news, "2019-09-11", "2019-09-30", tag_order=CONFIG.tag_order())
+    out = select(news, "2019-09-11", "2019-09-30", tag_order=tag_order(news))
     # nas first, then binarization, then the taxonomy's quantization; each paper once
     assert [e.id for e in out.entries] == ["1909.04977", "1909.10788", "1909.20000"]
     assert [e.id for e in select(news, "2019-09-12", "2019-09-29").entries] == ["1909.10788"]

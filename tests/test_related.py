@@ -133,3 +133,21 @@ def test_a_database_too_small_for_word_statistics_falls_back_to_the_lookup(tmp_p
     rank(db, [], [], n_jobs=1)
     assert db.execute("select related from related_papers where papers_id = '2001.00001'").fetchone()[0] == "[]"
     assert [r.id for r in related(db.conn, "2001.00001")] == ["2001.00013"]  # the one sharing its rare word
+
+
+def test_rank_reads_the_topics_from_the_database_not_the_queries_file(listed, tmp_path, run_cli):
+    """`papertrack rank` from a directory without queries.yaml computes the same lists as
+    with the file: the topic tags come from the taxonomy tags stored with the papers."""
+    import shutil
+
+    from papertrack.store.tags import taxonomy_tags
+
+    db = open_db(listed)
+    assert set(taxonomy_tags(db)) == {r.tag for r in CONFIG.taxonomy} & {r[0] for r in db.execute("select name from tags")}
+    before = dict(db.execute("select papers_id, related from related_papers").fetchall())
+    db.close()
+    shutil.copy(listed, tmp_path / "copy.db")
+    assert not (tmp_path / "queries.yaml").exists()
+    assert run_cli("rank", "--db", "copy.db").exit_code == 0
+    after = open_db(tmp_path / "copy.db")
+    assert dict(after.execute("select papers_id, related from related_papers").fetchall()) == before

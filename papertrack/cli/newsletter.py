@@ -92,12 +92,15 @@ def digest(
     for that profile (grouped by tag, best first within a tag). Where a note has no
     headline or summary, an accepted draft gives it (papertrack draft)."""
     from papertrack.newsletter.digest import render, select
+    from papertrack.store.runs import sync_queries, tag_order
 
     if top and not like:
         raise click.UsageError("--top needs --like TAG: the profile that orders the papers")
+    db = stored_db(db_path)
+    sync_queries(db, config.queries)  # the groups' order is the file's, as the desk reads it from the database
     result = select(
-        stored_db(db_path), date_from, date_to, issue=issue, tags=tags, first_seen=first_seen,
-        tag_order=config.tag_order(), like=like, top=top, lang=lang, drafts=drafts,
+        db, date_from, date_to, issue=issue, tags=tags, first_seen=first_seen,
+        tag_order=tag_order(db), like=like, top=top, lang=lang, drafts=drafts,
     )  # fmt: skip
     for warning in result.warnings:
         click.secho(f"warning: {warning}", fg="yellow", err=True)
@@ -135,7 +138,8 @@ def draft(
         if issue or papers or again or prompt_path or model_name:
             raise click.UsageError("--accept takes only a paper (and --lang)")
         found = drafting.accept(db, accept, lang)
-        click.echo(f"{found.paper}: accepted the draft by {found.model} of {found.created[:16]}: {found.headline}")
+        what = found.headline or f"(no headline) {(found.summary or '')[:60]}"
+        click.echo(f"{found.paper}: accepted the draft by {found.model} of {found.created[:16]}: {what}")
         return
     if issue is None:
         raise click.UsageError("give --issue DATE (the picks to draft) or --accept PAPER")

@@ -30,19 +30,15 @@ if TYPE_CHECKING:
 DEFAULT_WORKERS = 2
 
 
-def topic_tags(config: Config | None) -> list[str]:
-    """The taxonomy's tags: how many of them a paper has is one of its features."""
-    return [rule.tag for rule in config.taxonomy] if config else []
-
-
 def keep_ranked(db: sqlite_utils.Database, config: Config | None) -> None:
     """After a harvest or an import: the profiles listed under `rank:` in the queries
     file score the new papers (and refit when their positives changed)."""
     if config is None or not config.rank:
         return  # nothing to do: scikit-learn is not even imported
     from papertrack.rank.profiles import update
+    from papertrack.store.tags import taxonomy_tags
 
-    print_rank(update(db, config.rank, topic_tags(config), n_jobs=DEFAULT_WORKERS))
+    print_rank(update(db, config.rank, taxonomy_tags(db), n_jobs=DEFAULT_WORKERS))
 
 
 def print_rank(report: RankReport) -> None:
@@ -78,13 +74,14 @@ def rank(db_path: str, queries_path: str, profiles: tuple[str, ...], update: boo
     Also computes every paper's related papers (table related_papers), with or without
     profiles."""
     from papertrack.rank import profiles as ranking
+    from papertrack.store.tags import taxonomy_tags
 
     config = optional_config(queries_path)
     chosen = list(profiles) or list(config.rank if config else ())
     db = locked_db(db_path)
     ranking.check_profiles(db, profiles)
     run = ranking.update if update else ranking.rank
-    report = run(db, chosen, topic_tags(config), n_jobs=workers)
+    report = run(db, chosen, taxonomy_tags(db), n_jobs=workers)
     if not chosen:
         click.echo("no profiles: list them under rank: in queries.yaml or give --like TAG")
     if report.profiles:

@@ -29,6 +29,7 @@ from papertrack.newsletter.editorial import featured, issue_date, picked_ids
 from papertrack.rank.scores import PICKS, ranked_profiles, scores_for
 from papertrack.sources.locks import database_lock
 from papertrack.store.drafts import PaperDrafts, paper_drafts
+from papertrack.store.runs import tag_order
 from papertrack.store.schema import ids_json, open_db
 
 FORTNIGHT = 14  # days before the issue: its default window
@@ -141,7 +142,7 @@ def read_desk(
     return Desk(
         issue=issue, start=start, end=end, profile=profile, ranked=ranked,
         profiles=profiles if PICKS in profiles else [PICKS, *profiles],
-        groups=_groups(found[:MAX_CANDIDATES], stored_tag_order(db)),
+        groups=_groups(found[:MAX_CANDIDATES], tag_order(db)),
         candidates=min(len(found), MAX_CANDIDATES), more=len(found) > MAX_CANDIDATES,
         picks=_picks(db, picked, lang, before), lang=lang, drafts=drafts,
         markdown=issue_markdown(db, issue, lang, drafts) if picked else None,
@@ -155,17 +156,6 @@ def issue_markdown(db: sqlite_utils.Database, issue: str | dt.date, lang: str = 
     if not picked_ids(db, issue):
         raise NothingPicked(f"nothing is picked for {issue} yet")
     return render(select(db, issue=issue, lang=lang, drafts=drafts), lang)
-
-
-def stored_tag_order(db: sqlite_utils.Database) -> list[str]:
-    """Tags in the order the saved queries give them (as queries.yaml names them)."""
-    order: dict[str, None] = {}
-    for (tags,) in db.execute("select tags from queries order by id"):
-        try:
-            order.update(dict.fromkeys(t for t in json.loads(tags or "[]") if isinstance(t, str)))
-        except ValueError:
-            continue
-    return list(order)
 
 
 @contextmanager

@@ -92,7 +92,21 @@ def sync_queries(db: sqlite_utils.Database, queries: Iterable[SavedQuery]) -> di
                     [q.source, q.query, since, row[0]],
                 )
             db.execute("update queries set tags = ? where id = ? and tags is not ?", [tags, row[0], tags])
+        for name, position in zip(ids, range(1, len(ids) + 1)):
+            db.execute("update queries set position = ? where id = ? and position is not ?", [position, ids[name], position])
     return ids
+
+
+def tag_order(db: sqlite_utils.Database) -> list[str]:
+    """Tags in the order the saved queries give them, queries in queries.yaml's order (as
+    last synced): how digests and the desk order their groups."""
+    order: dict[str, None] = {}
+    for (tags,) in db.execute("select tags from queries order by position is null, position, id"):
+        try:
+            order.update(dict.fromkeys(t for t in json.loads(tags or "[]") if isinstance(t, str)))
+        except ValueError:
+            continue
+    return list(order)
 
 
 def query_state(db: sqlite_utils.Database, query_id: int) -> tuple[str | None, dict | None]:

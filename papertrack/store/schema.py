@@ -138,6 +138,7 @@ TABLES: dict[str, dict] = {
             "source": (str, "arxiv or dblp"),
             "query": (str, "Query text"),
             "tags": (str, "JSON array of the tags the query gives"),
+            "position": (int, "Its place in queries.yaml, 1 first: digests and the desk group papers by tag in this order"),
             "since": (str, "Oldest submission date a backfill reaches"),
             "watermark": (
                 str,

@@ -131,6 +131,18 @@ def record_edits(db: sqlite_utils.Database, ids: Iterable[str], names: Iterable[
     refresh_tags(db, ids)
 
 
+def taxonomy_tags(db: sqlite_utils.Database) -> list[str]:
+    """The tags the taxonomy gave some paper: the topics (read from the database, so that
+    what `rank` computes does not depend on which queries.yaml is at hand)."""
+    return [
+        r[0]
+        for r in db.execute(
+            "select t.name from tags t where exists (select 1 from papers_tags pt "
+            "where pt.tags_id = t.id and instr(pt.origin, 'taxonomy')) order by t.name"
+        )
+    ]
+
+
 def paper_tags(db: sqlite_utils.Database, pid: str) -> list[str]:
     return [
         r[0]
