@@ -204,6 +204,23 @@ def test_a_database_error_is_reported_as_itself(public):
         public.loop.run_until_complete(browse._run(public.ds, "papers", fails))
 
 
+def test_a_search_cut_by_the_time_limit_leaves_its_connection_usable(db_path):
+    """A search interrupted by the time limit is a 400, and the connection it ran on (the
+    only one here) serves the next requests: the rollback runs after the limit is lifted,
+    so it is not interrupted too and no transaction is left open."""
+    ds = datasette_for(db_path, settings={"sql_time_limit_ms": 1, "num_sql_threads": 1})
+    client = DatasetteClient(ds)
+    try:
+        heavy, _ = fetch(client, "/browse?" + urllib.parse.urlencode({"q": f'abs:"{long_phrase(14)}" OR network'}))
+        assert heavy.status_code == 400 and "took too long" in heavy.text, heavy.text[:300]
+        ds._settings["sql_time_limit_ms"] = 1000  # ordinary requests, on the same connection
+        for path in ("/browse", "/browse?q=binary", "/browse.atom?q=network", "/browse.bib?tag=pruning"):
+            response, _ = fetch(client, path)
+            assert response.status_code == 200, (path, response.text[:300])
+    finally:
+        client.close()
+
+
 # ------------------------------------------------------------------ the public profile
 
 

@@ -190,17 +190,19 @@ async def _run(datasette, name: str, fn: Callable[[sqlite3.Connection], object])
                     "for example `papertrack status --db FILE` or `papertrack serve`, then reload"
                 )
             ready.add(name)
-        with sqlite_timelimit(conn, limit):
-            conn.execute("begin")
-            try:
+        try:
+            with sqlite_timelimit(conn, limit):
+                conn.execute("begin")
                 result = fn(conn)
-            except sqlite3.OperationalError as e:
-                if "interrupted" in str(e):
-                    raise UsageError("this search took too long; narrow it (add words or a filter)") from None
-                raise
-            finally:
-                if conn.in_transaction:  # SQLite may have rolled back itself (an interrupt, a full disk)
-                    conn.execute("rollback")
+        except sqlite3.OperationalError as e:
+            if "interrupted" in str(e):
+                raise UsageError("this search took too long; narrow it (add words or a filter)") from None
+            raise
+        finally:
+            # after the limit is lifted: past the deadline, SQLite would interrupt the rollback too
+            # and leave this thread's connection inside the transaction
+            if conn.in_transaction:  # SQLite may have rolled back itself (a full disk)
+                conn.execute("rollback")
         return result, (time.perf_counter() - started) * 1000
 
     return await datasette.get_database(name).execute_fn(call)
