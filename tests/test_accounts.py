@@ -111,6 +111,27 @@ def test_wrong_passwords_lock_the_name_for_a_while(lib):
     assert users.locked_for(lib, "alice") == 0
 
 
+def test_an_attempt_is_counted_before_its_password_is_checked(lib):
+    """`begin_attempt` checks the lock-out and counts in one step; a right password
+    (`check_password_hash`, then `finish_sign_in`) clears the count."""
+    alice = add(lib)
+    for _ in range(users.MAX_FAILURES - 1):
+        with transaction(lib):
+            attempt = users.begin_attempt(lib, "Alice")
+        assert attempt.wait == 0 and attempt.user_id == alice.id
+        assert users.check_password_hash(attempt.stored, "wrong password") == (False, None)
+    with transaction(lib):
+        attempt = users.begin_attempt(lib, "alice")
+    assert users.locked_for(lib, "alice") > 0  # counted before the check: a concurrent attempt is refused
+    matches, rehashed = users.check_password_hash(attempt.stored, PASSWORD)
+    with transaction(lib):
+        assert matches and users.finish_sign_in(lib, attempt, rehashed) == alice
+    assert users.locked_for(lib, "alice") == 0
+    with transaction(lib):
+        unknown = users.begin_attempt(lib, "nobody")
+    assert unknown.user_id is None and users.check_password_hash(unknown.stored, PASSWORD) == (False, None)
+
+
 def test_feed_tokens_name_their_user_and_rotate(lib):
     alice, bob = add(lib), add(lib, "bob")
     with transaction(lib):

@@ -7,12 +7,15 @@ from __future__ import annotations
 import asyncio
 import re
 import sqlite3
+import threading
 
 import bibtexparser
 import feedparser
 import pytest
+from argon2 import PasswordHasher
 
 from papertrack.accounts import entries, users
+from papertrack.web import accounts as accounts_web
 from papertrack.web.accounts import COOKIE, accounts_of
 from papertrack.web.serve import datasette_for
 from tests import papers_db
@@ -26,7 +29,7 @@ SEVEN = "2001.00007"  # the only paper with TITLE_WORD in its title
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("accounts-web")
-    names = ("alice", "bob", "ed", "carol", "dan", "frank")
+    names = ("alice", "bob", "ed", "carol", "dan", "frank", "gina")
     ds = site_with_accounts(tmp, {n: "editor" if n == "ed" else "reader" for n in names}, PASSWORD)
     loop = asyncio.new_event_loop()
     yield ds, loop, tmp
@@ -98,6 +101,67 @@ def test_wrong_passwords_are_refused_then_throttled(site):
     assert int(throttled.headers["retry-after"]) > 800 and "Too many wrong passwords" in throttled.text
     assert client.json("/-/actor.json") == {"actor": None} and COOKIE not in client.cookies
     signed_in(site, "dan")  # another name is not affected
+
+
+async def _post(client: CookieClient, path: str, data: dict):
+    """A form POST that can run alongside others on the client's loop."""
+    data = {"csrftoken": client.cookies["ds_csrftoken"], **data}
+    return await client.ds.client.post(path, data=data, cookies=dict(client.cookies))
+
+
+def test_concurrent_wrong_passwords_are_throttled_too(site):
+    """Forty wrong passwords at once: the lock-out is checked and the attempt counted in one
+    step, so no more than MAX_FAILURES are ever checked, the rest are 429 (or 503: too
+    many sign-ins at once), and afterwards even the right password is 429."""
+    client = browser(site)
+    client.csrftoken()
+
+    async def burst():
+        return await asyncio.gather(
+            *(_post(client, "/-/login", {"username": "gina", "password": f"wrong {i}"}) for i in range(40))
+        )
+
+    answers = site[1].run_until_complete(burst())
+    statuses = [a.status_code for a in answers]
+    assert statuses.count(401) == users.MAX_FAILURES and statuses.count(429) >= 1, statuses
+    assert set(statuses) <= {401, 429, 503} and all("retry-after" in a.headers for a in answers if a.status_code != 401)
+    client.post("/-/login", {"username": "gina", "password": PASSWORD}, status=429)
+
+
+def test_sign_ins_do_not_hold_the_librarys_write_thread(site, monkeypatch):
+    """argon2 runs on threads of its own: with every sign-in of a burst stuck in its hash, a
+    reader's save still goes through; sign-ins beyond what the hashing threads take are 503."""
+    alice = signed_in(site, "alice")
+    hashing, release = threading.Semaphore(0), threading.Event()
+    verify = PasswordHasher.verify
+
+    def stuck(self, stored, password):
+        hashing.release()
+        release.wait(30)
+        return verify(self, stored, password)
+
+    monkeypatch.setattr(PasswordHasher, "verify", stuck)
+    anonymous = browser(site)
+    anonymous.csrftoken()
+
+    async def scenario():
+        logins = [
+            asyncio.ensure_future(_post(anonymous, "/-/login", {"username": f"stranger{i}", "password": "guess"}))
+            for i in range(30)
+        ]
+        try:
+            assert await asyncio.to_thread(hashing.acquire, timeout=10), "no sign-in reached its hash"
+            save = await asyncio.wait_for(_post(alice, "/-/library", {"paper": "2001.00050", "action": "save"}), 10)
+            finished = [t.result().status_code for t in logins if t.done()]
+        finally:
+            release.set()
+        return save, finished, [a.status_code for a in await asyncio.gather(*logins)]
+
+    save, finished, statuses = site[1].run_until_complete(scenario())
+    assert save.status_code == 303 and ("2001.00050", "save") in library_rows(site, "alice")
+    assert set(finished) <= {503}, finished  # only those turned away had an answer before the save
+    assert statuses.count(401) == accounts_web.HASHERS + accounts_web.HASHES_WAITING
+    assert statuses.count(503) == 30 - statuses.count(401)
 
 
 def test_an_unknown_name_is_refused_like_a_wrong_password(site):
