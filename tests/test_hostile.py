@@ -221,6 +221,64 @@ def test_a_search_cut_by_the_time_limit_leaves_its_connection_usable(db_path):
         client.close()
 
 
+# ------------------------------------------------------------------ POSTs, before Datasette's CSRF check
+
+FORM = "application/x-www-form-urlencoded"
+POST_ROUTES = [
+    "/",
+    "/browse",
+    "/papers",
+    "/papers/papers",
+    "/papers/latest",
+    "/-/login",
+    "/-/library",
+    "/-/desk/note",
+    "/-/x",
+]
+token_text = st.one_of(
+    st.sampled_from(["é", "", " ", "%C3%A9", "x" * 60]), st.text(st.characters(exclude_categories=("Cc", "Cs")), max_size=40)
+)
+
+
+def post(client: DatasetteClient, path: str, body: bytes, headers: list[tuple[str, bytes]]):
+    return client.loop.run_until_complete(client.ds.client.request("POST", path, content=body, headers=headers))
+
+
+@pytest.mark.parametrize("cookie", [None, b"ds_csrftoken=abc; other=1"])
+@pytest.mark.parametrize("path", ["/browse", "/papers/papers", "/-/nothing"])
+def test_a_csrf_token_that_is_not_ascii_is_refused_not_a_500(public, cookie, path):
+    """asgi-csrf compares its tokens with `secrets.compare_digest`, which raises on text that
+    is not ASCII: the header on any path (cookies or not), or the form field it reads (the
+    last non-blank one of several)."""
+    extra = [("cookie", cookie)] if cookie else []
+    for headers in ([("x-csrftoken", "é".encode())], [("x-csrftoken", b"fine"), ("X-CSRFToken", "é".encode())]):
+        response = post(public, path, b"", headers + extra)
+        assert response.status_code == 403 and "X-CSRFToken" in response.text
+    for body in (b"csrftoken=%C3%A9&csrftoken=", b"csrftoken=&csrftoken=%C3%A9", b"csrftoken=ok&csrftoken=%C3%A9"):
+        response = post(public, path, body, [("content-type", FORM.encode()), *extra])
+        assert response.status_code == 403 and "CSRF token" in response.text
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(
+    route=st.sampled_from(POST_ROUTES),
+    fields=st.lists(st.tuples(st.sampled_from(["csrftoken", "q", "paper"]), token_text), max_size=5),
+    header_tokens=st.lists(token_text, max_size=3),
+    cookie=st.sampled_from([None, "ds_csrftoken=abc", "ds_csrftoken=é", "a=b"]),
+    kind=st.sampled_from([FORM, f"{FORM}; charset=utf-8", "text/plain", None]),
+    profile=st.sampled_from(["public", "private"]),
+)
+def test_no_anonymous_post_gets_a_500(public, private, route, fields, header_tokens, cookie, kind, profile):
+    """Repeated fields and repeated headers, on every route, with and without cookies."""
+    headers = [("x-csrftoken", t.encode("utf-8")) for t in header_tokens]
+    headers += [("cookie", cookie.encode("utf-8"))] if cookie else []
+    headers += [("content-type", kind.encode())] if kind else []
+    body = urllib.parse.urlencode(fields).encode("utf-8")
+    response = post(public if profile == "public" else private, route, body, headers)
+    assert response.status_code < 500, (route, fields, headers, response.status_code, response.text[:300])
+    assert "Traceback" not in response.text
+
+
 # ------------------------------------------------------------------ the public profile
 
 

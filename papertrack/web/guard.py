@@ -10,7 +10,8 @@ every value SQLite builds, and one export at a time.
   `private` (plain `papertrack serve` on one's own machine): Datasette as it comes.
 * **Values.** Every connection Datasette opens refuses to build a string or blob longer than
   `MAX_VALUE_BYTES` (`printf('%.*c', 300000000, 'x')` is an error, not 300 MB of memory).
-* **Errors.** What Datasette itself answers with a 500 for a bad parameter is a 400.
+* **Errors.** What Datasette itself answers with a 500 for a bad parameter is a 400, and
+  for a POST it cannot take (to a table, to a read-only query) a 405.
 * **Exports.** BibTeX exports run one at a time (`export_slot`), so that however many
   arrive together, the other SQL threads stay free for pages; too many waiting get a 503.
 """
@@ -80,13 +81,17 @@ def bad_request(datasette, request, exception: BaseException):
     """Datasette 0.65 answers some bad parameters with a 500: its `DatasetteError` raised
     with the default status (`_sort=nope`, an invalid `_through`), or `int()` of a value it
     never checked (`_timelimit=x`, `_next=x` on a view). Those are 400, rendered by
-    Datasette's own handler; any other exception is left alone (None)."""
+    Datasette's own handler. A POST to a table or a read-only query fails inside Datasette
+    (an assertion, a view's data where a response belongs): 405. Any other exception is
+    left alone (None)."""
     from datasette.handle_exception import handle_exception
     from datasette.views.base import DatasetteError
 
     if isinstance(exception, DatasetteError) and exception.status == 500:
         exception.status = 400
         return None
+    if request is not None and request.method == "POST" and _raised_in_datasette(exception):
+        return handle_exception(datasette, request, DatasetteError("This page takes no POST", status=405))
     if isinstance(exception, ValueError | TypeError) and _raised_in_datasette(exception):
         return handle_exception(datasette, request, DatasetteError(f"Bad parameter: {exception}", status=400))
     return None
