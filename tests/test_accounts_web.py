@@ -16,6 +16,7 @@ from argon2 import PasswordHasher
 
 from papertrack.accounts import entries, users
 from papertrack.web import accounts as accounts_web
+from papertrack.web import browse
 from papertrack.web.accounts import COOKIE, accounts_of
 from papertrack.web.serve import datasette_for
 from tests import papers_db
@@ -344,6 +345,21 @@ def test_saved_searches_come_with_private_feeds(site):
     client.post("/-/library/searches", {"name": "bad", "query": "year=abc", "action": "save"}, status=400)
     client.post("/-/library/searches", {"id": str(search["id"]), "action": "delete"}, status=303)
     assert all(s["name"] != "pruning" for s in client.json("/-/library.json")["searches"])
+
+
+def test_private_feeds_run_as_the_pages_do(site, monkeypatch):
+    """A saved search's feed runs its queries as the browse page does (`browse.read_snapshot`:
+    one snapshot, the time limit): with no time at all it is cut off like a page."""
+    client = signed_in(site, "carol")
+    client.post("/-/library/searches", {"name": "binary", "query": "q=binary", "action": "save"}, status=303)
+    [search] = [s for s in client.json("/-/library.json")["searches"] if s["name"] == "binary"]
+    path = search["feed"].removeprefix("http://localhost")
+    ok = browser(site).get(path)
+    assert ok.headers["cache-control"] == "private, max-age=300" and "server-timing" in ok.headers
+    assert len(feedparser.parse(ok.text).entries) > 0
+    monkeypatch.setattr(browse, "TIME_LIMIT_FACTOR", 0)
+    cut = browser(site).get(path, status=400)
+    assert "took too long" in cut.text and "took too long" in browser(site).get("/browse.atom?q=binary", status=400).text
 
 
 def test_the_library_database_is_out_of_reach(site):

@@ -201,7 +201,7 @@ def test_a_database_error_is_reported_as_itself(public):
         raise sqlite3.OperationalError("disk I/O error")
 
     with pytest.raises(sqlite3.OperationalError, match="disk I/O error"):
-        public.loop.run_until_complete(browse._run(public.ds, "papers", fails))
+        public.loop.run_until_complete(browse.read_snapshot(public.ds, "papers", fails))
 
 
 def test_a_search_cut_by_the_time_limit_leaves_its_connection_usable(db_path):
