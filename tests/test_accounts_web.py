@@ -343,6 +343,9 @@ def test_saved_searches_come_with_private_feeds(site):
     browser(site).get(f"/-/feeds/{token}/search/999999.atom", status=404)
     client.post("/-/library/searches", {"name": "nothing", "query": "", "action": "save"}, status=400)
     client.post("/-/library/searches", {"name": "bad", "query": "year=abc", "action": "save"}, status=400)
+    many = "&".join(f"tag=t{i}" for i in range(51))
+    refused = client.post("/-/library/searches", {"name": "many", "query": many, "action": "save"}, status=400)
+    assert "more than 50 fields" in refused.text
     client.post("/-/library/searches", {"id": str(search["id"]), "action": "delete"}, status=303)
     assert all(s["name"] != "pruning" for s in client.json("/-/library.json")["searches"])
 

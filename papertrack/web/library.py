@@ -35,6 +35,7 @@ from papertrack.web.browse_view import Links, describe, read_args
 from papertrack.web.databases import first_papertrack
 
 SHOWN = 200  # papers listed per section of the library page
+MAX_FIELDS = 50  # in a saved search's query string
 LIBRARY = "papertrack-library"  # the permission of every account
 
 
@@ -140,7 +141,13 @@ async def _searches(datasette, accounts: Accounts, user: User, form: dict[str, s
 
 def canonical_query(text: str) -> str:
     """A browse query string as the page writes it (`UsageError` for a bad parameter)."""
-    query = read_args(MultiParams(parse_qs(text, keep_blank_values=False, max_num_fields=50))).query
+    try:
+        fields = parse_qs(text, keep_blank_values=False, max_num_fields=MAX_FIELDS)
+    except ValueError:  # more than MAX_FIELDS
+        raise UsageError(
+            f"the search has more than {MAX_FIELDS} fields: a saved search keeps at most {MAX_FIELDS}"
+        ) from None
+    query = read_args(MultiParams(fields)).query
     if query.empty:
         raise UsageError("search for something or pick a filter before saving the search")
     return Links("", query).here().lstrip("?")
