@@ -22,7 +22,9 @@ from papertrack.newsletter import desk
 from papertrack.sources.locks import database_lock
 from papertrack.store.schema import open_db
 from papertrack.store.tags import tag, untag
-from papertrack.web.accounts import accounts_of
+from papertrack.web.accounts import accounts_of, form_bound
+from papertrack.web.desk import LIMITS
+from papertrack.web.posts import MAX_BODY
 from papertrack.web.serve import datasette_for
 from tests import papers_db
 from tests.fake_llm import MODEL_ID, fake_model  # noqa: F401  (the fixture)
@@ -160,6 +162,26 @@ def test_what_editors_type_is_escaped_and_links_are_http_only(site):
     atom = client(site).get("/browse.atom?q=binary").content  # the note's summary is the paper's summary
     assert b"<img" not in atom and b"&lt;img src=x onerror=alert(1)&gt;" in atom
     assert feedparser.parse(atom).bozo == 0
+
+
+def test_every_field_may_be_as_long_as_its_limit_in_any_script(site):
+    """A form's bound is sized from the fields' limits in characters: a 摘要 of 2,000 Chinese
+    characters (18,000 bytes percent-encoded), and every field at its limit in characters
+    of four UTF-8 bytes, are saved; one character more is a 400 naming the field."""
+    ed = client(site, "ed")
+    summary = "模型压缩与量化" * 285 + "二值网络的研究"[:5]
+    assert len(summary) == 2000
+    ed.post("/-/desk/note", {"paper": "2001.00006", "summary": summary}, status=303)
+    assert rows(site, "select summary from notes where papers_id = '2001.00006'") == [(summary,)]
+    links = ("source_url", "code")
+    longest = {key: ("https://x.example/" if key in links else "") + "𝔸" * (limit - (18 if key in links else 0))
+               for key, limit in LIMITS.items()}  # fmt: skip
+    assert all(len(longest[key]) == limit for key, limit in LIMITS.items())
+    ed.post("/-/desk/note", {"paper": "2001.00006", **longest}, status=303)
+    assert rows(site, "select length(summary) from notes where papers_id = '2001.00006'") == [(LIMITS["summary"],)]
+    too_long = ed.post("/-/desk/note", {"paper": "2001.00006", "summary": "量" * (LIMITS["summary"] + 1)}, status=400)
+    assert "summary is longer than 10,000 characters" in too_long.text
+    assert form_bound(LIMITS) < MAX_BODY  # inside the bound on every POST
 
 
 def test_stored_links_that_are_not_http_never_reach_the_section(site):

@@ -40,7 +40,8 @@ from papertrack.web.guard import RETRY_AFTER
 COOKIE = "papertrack_session"
 CSRF_COOKIE = "ds_csrftoken"  # Datasette's (asgi-csrf)
 ACTIONS = {"papertrack-library": users.ROLES, "papertrack-edit": ("editor",)}
-MAX_FORM = 16 * 1024  # bytes of a form body
+MAX_FORM = 16 * 1024  # bytes of a form body (and of what a form has beyond the fields `form_bound` counts)
+ENCODED_CHAR = 12  # bytes a character takes in a form body at most: 4 bytes of UTF-8, each written %XX
 HASHERS = 2  # threads checking passwords (argon2: about 50 ms and 64 MB each), apart from the write thread
 HASHES_WAITING = 16  # sign-ins waiting for one of them; beyond: 503 and Retry-After
 _SCOPE_KEY = "papertrack.user"
@@ -161,16 +162,22 @@ class Refused(Exception):
         self.status, self.headers = status, headers or {}
 
 
-async def read_form(request) -> dict[str, str]:
-    """The urlencoded body (at most MAX_FORM bytes), the first value of each field."""
+def form_bound(limits: dict[str, int]) -> int:
+    """The bytes a form body may take whose fields hold up to `limits` characters (any
+    characters: 10,000 of Chinese are 90,000 bytes percent-encoded), with MAX_FORM for the rest."""
+    return MAX_FORM + ENCODED_CHAR * sum(limits.values())
+
+
+async def read_form(request, max_bytes: int = MAX_FORM) -> dict[str, str]:
+    """The urlencoded body (at most `max_bytes`), the first value of each field."""
     if request.headers.get("content-type", "").split(";")[0].strip() != "application/x-www-form-urlencoded":
         raise Refused(400, "send the form as application/x-www-form-urlencoded")
     body = b""
     while True:
         message = await request.receive()
         body += message.get("body", b"")
-        if len(body) > MAX_FORM:
-            raise Refused(413, f"the form is larger than {MAX_FORM:,} bytes")
+        if len(body) > max_bytes:
+            raise Refused(413, f"the form is larger than {max_bytes:,} bytes")
         if not message.get("more_body"):
             break
     try:

@@ -32,7 +32,7 @@ from datasette.utils.asgi import Response
 from papertrack.errors import LockHeld, PapertrackError, SourceError, UsageError
 from papertrack.newsletter import desk, drafting, editorial
 from papertrack.rank.scores import PICKS
-from papertrack.web.accounts import Refused, refusal
+from papertrack.web.accounts import Refused, form_bound, refusal
 from papertrack.web.databases import first_papertrack
 from papertrack.web.library import posted, signed_in_with
 
@@ -249,7 +249,7 @@ def _today() -> str:
 
 
 def routes() -> list[tuple[str, Callable]]:
-    edit = posted(DESK, EDIT)
+    edit = posted(DESK, EDIT, max_form=form_bound(LIMITS))
     return [
         (r"^/-/desk$", edit(_no_post, get=_page)),
         (r"^/-/desk/digest\.md$", digest_md),

@@ -30,7 +30,17 @@ from papertrack.errors import UsageError
 from papertrack.rank.feedback import papers_signature
 from papertrack.store.ids import resolve_id
 from papertrack.store.schema import ids_json
-from papertrack.web.accounts import Accounts, Refused, check_csrf, local_path, read_form, refusal, signed_in, wants_json
+from papertrack.web.accounts import (
+    MAX_FORM,
+    Accounts,
+    Refused,
+    check_csrf,
+    local_path,
+    read_form,
+    refusal,
+    signed_in,
+    wants_json,
+)
 from papertrack.web.browse_view import Links, describe, read_args
 from papertrack.web.databases import first_papertrack
 
@@ -39,8 +49,8 @@ MAX_FIELDS = 50  # in a saved search's query string
 LIBRARY = "papertrack-library"  # the permission of every account
 
 
-def posted(default_next: str, permission: str = LIBRARY) -> Callable:
-    """A route taking the form of a signed-in user with `permission`: `handle(datasette,
+def posted(default_next: str, permission: str = LIBRARY, max_form: int = MAX_FORM) -> Callable:
+    """A route taking the form (at most `max_form` bytes) of a signed-in user with `permission`: `handle(datasette,
     accounts, user, form)` runs once the CSRF token is checked (a UsageError is a 400, a
     Refused its own status), then the answer goes back to `next` (JSON to `Accept:
     application/json`; a `message` in the answer is shown on the page it goes back to);
@@ -54,7 +64,7 @@ def posted(default_next: str, permission: str = LIBRARY) -> Callable:
                     if get is None:
                         raise Refused(405, "this address takes a POSTed form")
                     return await get(datasette, request, accounts, user)
-                form = await read_form(request)
+                form = await read_form(request, max_form)
                 check_csrf(datasette, request, form)
                 answer = await handle(datasette, accounts, user, form)
             except UsageError as e:
