@@ -290,11 +290,35 @@ def test_public_profile_closes_arbitrary_sql_but_keeps_canned_queries(public, pr
 
 
 def test_public_profile_shows_no_local_paths(public, db_path):
-    for page in ("/-/databases.json", "/-/databases", "/-/plugins.json", "/-/threads.json"):
+    for page in (
+        "/-/databases.json",
+        "/-/databases",
+        "/-/plugins.json",
+        "/-/threads.json",
+        "/-/metadata",
+        "/-/metadata.json",
+    ):
         assert fetch(public, page)[0].status_code == 404, page
     assert fetch(public, "/papers/imports")[0].status_code == 403
-    for page in ("/", "/papers", "/papers.json", "/-/metadata.json", "/-/versions.json", "/-/settings.json"):
+    for page in ("/", "/papers", "/papers.json", "/-/versions.json", "/-/settings.json"):
         assert str(db_path.parent) not in fetch(public, page)[0].text, page
+
+
+def test_plugin_settings_that_name_local_files_stay_private(db_path):
+    """The desk's `draft_prompt` is a local path: /-/metadata shows the plugin settings, so
+    the public profile hides it (a private site shows it)."""
+    prompt = str(db_path.parent / "my-prompt.txt")
+    metadata = {"plugins": {"papertrack": {"draft_prompt": prompt, "draft_model": "m"}}}
+    for profile, status in (("public", 404), ("private", 200)):
+        client = DatasetteClient(datasette_for(db_path, metadata=metadata, profile=profile))
+        try:
+            for page in ("/-/metadata", "/-/metadata.json"):
+                response, _ = fetch(client, page)
+                assert response.status_code == status, (profile, page)
+                assert (prompt in response.text) == (profile == "private"), (profile, page)
+            assert prompt not in fetch(client, "/papers")[0].text
+        finally:
+            client.close()
 
 
 def test_public_profile_bounds_responses(public):

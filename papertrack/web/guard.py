@@ -5,7 +5,8 @@ every value SQLite builds, and one export at a time.
   metadata.json get; metadata's `plugins.papertrack.profile`): Datasette's arbitrary SQL only
   for signed-in editors (metadata's top-level `allow_sql`; the canned queries stay open), rows
   per response and SQL time bounded, no whole-table CSV streams or database downloads, and the
-  `/-/` pages that show local paths (`databases`, `plugins`, `threads`) answer 404, and
+  `/-/` pages that show local paths (`databases`, `plugins`, `threads`, and `metadata`
+  for the plugin settings it shows) answer 404, and
   the `imports` and `drafts` tables are for editors only.
   `private` (plain `papertrack serve` on one's own machine): Datasette as it comes.
 * **Values.** Every connection Datasette opens refuses to build a string or blob longer than
@@ -37,7 +38,8 @@ PUBLIC_SETTINGS: dict[str, Any] = {
     "allow_download": False,
     "allow_csv_stream": False,
 }
-HIDDEN_PAGES = ("databases", "plugins", "threads")  # /-/NAME and /-/NAME.json: paths, plugin directories
+# /-/NAME and /-/NAME.json: paths, plugin directories, plugin settings (the desk's `draft_prompt` is a path)
+HIDDEN_PAGES = ("databases", "plugins", "threads", "metadata")
 PRIVATE_TABLES = ("imports", "drafts")  # file names of imports (older papertracks stored whole paths); unreviewed drafts
 MAX_VALUE_BYTES = 2_000_000  # the longest abstract is 3 KB, the longest author list 20 KB
 EXPORTS_AT_ONCE = 1
