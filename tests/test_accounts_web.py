@@ -16,7 +16,7 @@ from argon2 import PasswordHasher
 
 from papertrack.accounts import entries, users
 from papertrack.web import accounts as accounts_web
-from papertrack.web import browse
+from papertrack.web import bib, browse, guard
 from papertrack.web.accounts import COOKIE, accounts_of
 from papertrack.web.serve import datasette_for
 from tests import papers_db
@@ -283,6 +283,23 @@ def test_library_bib_exports_the_saved_papers(site):
         client.post("/-/library", {"paper": pid, "action": action}, status=303)
     library = bibtexparser.parse_string(client.get("/-/library.bib").text)
     assert sorted(e["eprint"] for e in library.entries) == ["2001.00030", "2001.00033"]
+
+
+def test_library_bib_is_capped_and_waits_for_the_export_slot(site, monkeypatch):
+    """As every web export: at most BIB_CAP entries (the file says so, as does a header),
+    one export at a time, and too many waiting are told to retry."""
+    client = signed_in(site, "bob")
+    for pid in ("2001.00060", "2001.00063", "2001.00066"):
+        client.post("/-/library", {"paper": pid, "action": "save"}, status=303)
+    saved = [p for p, action in library_rows(site, "bob") if action == "save"]
+    monkeypatch.setattr(bib, "BIB_CAP", len(saved) - 1)
+    response = client.get("/-/library.bib")
+    assert response.headers["x-papertrack-truncated"] == str(len(saved) - 1)
+    assert response.text.startswith(f"@comment{{papertrack: more than {len(saved) - 1:,} saved papers")
+    assert len(bibtexparser.parse_string(response.text).entries) == len(saved) - 1
+    monkeypatch.setattr(guard, "EXPORTS_WAITING", 0)  # the slot's queue is full
+    busy = client.get("/-/library.bib", status=503)
+    assert busy.headers["retry-after"] == str(guard.RETRY_AFTER) and "exports are waiting" in busy.text
 
 
 def test_muted_words_hide_papers_from_that_reader_only(site):

@@ -6,7 +6,8 @@
 * `GET /-/library`: "My library": saved, liked and disliked papers with their buttons,
   muted words, saved searches and the private feeds;
 * `GET /-/library.json` (entries: paper, action, when; muted words; saved searches) and
-  `GET /-/library.bib` (the saved papers, by `bibtex.export`);
+  `GET /-/library.bib` (the saved papers, by `bibtex.export`, up to `bib.BIB_CAP`, one
+  export at a time as every export: `guard.export_slot`);
 * `POST /-/library/muted` (`phrase`, `action` mute or unmute) and
   `POST /-/library/searches` (`action` save with `name` and `query`, or delete with `id`).
 
@@ -30,6 +31,7 @@ from papertrack.errors import UsageError
 from papertrack.rank.feedback import papers_signature
 from papertrack.store.ids import resolve_id
 from papertrack.store.schema import ids_json
+from papertrack.web import bib
 from papertrack.web.accounts import (
     MAX_FORM,
     Accounts,
@@ -43,6 +45,7 @@ from papertrack.web.accounts import (
 )
 from papertrack.web.browse_view import Links, describe, read_args
 from papertrack.web.databases import first_papertrack
+from papertrack.web.guard import RETRY_AFTER, Busy, export_slot
 
 SHOWN = 200  # papers listed per section of the library page
 MAX_FIELDS = 50  # in a saved search's query string
@@ -193,10 +196,18 @@ async def library_bib(datasette, request):
         return refusal(request, e)
     saved = await accounts.read(lambda conn: entries.papers_with(conn, user.id, ["save"]))
     name = first_papertrack(datasette)
-    body = await datasette.get_database(name).execute_fn(
-        lambda conn: export_ids(sqlite_utils.Database(conn, recursive_triggers=False, execute_plugins=False), saved)
-    )
+
+    def export(conn: sqlite3.Connection) -> str:
+        return export_ids(sqlite_utils.Database(conn, recursive_triggers=False, execute_plugins=False), saved[: bib.BIB_CAP])
+
+    try:
+        async with export_slot(datasette):
+            body = await datasette.get_database(name).execute_fn(export)
+    except Busy as e:
+        return Response.text(f"Error: {e}\n", status=503, headers={"Retry-After": str(RETRY_AFTER)})
     headers = {"content-disposition": f'inline; filename="{user.name}-library.bib"'}
+    if len(saved) > bib.BIB_CAP:
+        body, headers["x-papertrack-truncated"] = bib.truncated(body, "saved papers"), str(bib.BIB_CAP)
     return Response(body, content_type="text/plain; charset=utf-8", headers=headers)
 
 
