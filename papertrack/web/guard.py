@@ -7,7 +7,8 @@ every value SQLite builds, and one export at a time.
   per response and SQL time bounded, no whole-table CSV streams or database downloads, and the
   `/-/` pages that show local paths (`databases`, `plugins`, `threads`, and `metadata`
   for the plugin settings it shows) answer 404, and
-  the `imports` and `drafts` tables are for editors only.
+  the `imports`, `drafts`, `notes` and `picks` tables are for editors only (a paper's
+  page leaves them out of its links from other tables).
   `private` (plain `papertrack serve` on one's own machine): Datasette as it comes.
 * **Values.** Every connection Datasette opens refuses to build a string or blob longer than
   `MAX_VALUE_BYTES` (`printf('%.*c', 300000000, 'x')` is an error, not 300 MB of memory).
@@ -27,6 +28,7 @@ import traceback
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
+from urllib.parse import parse_qsl
 from weakref import WeakKeyDictionary
 
 PUBLIC, PRIVATE = "public", "private"
@@ -40,7 +42,9 @@ PUBLIC_SETTINGS: dict[str, Any] = {
 }
 # /-/NAME and /-/NAME.json: paths, plugin directories, plugin settings (the desk's `draft_prompt` is a path)
 HIDDEN_PAGES = ("databases", "plugins", "threads", "metadata")
-PRIVATE_TABLES = ("imports", "drafts")  # file names of imports (older papertracks stored whole paths); unreviewed drafts
+# editors only on a public site: file names of imports (older papertracks stored whole paths), a model's
+# unreviewed drafts, the editor's notes (headlines before the issue is out) and picks (future issues)
+PRIVATE_TABLES = ("imports", "drafts", "notes", "picks")
 MAX_VALUE_BYTES = 2_000_000  # the longest abstract is 3 KB, the longest author list 20 KB
 EXPORTS_AT_ONCE = 1
 EXPORTS_WAITING = 4  # beyond this many waiting: 503, try again
@@ -70,13 +74,18 @@ def with_profile(metadata: dict, profile: str) -> dict:
     return out
 
 
+def hidden_tables(datasette, actor: dict | None) -> tuple[str, ...]:
+    """The tables `actor` may not see: on a public site PRIVATE_TABLES, unless an editor."""
+    if profile_of(datasette) != PUBLIC or (actor or {}).get("role") == ALLOW_SQL["role"]:
+        return ()
+    return PRIVATE_TABLES
+
+
 def table_allowed(datasette, actor: dict | None, action: str, resource: Any) -> bool | None:
-    """`permission_allowed`: on a public site, PRIVATE_TABLES only for editors; else no opinion."""
-    if action != "view-table" or profile_of(datasette) != PUBLIC or not isinstance(resource, tuple):
+    """`permission_allowed`: no view of a table `hidden_tables` names; else no opinion."""
+    if action != "view-table" or not isinstance(resource, tuple):
         return None
-    if resource[1] in PRIVATE_TABLES and (actor or {}).get("role") != ALLOW_SQL["role"]:
-        return False
-    return None
+    return False if resource[1] in hidden_tables(datasette, actor) else None
 
 
 def bad_request(datasette, request, exception: BaseException):
@@ -126,19 +135,27 @@ def limit_values(conn: sqlite3.Connection) -> None:
 
 
 def hide_pages(datasette, app):
-    """ASGI middleware: on a public site, 404 for the introspection pages that show paths."""
+    """ASGI middleware: on a public site, 404 for the introspection pages that show paths, and
+    400 for a row's `?_extras=foreign_key_tables` (it counts the rows of hidden tables that
+    name the row: whether a paper is picked)."""
     hidden = {f"/-/{name}{ext}" for name in HIDDEN_PAGES for ext in ("", ".json")}
 
     async def wrapped(scope, receive, send):
         if scope["type"] == "http" and profile_of(datasette) == PUBLIC:
             path, base = scope.get("path", ""), datasette.setting("base_url").rstrip("/")
             if path.startswith(base) and path[len(base) :] in hidden:
-                await send({"type": "http.response.start", "status": 404, "headers": [(b"content-type", b"text/plain")]})
-                await send({"type": "http.response.body", "body": b"Not found\n"})
-                return
+                return await _plain(send, 404, b"Not found\n")
+            extras = parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+            if any("foreign_key_tables" in value.split(",") for key, value in extras if key == "_extras"):
+                return await _plain(send, 400, b"Error: _extras=foreign_key_tables is off on this site\n")
         await app(scope, receive, send)
 
     return wrapped
+
+
+async def _plain(send, status: int, body: bytes) -> None:
+    await send({"type": "http.response.start", "status": status, "headers": [(b"content-type", b"text/plain")]})
+    await send({"type": "http.response.body", "body": body})
 
 
 class _Slot:
