@@ -23,7 +23,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from papertrack.errors import UsageError
-from papertrack.models import iso_utc, now_iso
+from papertrack.models import ascii_int, iso_utc, now_iso
 
 ROLES = ("reader", "editor")
 NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
@@ -306,10 +306,11 @@ def feed_token(conn: sqlite3.Connection, name: str, rotate: bool = False) -> str
 
 def feed_user(conn: sqlite3.Connection, token: str) -> User | None:
     """The account a feed token belongs to, or None; the secret is compared in constant time."""
-    number, _, secret = (token or "").partition(".")
-    if not number.isascii() or not number.isdigit() or len(number) > 18 or not secret or len(secret) > 100:
+    text, _, secret = (token or "").partition(".")
+    number = ascii_int(text, 18)
+    if number is None or not secret or len(secret) > 100:
         return None
-    row = conn.execute(f"select {_USER_COLUMNS}, u.feed_token from users u where u.id = ?", [int(number)]).fetchone()
+    row = conn.execute(f"select {_USER_COLUMNS}, u.feed_token from users u where u.id = ?", [number]).fetchone()
     if row is None or not hmac.compare_digest(row[4].encode("utf-8"), secret.encode("utf-8")):
         return None
     return User(*row[:4])

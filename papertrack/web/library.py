@@ -28,6 +28,7 @@ from papertrack.accounts import entries, users
 from papertrack.accounts.users import User
 from papertrack.bibtex.export import export_ids
 from papertrack.errors import UsageError
+from papertrack.models import ascii_int
 from papertrack.rank.feedback import papers_signature
 from papertrack.store.ids import resolve_id
 from papertrack.store.schema import ids_json
@@ -144,10 +145,10 @@ async def _searches(datasette, accounts: Accounts, user: User, form: dict[str, s
         query = canonical_query(form.get("query", "")[:2000])
         await accounts.write(lambda conn: entries.save_search(conn, user.id, form.get("name", "")[:500], query))
     elif action == "delete":
-        number = form.get("id", "")
-        if not (number.isascii() and number.isdigit() and len(number) < 12):
-            raise UsageError(f"id {number[:20]!r} is not a saved search's number")
-        await accounts.write(lambda conn: entries.delete_search(conn, user.id, int(number)))
+        number = ascii_int(form.get("id", ""), 11)
+        if number is None:
+            raise UsageError(f"id {form.get('id', '')[:20]!r} is not a saved search's number")
+        await accounts.write(lambda conn: entries.delete_search(conn, user.id, number))
     else:
         raise UsageError(f"action {action[:40]!r} is not save or delete")
 
