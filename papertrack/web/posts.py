@@ -41,9 +41,8 @@ def bounded(app):
                 pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True)
             except UnicodeDecodeError:
                 return await _answer(send, 400, "the form is not UTF-8")
-            if not all(
-                value.isascii() for key, value in pairs if key == "csrftoken"
-            ):  # every one: asgi-csrf reads the last non-blank
+            # every one: the site reads the first, asgi-csrf the last that is not blank
+            if not all(value.isascii() for key, value in pairs if key == "csrftoken"):
                 return await _answer(send, 403, "the form's CSRF token is wrong: reload the page and try again")
         sent = False
 
