@@ -86,11 +86,16 @@ class _LineLoader(yaml.SafeLoader):
     def compose_document(self) -> yaml.Node | None:
         node = super().compose_document()
         sizes: dict[int, int] = {}
+        measuring: set[int] = set()  # the nodes being measured: meeting one again is a cycle
 
         def size(n: yaml.Node) -> int:
+            if id(n) in measuring:  # `queries: &a [*a]`: an alias inside its own anchor
+                raise _TooBig(n.start_mark.line + 1, "a YAML alias refers to itself")
             if id(n) not in sizes:
+                measuring.add(id(n))
                 children = [c for pair in n.value for c in pair] if isinstance(n, yaml.MappingNode) else n.value
                 sizes[id(n)] = 1 + (sum(size(c) for c in children) if isinstance(children, list) else 0)
+                measuring.discard(id(n))
                 if sizes[id(n)] > MAX_NODES:
                     raise _TooBig(n.start_mark.line + 1, f"more than {MAX_NODES:,} values (aliases expanded)")
             return sizes[id(n)]

@@ -97,6 +97,12 @@ def parse_day(value: str | date, what: str = "date") -> date:
         raise UsageError(f"{what} {value!r} is not a date (YYYY-MM-DD)") from None
 
 
+def ascii_int(text: str, digits: int) -> int | None:
+    """`text` as a number when it is 1 to `digits` ASCII digits, else None (`isdigit` alone
+    passes '²' and '٣', which `int` refuses or reads)."""
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= digits else None
+
+
 def date_window(start: str | date, end: str | date) -> tuple[date, date]:
     """Days from `start` to `end`, both included; UsageError if it ends before it starts."""
     first, last = parse_day(start, "window start"), parse_day(end, "window end")

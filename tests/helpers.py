@@ -8,8 +8,10 @@ import re
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from html import unescape
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
 
@@ -224,6 +226,15 @@ class CookieClient(DatasetteClient):
         if csrf:
             data = {"csrftoken": self.csrftoken(), **data}
         return self.request("POST", path, status, data=data, **kwargs)
+
+    def post_pairs(
+        self, path: str, pairs: list[tuple[str, str]], tokens: Sequence[str | None] = (), status: int | None = None
+    ):
+        """A form POST of `pairs` as given (a field may repeat), with an `X-CSRFToken` header
+        for each of `tokens` (None: the right token), repeated headers and all."""
+        headers = [("content-type", "application/x-www-form-urlencoded")]
+        headers += [("x-csrftoken", (self.csrftoken() if t is None else t).encode("utf-8")) for t in tokens]
+        return self.request("POST", path, status, content=urlencode(pairs).encode("utf-8"), headers=headers)
 
     def csrftoken(self) -> str:
         if "ds_csrftoken" not in self.cookies:

@@ -13,6 +13,7 @@ import pytest
 from papertrack.accounts import entries, users
 from papertrack.accounts.schema import load_secret, open_library, secret_path, transaction
 from papertrack.errors import UsageError
+from papertrack.models import ascii_int
 from papertrack.store.papers import save_papers
 from papertrack.store.schema import open_db
 from papertrack.store.schema import transaction as db_transaction
@@ -109,6 +110,37 @@ def test_wrong_passwords_lock_the_name_for_a_while(lib):
     with transaction(lib):
         users.clear_failures(lib, "alice")
     assert users.locked_for(lib, "alice") == 0
+
+
+def test_an_attempt_is_counted_before_its_password_is_checked(lib):
+    """`begin_attempt` checks the lock-out and counts in one step; a right password
+    (`check_password_hash`, then `finish_sign_in`) clears the count."""
+    alice = add(lib)
+    for _ in range(users.MAX_FAILURES - 1):
+        with transaction(lib):
+            attempt = users.begin_attempt(lib, "Alice")
+        assert attempt.wait == 0 and attempt.user_id == alice.id
+        assert users.check_password_hash(attempt.stored, "wrong password") == (False, None)
+    with transaction(lib):
+        attempt = users.begin_attempt(lib, "alice")
+    assert users.locked_for(lib, "alice") > 0  # counted before the check: a concurrent attempt is refused
+    matches, rehashed = users.check_password_hash(attempt.stored, PASSWORD)
+    with transaction(lib):
+        assert matches and users.finish_sign_in(lib, attempt, rehashed) == alice
+    assert users.locked_for(lib, "alice") == 0
+    with transaction(lib):
+        unknown = users.begin_attempt(lib, "nobody")
+    assert unknown.user_id is None and users.check_password_hash(unknown.stored, PASSWORD) == (False, None)
+
+
+@pytest.mark.parametrize(
+    "text, digits, number",
+    [("7", 4, 7), ("0042", 4, 42), ("12345", 4, None), ("²", 4, None), ("٣", 4, None), ("", 4, None), ("-1", 4, None),
+     (" 1", 4, None), ("1_0", 4, None), ("9" * 18, 18, 10**18 - 1)],
+)  # fmt: skip
+def test_numbers_in_forms_and_urls_are_ascii_digits_only(text, digits, number):
+    """`models.ascii_int`, for the desk's positions and drafts, saved searches' ids and feed tokens."""
+    assert ascii_int(text, digits) == number
 
 
 def test_feed_tokens_name_their_user_and_rotate(lib):

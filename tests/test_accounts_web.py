@@ -7,12 +7,16 @@ from __future__ import annotations
 import asyncio
 import re
 import sqlite3
+import threading
 
 import bibtexparser
 import feedparser
 import pytest
+from argon2 import PasswordHasher
 
 from papertrack.accounts import entries, users
+from papertrack.web import accounts as accounts_web
+from papertrack.web import bib, browse, guard
 from papertrack.web.accounts import COOKIE, accounts_of
 from papertrack.web.serve import datasette_for
 from tests import papers_db
@@ -26,7 +30,7 @@ SEVEN = "2001.00007"  # the only paper with TITLE_WORD in its title
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("accounts-web")
-    names = ("alice", "bob", "ed", "carol", "dan", "frank")
+    names = ("alice", "bob", "ed", "carol", "dan", "frank", "gina")
     ds = site_with_accounts(tmp, {n: "editor" if n == "ed" else "reader" for n in names}, PASSWORD)
     loop = asyncio.new_event_loop()
     yield ds, loop, tmp
@@ -98,6 +102,72 @@ def test_wrong_passwords_are_refused_then_throttled(site):
     assert int(throttled.headers["retry-after"]) > 800 and "Too many wrong passwords" in throttled.text
     assert client.json("/-/actor.json") == {"actor": None} and COOKIE not in client.cookies
     signed_in(site, "dan")  # another name is not affected
+
+
+async def _post(client: CookieClient, path: str, data: dict):
+    """A form POST that can run alongside others on the client's loop."""
+    data = {"csrftoken": client.cookies["ds_csrftoken"], **data}
+    return await client.ds.client.post(path, data=data, cookies=dict(client.cookies))
+
+
+def test_concurrent_wrong_passwords_are_throttled_too(site):
+    """Forty wrong passwords at once: the lock-out is checked and the attempt counted in one
+    step, so no more than MAX_FAILURES are ever checked, the rest are 429 (or 503: too
+    many sign-ins at once), and afterwards even the right password is 429."""
+    client = browser(site)
+    client.csrftoken()
+
+    async def burst():
+        return await asyncio.gather(
+            *(_post(client, "/-/login", {"username": "gina", "password": f"wrong {i}"}) for i in range(40))
+        )
+
+    answers = site[1].run_until_complete(burst())
+    statuses = [a.status_code for a in answers]
+    assert statuses.count(401) == users.MAX_FAILURES and statuses.count(429) >= 1, statuses
+    assert set(statuses) <= {401, 429, 503} and all("retry-after" in a.headers for a in answers if a.status_code != 401)
+    client.post("/-/login", {"username": "gina", "password": PASSWORD}, status=429)
+
+
+def test_sign_ins_do_not_hold_the_librarys_write_thread(site, monkeypatch):
+    """argon2 runs on threads of its own: with every sign-in of a burst stuck in its hash, a
+    reader's save still goes through; sign-ins beyond what the hashing threads take are 503."""
+    alice = signed_in(site, "alice")
+    hashing, release = threading.Semaphore(0), threading.Event()
+    verify = PasswordHasher.verify
+
+    def stuck(self, stored, password):
+        hashing.release()
+        release.wait(30)
+        return verify(self, stored, password)
+
+    monkeypatch.setattr(PasswordHasher, "verify", stuck)
+    anonymous = browser(site)
+    anonymous.csrftoken()
+
+    async def scenario():
+        logins = [
+            asyncio.ensure_future(_post(anonymous, "/-/login", {"username": f"stranger{i}", "password": "guess"}))
+            for i in range(30)
+        ]
+        try:
+            turned_away = len(logins) - accounts_web.HASHERS - accounts_web.HASHES_WAITING
+            for _ in range(500):  # every sign-in has been let in or turned away
+                if sum(t.done() for t in logins) >= turned_away:
+                    break
+                await asyncio.sleep(0.02)
+            assert await asyncio.to_thread(hashing.acquire, timeout=10), "no sign-in reached its hash"
+            save = await asyncio.wait_for(_post(alice, "/-/library", {"paper": "2001.00050", "action": "save"}), 10)
+            finished = [t.result().status_code for t in logins if t.done()]
+        finally:
+            release.set()
+        return save, finished, [a.status_code for a in await asyncio.gather(*logins)]
+
+    save, finished, statuses = site[1].run_until_complete(scenario())
+    assert save.status_code == 303 and ("2001.00050", "save") in library_rows(site, "alice")
+    assert set(finished) <= {503}, finished  # only those turned away had an answer before the save
+    assert statuses.count(401) == accounts_web.HASHERS + accounts_web.HASHES_WAITING
+    assert statuses.count(503) == 30 - statuses.count(401)
 
 
 def test_an_unknown_name_is_refused_like_a_wrong_password(site):
@@ -220,6 +290,23 @@ def test_library_bib_exports_the_saved_papers(site):
     assert sorted(e["eprint"] for e in library.entries) == ["2001.00030", "2001.00033"]
 
 
+def test_library_bib_is_capped_and_waits_for_the_export_slot(site, monkeypatch):
+    """As every web export: at most BIB_CAP entries (the file says so, as does a header),
+    one export at a time, and too many waiting are told to retry."""
+    client = signed_in(site, "bob")
+    for pid in ("2001.00060", "2001.00063", "2001.00066"):
+        client.post("/-/library", {"paper": pid, "action": "save"}, status=303)
+    saved = [p for p, action in library_rows(site, "bob") if action == "save"]
+    monkeypatch.setattr(bib, "BIB_CAP", len(saved) - 1)
+    response = client.get("/-/library.bib")
+    assert response.headers["x-papertrack-truncated"] == str(len(saved) - 1)
+    assert response.text.startswith(f"@comment{{papertrack: more than {len(saved) - 1:,} saved papers")
+    assert len(bibtexparser.parse_string(response.text).entries) == len(saved) - 1
+    monkeypatch.setattr(guard, "EXPORTS_WAITING", 0)  # the slot's queue is full
+    busy = client.get("/-/library.bib", status=503)
+    assert busy.headers["retry-after"] == str(guard.RETRY_AFTER) and "exports are waiting" in busy.text
+
+
 def test_muted_words_hide_papers_from_that_reader_only(site):
     alice, bob = signed_in(site, "alice"), signed_in(site, "bob")
     everyone = bob.get("/browse?q=binary+network&sort=newest").text
@@ -278,8 +365,26 @@ def test_saved_searches_come_with_private_feeds(site):
     browser(site).get(f"/-/feeds/{token}/search/999999.atom", status=404)
     client.post("/-/library/searches", {"name": "nothing", "query": "", "action": "save"}, status=400)
     client.post("/-/library/searches", {"name": "bad", "query": "year=abc", "action": "save"}, status=400)
+    many = "&".join(f"tag=t{i}" for i in range(51))
+    refused = client.post("/-/library/searches", {"name": "many", "query": many, "action": "save"}, status=400)
+    assert "more than 50 fields" in refused.text
     client.post("/-/library/searches", {"id": str(search["id"]), "action": "delete"}, status=303)
     assert all(s["name"] != "pruning" for s in client.json("/-/library.json")["searches"])
+
+
+def test_private_feeds_run_as_the_pages_do(site, monkeypatch):
+    """A saved search's feed runs its queries as the browse page does (`browse.read_snapshot`:
+    one snapshot, the time limit): with no time at all it is cut off like a page."""
+    client = signed_in(site, "dan")  # carol is locked out by then
+    client.post("/-/library/searches", {"name": "binary", "query": "q=binary", "action": "save"}, status=303)
+    [search] = [s for s in client.json("/-/library.json")["searches"] if s["name"] == "binary"]
+    path = search["feed"].removeprefix("http://localhost")
+    ok = browser(site).get(path)
+    assert ok.headers["cache-control"] == "private, max-age=300" and "server-timing" in ok.headers
+    assert len(feedparser.parse(ok.text).entries) > 0
+    monkeypatch.setattr(browse, "TIME_LIMIT_FACTOR", 0)
+    cut = browser(site).get(path, status=400)
+    assert "took too long" in cut.text and "took too long" in browser(site).get("/browse.atom?q=binary", status=400).text
 
 
 def test_the_library_database_is_out_of_reach(site):
@@ -300,7 +405,7 @@ def test_the_library_database_is_out_of_reach(site):
     for sql in ("select * from users", "select * from library.users", f"attach database '{tmp}/library.db' as lib"):
         response = client.request("GET", "/papers.json?sql=" + sql.replace(" ", "+") + "&_shape=array")
         assert response.status_code >= 400 and "argon2" not in response.text
-    assert "argon2" not in client.get("/-/metadata.json").text and str(tmp) not in client.get("/-/metadata.json").text
+    client.get("/-/metadata.json", status=404)  # the public profile hides plugin settings (paths) too
 
 
 def test_for_you_asks_a_small_profile_for_more(site):

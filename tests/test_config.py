@@ -53,6 +53,9 @@ BAD = {
         6,
         "more than 100,000 values (aliases expanded)",
     ),
+    "self alias": ("queries: &a [*a]\n", 1, "a YAML alias refers to itself"),
+    "self alias deeper": (ONE + "    tags: &t [a, [b, *t]]\n", 5, "a YAML alias refers to itself"),
+    "self alias in a mapping": ("queries:\n  - &q\n    name: x\n    source: arxiv\n    more: *q\n", 2, "refers to itself"),
 }
 
 

@@ -22,7 +22,9 @@ from papertrack.newsletter import desk
 from papertrack.sources.locks import database_lock
 from papertrack.store.schema import open_db
 from papertrack.store.tags import tag, untag
-from papertrack.web.accounts import accounts_of
+from papertrack.web.accounts import accounts_of, form_bound
+from papertrack.web.desk import LIMITS
+from papertrack.web.posts import MAX_BODY
 from papertrack.web.serve import datasette_for
 from tests import papers_db
 from tests.fake_llm import MODEL_ID, fake_model  # noqa: F401  (the fixture)
@@ -162,6 +164,26 @@ def test_what_editors_type_is_escaped_and_links_are_http_only(site):
     assert feedparser.parse(atom).bozo == 0
 
 
+def test_every_field_may_be_as_long_as_its_limit_in_any_script(site):
+    """A form's bound is sized from the fields' limits in characters: a 摘要 of 2,000 Chinese
+    characters (18,000 bytes percent-encoded), and every field at its limit in characters
+    of four UTF-8 bytes, are saved; one character more is a 400 naming the field."""
+    ed = client(site, "ed")
+    summary = "模型压缩与量化" * 285 + "二值网络的研究"[:5]
+    assert len(summary) == 2000
+    ed.post("/-/desk/note", {"paper": "2001.00006", "summary": summary}, status=303)
+    assert rows(site, "select summary from notes where papers_id = '2001.00006'") == [(summary,)]
+    links = ("source_url", "code")
+    longest = {key: ("https://x.example/" if key in links else "") + "𝔸" * (limit - (18 if key in links else 0))
+               for key, limit in LIMITS.items()}  # fmt: skip
+    assert all(len(longest[key]) == limit for key, limit in LIMITS.items())
+    ed.post("/-/desk/note", {"paper": "2001.00006", **longest}, status=303)
+    assert rows(site, "select length(summary) from notes where papers_id = '2001.00006'") == [(LIMITS["summary"],)]
+    too_long = ed.post("/-/desk/note", {"paper": "2001.00006", "summary": "量" * (LIMITS["summary"] + 1)}, status=400)
+    assert "summary is longer than 10,000 characters" in too_long.text
+    assert form_bound(LIMITS) < MAX_BODY  # inside the bound on every POST
+
+
 def test_stored_links_that_are_not_http_never_reach_the_section(site):
     ed = client(site, "ed")
     ed.post("/-/desk/pick", {"issue": ISSUE, "paper": "2001.00006"}, status=303)
@@ -281,3 +303,39 @@ def test_a_copy_of_the_database_served_immutable_shows_no_drafts_table(site, tmp
     c = CookieClient(datasette_for(copy, immutable=True))
     assert c.get("/papers/drafts", status=403) and c.get("/-/desk", status=404)
     c.close()
+
+
+def test_notes_and_picks_are_for_editors_on_a_public_site(site):
+    """The editor's headlines and the picks of issues not out yet: editors only, on the
+    tables' pages and in a paper's links from other tables; the pages that show published
+    data (the paper's summary, which the note's 摘要 becomes) keep working for everyone."""
+    ed = client(site, "ed")
+    ed.post("/-/desk/pick", {"issue": ISSUE, "paper": "2001.00007"}, status=303)
+    ed.post(
+        "/-/desk/note",
+        {"paper": "2001.00007", "headline": "Unpublished headline 未发表的标题", "summary": "published 摘要"},
+        status=303,
+    )
+    private = ["/papers/notes", "/papers/notes.json", "/papers/notes.csv", "/papers/notes/2001~2E00007",
+               "/papers/picks", "/papers/picks.json", "/papers/picks.bib", f"/papers/picks/2001~2E00007,{ISSUE}.json"]  # fmt: skip
+    paper = "/papers/papers/2001~2E00007"
+    for who in (client(site), client(site, "rita")):
+        for path in private:
+            response = who.get(path, status=403)
+            assert "Unpublished headline" not in response.text and ISSUE not in response.text, path
+        page = who.get(paper).text
+        assert "published 摘要" in page and " in picks" not in page and " in notes" not in page
+        who.get(paper + ".json?_extras=foreign_key_tables", status=400)  # counts of the hidden tables' rows
+        assert "published 摘要" in who.get("/browse?q=zebrafinch").text
+        assert "published 摘要" in who.get("/browse.atom?q=zebrafinch").text
+        window = who.get("/papers/window.json?from=2001-01-01&to=2031-01-01&_shape=array").json()
+        assert [r["summary"] for r in window if r["id"] == "2001.00007"] == ["published 摘要"]
+        assert "notes" not in [t["name"] for t in who.get("/papers.json").json()["tables"]]
+    for path in private:
+        ed.get(path)
+    assert "Unpublished headline" in ed.get("/papers/notes.json").text and ISSUE in ed.get("/papers/picks.json").text
+    page = ed.get(paper).text
+    assert "from papers_id in picks" in page and "from papers_id in notes" in page
+    own = CookieClient(datasette_for(site[2] / "papers.db", profile="private"))  # on one's own machine: all open
+    assert "Unpublished headline" in own.get("/papers/notes.json").text and " in picks" in own.get(paper).text
+    own.close()

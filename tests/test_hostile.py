@@ -201,7 +201,82 @@ def test_a_database_error_is_reported_as_itself(public):
         raise sqlite3.OperationalError("disk I/O error")
 
     with pytest.raises(sqlite3.OperationalError, match="disk I/O error"):
-        public.loop.run_until_complete(browse._run(public.ds, "papers", fails))
+        public.loop.run_until_complete(browse.read_snapshot(public.ds, "papers", fails))
+
+
+def test_a_search_cut_by_the_time_limit_leaves_its_connection_usable(db_path):
+    """A search interrupted by the time limit is a 400, and the connection it ran on (the
+    only one here) serves the next requests: the rollback runs after the limit is lifted,
+    so it is not interrupted too and no transaction is left open."""
+    ds = datasette_for(db_path, settings={"sql_time_limit_ms": 1, "num_sql_threads": 1})
+    client = DatasetteClient(ds)
+    try:
+        heavy, _ = fetch(client, "/browse?" + urllib.parse.urlencode({"q": f'abs:"{long_phrase(14)}" OR network'}))
+        assert heavy.status_code == 400 and "took too long" in heavy.text, heavy.text[:300]
+        ds._settings["sql_time_limit_ms"] = 1000  # ordinary requests, on the same connection
+        for path in ("/browse", "/browse?q=binary", "/browse.atom?q=network", "/browse.bib?tag=pruning"):
+            response, _ = fetch(client, path)
+            assert response.status_code == 200, (path, response.text[:300])
+    finally:
+        client.close()
+
+
+# ------------------------------------------------------------------ POSTs, before Datasette's CSRF check
+
+FORM = "application/x-www-form-urlencoded"
+POST_ROUTES = [
+    "/",
+    "/browse",
+    "/papers",
+    "/papers/papers",
+    "/papers/latest",
+    "/-/login",
+    "/-/library",
+    "/-/desk/note",
+    "/-/x",
+]
+token_text = st.one_of(
+    st.sampled_from(["é", "", " ", "%C3%A9", "x" * 60]), st.text(st.characters(exclude_categories=("Cc", "Cs")), max_size=40)
+)
+
+
+def post(client: DatasetteClient, path: str, body: bytes, headers: list[tuple[str, bytes]]):
+    return client.loop.run_until_complete(client.ds.client.request("POST", path, content=body, headers=headers))
+
+
+@pytest.mark.parametrize("cookie", [None, b"ds_csrftoken=abc; other=1"])
+@pytest.mark.parametrize("path", ["/browse", "/papers/papers", "/-/nothing"])
+def test_a_csrf_token_that_is_not_ascii_is_refused_not_a_500(public, cookie, path):
+    """asgi-csrf compares its tokens with `secrets.compare_digest`, which raises on text that
+    is not ASCII: the header on any path (cookies or not), or the form field it reads (the
+    last non-blank one of several)."""
+    extra = [("cookie", cookie)] if cookie else []
+    for headers in ([("x-csrftoken", "é".encode())], [("x-csrftoken", b"fine"), ("X-CSRFToken", "é".encode())]):
+        response = post(public, path, b"", headers + extra)
+        assert response.status_code == 403 and "X-CSRFToken" in response.text
+    for body in (b"csrftoken=%C3%A9&csrftoken=", b"csrftoken=&csrftoken=%C3%A9", b"csrftoken=ok&csrftoken=%C3%A9"):
+        response = post(public, path, body, [("content-type", FORM.encode()), *extra])
+        assert response.status_code == 403 and "CSRF token" in response.text
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(
+    route=st.sampled_from(POST_ROUTES),
+    fields=st.lists(st.tuples(st.sampled_from(["csrftoken", "q", "paper"]), token_text), max_size=5),
+    header_tokens=st.lists(token_text, max_size=3),
+    cookie=st.sampled_from([None, "ds_csrftoken=abc", "ds_csrftoken=é", "a=b"]),
+    kind=st.sampled_from([FORM, f"{FORM}; charset=utf-8", "text/plain", None]),
+    profile=st.sampled_from(["public", "private"]),
+)
+def test_no_anonymous_post_gets_a_500(public, private, route, fields, header_tokens, cookie, kind, profile):
+    """Repeated fields and repeated headers, on every route, with and without cookies."""
+    headers = [("x-csrftoken", t.encode("utf-8")) for t in header_tokens]
+    headers += [("cookie", cookie.encode("utf-8"))] if cookie else []
+    headers += [("content-type", kind.encode())] if kind else []
+    body = urllib.parse.urlencode(fields).encode("utf-8")
+    response = post(public if profile == "public" else private, route, body, headers)
+    assert response.status_code < 500, (route, fields, headers, response.status_code, response.text[:300])
+    assert "Traceback" not in response.text
 
 
 # ------------------------------------------------------------------ the public profile
@@ -215,11 +290,35 @@ def test_public_profile_closes_arbitrary_sql_but_keeps_canned_queries(public, pr
 
 
 def test_public_profile_shows_no_local_paths(public, db_path):
-    for page in ("/-/databases.json", "/-/databases", "/-/plugins.json", "/-/threads.json"):
+    for page in (
+        "/-/databases.json",
+        "/-/databases",
+        "/-/plugins.json",
+        "/-/threads.json",
+        "/-/metadata",
+        "/-/metadata.json",
+    ):
         assert fetch(public, page)[0].status_code == 404, page
     assert fetch(public, "/papers/imports")[0].status_code == 403
-    for page in ("/", "/papers", "/papers.json", "/-/metadata.json", "/-/versions.json", "/-/settings.json"):
+    for page in ("/", "/papers", "/papers.json", "/-/versions.json", "/-/settings.json"):
         assert str(db_path.parent) not in fetch(public, page)[0].text, page
+
+
+def test_plugin_settings_that_name_local_files_stay_private(db_path):
+    """The desk's `draft_prompt` is a local path: /-/metadata shows the plugin settings, so
+    the public profile hides it (a private site shows it)."""
+    prompt = str(db_path.parent / "my-prompt.txt")
+    metadata = {"plugins": {"papertrack": {"draft_prompt": prompt, "draft_model": "m"}}}
+    for profile, status in (("public", 404), ("private", 200)):
+        client = DatasetteClient(datasette_for(db_path, metadata=metadata, profile=profile))
+        try:
+            for page in ("/-/metadata", "/-/metadata.json"):
+                response, _ = fetch(client, page)
+                assert response.status_code == status, (profile, page)
+                assert (prompt in response.text) == (profile == "private"), (profile, page)
+            assert prompt not in fetch(client, "/papers")[0].text
+        finally:
+            client.close()
 
 
 def test_public_profile_bounds_responses(public):

@@ -9,11 +9,14 @@ import random
 import re
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
 import urllib.parse
 import urllib.request
+
+import pytest
 
 from papertrack.store.papers import save_papers
 from papertrack.store.schema import open_db, transaction
@@ -191,6 +194,28 @@ def test_serve_errors_are_one_line(run_cli, tmp_path):
         result = run_cli("serve", "--db", "papers.db", "--port", str(port))
     assert result.exit_code == 2 and f"cannot listen on 127.0.0.1:{port}" in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (None, "no database at"),
+        (b"", "an empty file, not a papertrack database"),
+        (b"not sqlite at all" * 100, "not a papertrack database (file is not a database)"),
+        ("other program", "not a papertrack database (it has no papers table)"),
+    ],
+)
+def test_serving_immutable_refuses_what_is_not_a_papertrack_database(tmp_path, run_cli, content, message):
+    path = tmp_path / "some.db"
+    if content == "other program":
+        sqlite3.connect(path).execute("create table notes (x)").connection.close()
+    elif content is not None:
+        path.write_bytes(content)
+    before = path.read_bytes() if path.exists() else None
+    result = run_cli("serve", "--immutable", "--db", str(path), "--port", "0")
+    assert result.exit_code == 2 and result.output.startswith("Error: ") and message in result.output, result.output
+    assert "older papertrack" not in result.output and "Traceback" not in result.output
+    assert (path.read_bytes() if path.exists() else None) == before  # untouched
 
 
 def test_an_immutable_replica_serves_cacheable_pages(tmp_path, run_cli):

@@ -141,8 +141,8 @@ def mute_phrase(text: str) -> str:
 
 
 def mute(conn: sqlite3.Connection, user_id: int, text: str) -> str:
-    phrase = mute_phrase(text)
-    if phrase not in muted(conn, user_id) and len(muted(conn, user_id)) >= MAX_MUTED:
+    phrase, kept = mute_phrase(text), muted(conn, user_id)
+    if phrase not in kept and len(kept) >= MAX_MUTED:
         raise UsageError(f"at most {MAX_MUTED} muted phrases; unmute one first")
     conn.execute("insert or ignore into muted (user_id, phrase, at) values (?, ?, ?)", [user_id, phrase, now_iso()])
     return phrase
@@ -167,6 +167,9 @@ class SavedSearch:
     created: str
 
 
+_SEARCH_COLUMNS = "id, name, query, created"
+
+
 def save_search(conn: sqlite3.Connection, user_id: int, name: str, query: str) -> SavedSearch:
     """Keep a search under a name (the same name again replaces its query)."""
     name = " ".join((name or "").split())
@@ -174,14 +177,16 @@ def save_search(conn: sqlite3.Connection, user_id: int, name: str, query: str) -
         raise UsageError("a saved search needs a name")
     if len(name) > MAX_SEARCH_NAME:
         raise UsageError(f"a saved search's name has at most {MAX_SEARCH_NAME} characters")
-    if not any(s.name == name for s in searches(conn, user_id)) and len(searches(conn, user_id)) >= MAX_SEARCHES:
+    kept = searches(conn, user_id)
+    if not any(s.name == name for s in kept) and len(kept) >= MAX_SEARCHES:
         raise UsageError(f"at most {MAX_SEARCHES} saved searches; delete one first")
     conn.execute(
         "insert into searches (user_id, name, query, created) values (?, ?, ?, ?) "
         "on conflict (user_id, name) do update set query = excluded.query",
         [user_id, name, query, now_iso()],
     )
-    return next(s for s in searches(conn, user_id) if s.name == name)
+    row = conn.execute(f"select {_SEARCH_COLUMNS} from searches where user_id = ? and name = ?", [user_id, name])
+    return SavedSearch(*row.fetchone())
 
 
 def delete_search(conn: sqlite3.Connection, user_id: int, search_id: int) -> bool:
@@ -189,12 +194,12 @@ def delete_search(conn: sqlite3.Connection, user_id: int, search_id: int) -> boo
 
 
 def searches(conn: sqlite3.Connection, user_id: int) -> list[SavedSearch]:
-    rows = conn.execute("select id, name, query, created from searches where user_id = ? order by name", [user_id])
+    rows = conn.execute(f"select {_SEARCH_COLUMNS} from searches where user_id = ? order by name", [user_id])
     return [SavedSearch(*r) for r in rows]
 
 
 def get_search(conn: sqlite3.Connection, user_id: int, search_id: int) -> SavedSearch | None:
     row = conn.execute(
-        "select id, name, query, created from searches where user_id = ? and id = ?", [user_id, search_id]
+        f"select {_SEARCH_COLUMNS} from searches where user_id = ? and id = ?", [user_id, search_id]
     ).fetchone()
     return SavedSearch(*row) if row else None

@@ -23,7 +23,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from papertrack.errors import UsageError
-from papertrack.models import iso_utc, now_iso
+from papertrack.models import ascii_int, iso_utc, now_iso
 
 ROLES = ("reader", "editor")
 NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
@@ -148,16 +148,69 @@ def list_users(conn: sqlite3.Connection) -> list[dict]:
 
 def verify_password(conn: sqlite3.Connection, name: str, password: str) -> User | None:
     """The user when the password is theirs (rehashing it if argon2's parameters moved on),
-    else None. An unknown name costs the same time as a wrong password."""
-    row = conn.execute("select id, password_hash from users where name = ?", [(name or "").strip().lower()]).fetchone()
-    if row is None or not 0 < len(password) <= MAX_PASSWORD:
-        _verify(_dummy_hash(), "x")  # an unknown name costs what a wrong password costs
+    else None, all on one connection. An unknown name costs the same time as a wrong
+    password. (The site splits this up: `begin_attempt`, `check_password_hash` off the
+    database's thread, `finish_sign_in`.)"""
+    row = _hash_row(conn, name)
+    matches, rehashed = check_password_hash(row[1] if row else None, password)
+    return _signed_in(conn, row[0], row[1], rehashed) if row and matches else None
+
+
+def _hash_row(conn: sqlite3.Connection, name: str) -> tuple[int, str] | None:
+    return conn.execute("select id, password_hash from users where name = ?", [(name or "").strip().lower()]).fetchone()
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """A sign-in attempt the throttle let through (`wait` 0), or refused for `wait` seconds."""
+
+    name: str
+    wait: float = 0.0
+    user_id: int | None = None  # None: no such name
+    stored: str | None = None  # the user's password hash
+
+
+def begin_attempt(conn: sqlite3.Connection, name: str) -> Attempt:
+    """The throttle's one step, in the caller's transaction: a name locked out is refused
+    (nothing counted); any other attempt is counted as a wrong password before its password
+    is checked (`finish_sign_in` clears the count when it was right). Checking and counting
+    in one transaction is what keeps concurrent attempts from all passing the check."""
+    wait = locked_for(conn, name)
+    if wait:
+        return Attempt(name, wait)
+    record_failure(conn, name)
+    row = _hash_row(conn, name)
+    return Attempt(name, 0.0, *row) if row else Attempt(name)
+
+
+def check_password_hash(stored: str | None, password: str) -> tuple[bool, str | None]:
+    """(whether `password` matches the argon2 hash `stored`, a new hash when argon2's
+    parameters moved on). CPU only, no database: any thread. No hash (an unknown name) costs
+    what a wrong password costs."""
+    if stored is None or not 0 < len(password) <= MAX_PASSWORD:
+        _verify(_dummy_hash(), "x")
+        return False, None
+    if not _verify(stored, password):
+        return False, None
+    return True, _hasher.hash(password) if _hasher.check_needs_rehash(stored) else None
+
+
+def finish_sign_in(conn: sqlite3.Connection, attempt: Attempt, rehashed: str | None) -> User | None:
+    """After a right password (in the caller's transaction): the count cleared, the new hash
+    kept; the user, or None when the account went or changed its password meanwhile."""
+    clear_failures(conn, attempt.name)
+    if attempt.user_id is None or attempt.stored is None:
         return None
-    if not _verify(row[1], password):
-        return None
-    if _hasher.check_needs_rehash(row[1]):
-        conn.execute("update users set password_hash = ? where id = ?", [_hasher.hash(password), row[0]])
-    return User(*conn.execute(f"select {_USER_COLUMNS} from users u where u.id = ?", [row[0]]).fetchone())
+    return _signed_in(conn, attempt.user_id, attempt.stored, rehashed)
+
+
+def _signed_in(conn: sqlite3.Connection, user_id: int, stored: str, rehashed: str | None) -> User | None:
+    if rehashed:  # unless the password changed since `stored` was read
+        conn.execute("update users set password_hash = ? where id = ? and password_hash = ?", [rehashed, user_id, stored])
+    row = conn.execute(
+        f"select {_USER_COLUMNS} from users u where u.id = ? and u.password_hash in (?, ?)", [user_id, stored, rehashed]
+    ).fetchone()
+    return User(*row) if row else None
 
 
 @functools.cache
@@ -253,10 +306,11 @@ def feed_token(conn: sqlite3.Connection, name: str, rotate: bool = False) -> str
 
 def feed_user(conn: sqlite3.Connection, token: str) -> User | None:
     """The account a feed token belongs to, or None; the secret is compared in constant time."""
-    number, _, secret = (token or "").partition(".")
-    if not number.isascii() or not number.isdigit() or len(number) > 18 or not secret or len(secret) > 100:
+    text, _, secret = (token or "").partition(".")
+    number = ascii_int(text, 18)
+    if number is None or not secret or len(secret) > 100:
         return None
-    row = conn.execute(f"select {_USER_COLUMNS}, u.feed_token from users u where u.id = ?", [int(number)]).fetchone()
+    row = conn.execute(f"select {_USER_COLUMNS}, u.feed_token from users u where u.id = ?", [number]).fetchone()
     if row is None or not hmac.compare_digest(row[4].encode("utf-8"), secret.encode("utf-8")):
         return None
     return User(*row[:4])

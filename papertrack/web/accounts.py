@@ -21,6 +21,7 @@ import asyncio
 import hmac
 import re
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qsl
@@ -34,23 +35,31 @@ from papertrack.accounts import entries, users
 from papertrack.accounts.foryou import Recommender
 from papertrack.accounts.schema import transaction
 from papertrack.accounts.users import User
+from papertrack.web.guard import RETRY_AFTER
 
 COOKIE = "papertrack_session"
 CSRF_COOKIE = "ds_csrftoken"  # Datasette's (asgi-csrf)
 ACTIONS = {"papertrack-library": users.ROLES, "papertrack-edit": ("editor",)}
-MAX_FORM = 16 * 1024  # bytes of a form body
+MAX_FORM = 16 * 1024  # bytes of a form body (and of what a form has beyond the fields `form_bound` counts)
+ENCODED_CHAR = 12  # bytes a character takes in a form body at most: 4 bytes of UTF-8, each written %XX
+HASHERS = 2  # threads checking passwords (argon2: about 50 ms and 64 MB each), apart from the write thread
+HASHES_WAITING = 16  # sign-ins waiting for one of them; beyond: 503 and Retry-After
 _SCOPE_KEY = "papertrack.user"
 _accounts: WeakKeyDictionary = WeakKeyDictionary()  # Datasette -> Accounts
 
 
 @dataclass
 class Accounts:
-    """What one server knows of its library."""
+    """What one server knows of its library, and the threads that check passwords."""
 
     path: Path
     db: Database
     papers_path: str
     _recommender: Recommender | None = field(default=None, repr=False)
+    hashers: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(HASHERS, thread_name_prefix="papertrack-argon2"), repr=False
+    )
+    hashing: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(HASHERS + HASHES_WAITING), repr=False)
 
     async def read(self, fn: Callable):
         return await self.db.execute_fn(fn)
@@ -74,6 +83,7 @@ class Accounts:
     def close(self) -> None:
         if self._recommender is not None:
             self._recommender.close()
+        self.hashers.shutdown(wait=False, cancel_futures=True)
         self.db.close()
 
 
@@ -152,16 +162,22 @@ class Refused(Exception):
         self.status, self.headers = status, headers or {}
 
 
-async def read_form(request) -> dict[str, str]:
-    """The urlencoded body (at most MAX_FORM bytes), the first value of each field."""
+def form_bound(limits: dict[str, int]) -> int:
+    """The bytes a form body may take whose fields hold up to `limits` characters (any
+    characters: 10,000 of Chinese are 90,000 bytes percent-encoded), with MAX_FORM for the rest."""
+    return MAX_FORM + ENCODED_CHAR * sum(limits.values())
+
+
+async def read_form(request, max_bytes: int = MAX_FORM) -> dict[str, str]:
+    """The urlencoded body (at most `max_bytes`), the first value of each field."""
     if request.headers.get("content-type", "").split(";")[0].strip() != "application/x-www-form-urlencoded":
         raise Refused(400, "send the form as application/x-www-form-urlencoded")
     body = b""
     while True:
         message = await request.receive()
         body += message.get("body", b"")
-        if len(body) > MAX_FORM:
-            raise Refused(413, f"the form is larger than {MAX_FORM:,} bytes")
+        if len(body) > max_bytes:
+            raise Refused(413, f"the form is larger than {max_bytes:,} bytes")
         if not message.get("more_body"):
             break
     try:
@@ -228,23 +244,29 @@ async def login(datasette, request):
     except Refused as e:
         return refusal(request, e)
     name, password = form.get("username", "")[:100], form.get("password", "")
-    wait = await accounts.read(lambda conn: users.locked_for(conn, name))
-    if wait:
-        minutes = max(1, round(wait / 60))
-        message = f"Too many wrong passwords for this name: try again in about {minutes} minute{'s' if minutes > 1 else ''}."
-        page = await _login_page(datasette, request, None, form.get("next"), error=message, name=name, status=429)
-        page.headers["Retry-After"] = str(int(wait) + 1)
+
+    async def refused(message: str, status: int, retry_after: float) -> Response:
+        page = await _login_page(datasette, request, None, form.get("next"), error=message, name=name, status=status)
+        page.headers["Retry-After"] = str(int(retry_after) + 1)
         return page
 
-    def attempt(conn):  # argon2 takes a moment: off the event loop, on the write thread
-        found = users.verify_password(conn, name, password)
-        if found is None:
-            users.record_failure(conn, name)
-            return None, None
-        users.clear_failures(conn, name)
-        return found, users.start_session(conn, found)
+    if accounts.hashing.locked():
+        return await refused("Too many sign-ins at once: try again in a few seconds.", 503, RETRY_AFTER)
+    async with accounts.hashing:
+        attempt = await accounts.write(lambda conn: users.begin_attempt(conn, name))
+        if attempt.wait:
+            minutes = max(1, round(attempt.wait / 60))
+            plural = "s" if minutes > 1 else ""
+            message = f"Too many wrong passwords for this name: try again in about {minutes} minute{plural}."
+            return await refused(message, 429, attempt.wait)
+        loop = asyncio.get_running_loop()  # argon2 takes a moment: on its own threads, not the write thread
+        matches, rehashed = await loop.run_in_executor(accounts.hashers, users.check_password_hash, attempt.stored, password)
 
-    found, token = await accounts.write(attempt)
+    def sign_in(conn):
+        found = users.finish_sign_in(conn, attempt, rehashed)
+        return found, users.start_session(conn, found) if found else None
+
+    found, token = await accounts.write(sign_in) if matches else (None, None)
     if found is None:
         await asyncio.sleep(0.2)  # a wrong password answers no faster than a right one
         return await _login_page(

@@ -7,7 +7,8 @@
   export at a time (`guard.export_slot`).
 
 The queries are `store.browse`'s; each request runs all of them in one `execute_fn`
-inside one read transaction (one snapshot while a harvest writes). Nothing is cached
+inside one read transaction (one snapshot while a harvest writes) under a time limit
+(`read_snapshot`; a reader's private feeds too, through `atom_response`). Nothing is cached
 between requests. Bad parameters render the page with the reason and HTTP 400. Pages of
 an immutable database carry `Cache-Control: public` for a CDN; `Server-Timing` says how
 long the queries and the rendering took.
@@ -19,6 +20,7 @@ import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 from weakref import WeakKeyDictionary
 
 import sqlite_utils
@@ -78,7 +80,7 @@ async def browse(datasette, request):
             page = browse_page(conn, query)
             return page, tag_months(conn) if landing else None, ranked_profiles(conn)
 
-        (page, chart, profiles), sql_ms = await _run(datasette, name, me.bind(run))
+        (page, chart, profiles), sql_ms = await read_snapshot(datasette, name, me.bind(run))
         await decorate(datasette, me, name, page.cards)
     except UsageError as e:
         return await _error(datasette, request, name, str(e), 400)
@@ -121,26 +123,54 @@ async def browse(datasette, request):
 
 async def feed(datasette, request):
     name = _database(datasette)
-    started = time.perf_counter()
     try:
         query, _ = await personalize(datasette, request, read_args(request.args).query, name)
-        query = replace(query, sort="newest", after=None)
-        page, sql_ms = await _run(datasette, name, lambda conn: browse_page(conn, query, FEED_SIZE, counts=False))
+    except UsageError as e:
+        return Response.text(f"Error: {e}\n", status=400)
+    links = Links(datasette.urls.path("/browse"), replace(query, sort="newest", after=None))
+    title = f"{datasette.metadata('title') or 'papertrack'}: {describe(query)}"
+    return await atom_response(
+        datasette, request, name, newest(query), title, links.here(datasette.urls.path("/browse.atom")), links.here()
+    )
+
+
+def newest(query: BrowseQuery) -> Callable[[sqlite3.Connection], list[Card]]:
+    """What a feed of the selection holds: its newest FEED_SIZE papers."""
+    query = replace(query, sort="newest", after=None)
+    return lambda conn: browse_page(conn, query, FEED_SIZE, counts=False).cards
+
+
+async def atom_response(
+    datasette,
+    request,
+    name: str,
+    cards: Callable[[sqlite3.Connection], list[Card]],
+    title: str,
+    self_path: str,
+    html_path: str,
+    private: bool = False,
+) -> Response:
+    """The Atom feed of `cards(conn)`, run as every page's queries are (`read_snapshot`):
+    `/browse.atom` and a reader's private feeds (`private`: never kept by a shared cache)."""
+    started = time.perf_counter()
+    try:
+        found, sql_ms = await read_snapshot(datasette, name, cards)
     except (UsageError, NotReady) as e:
         return Response.text(f"Error: {e}\n", status=400 if isinstance(e, UsageError) else 503)
-    links = Links(datasette.urls.path("/browse"), query)
     paper_url, _ = _paper_urls(datasette, name)
     rendered = time.perf_counter()
     body = atom_feed(
-        page.cards,
-        title=f"{datasette.metadata('title') or 'papertrack'}: {describe(query)}",
-        self_url=datasette.absolute_url(request, links.here(datasette.urls.path("/browse.atom"))),
-        html_url=datasette.absolute_url(request, links.here()),
+        found,
+        title=title,
+        self_url=datasette.absolute_url(request, self_path),
+        html_url=datasette.absolute_url(request, html_path),
         paper_url=lambda c: datasette.absolute_url(request, paper_url(c)),
     )
     render_ms = (time.perf_counter() - rendered) * 1000
     response = Response(body, content_type="application/atom+xml; charset=utf-8")
     _headers(datasette, name, response, sql_ms, render_ms, (time.perf_counter() - started) * 1000)
+    if private:
+        response.headers["Cache-Control"] = "private, max-age=300"
     return response
 
 
@@ -157,7 +187,7 @@ async def bibtex(datasette, request):
     try:
         query, me = await personalize(datasette, request, read_args(request.args).query, name)
         async with export_slot(datasette):
-            (body, more), sql_ms = await _run(datasette, name, me.bind(run))
+            (body, more), sql_ms = await read_snapshot(datasette, name, me.bind(run))
     except (UsageError, NotReady) as e:
         return Response.text(f"Error: {e}\n", status=400 if isinstance(e, UsageError) else 503)
     except Busy as e:
@@ -175,7 +205,7 @@ def _database(datasette) -> str:
     return first_papertrack(datasette)
 
 
-async def _run(datasette, name: str, fn: Callable[[sqlite3.Connection], object]):
+async def read_snapshot(datasette, name: str, fn: Callable[[sqlite3.Connection], Any]) -> tuple[Any, float]:
     """`fn(conn)` on a read connection, in one transaction (one snapshot), under a time
     limit; returns (its result, milliseconds spent in the thread)."""
     ready = _ready.setdefault(datasette, set())
@@ -190,17 +220,19 @@ async def _run(datasette, name: str, fn: Callable[[sqlite3.Connection], object])
                     "for example `papertrack status --db FILE` or `papertrack serve`, then reload"
                 )
             ready.add(name)
-        with sqlite_timelimit(conn, limit):
-            conn.execute("begin")
-            try:
+        try:
+            with sqlite_timelimit(conn, limit):
+                conn.execute("begin")
                 result = fn(conn)
-            except sqlite3.OperationalError as e:
-                if "interrupted" in str(e):
-                    raise UsageError("this search took too long; narrow it (add words or a filter)") from None
-                raise
-            finally:
-                if conn.in_transaction:  # SQLite may have rolled back itself (an interrupt, a full disk)
-                    conn.execute("rollback")
+        except sqlite3.OperationalError as e:
+            if "interrupted" in str(e):
+                raise UsageError("this search took too long; narrow it (add words or a filter)") from None
+            raise
+        finally:
+            # after the limit is lifted: past the deadline, SQLite would interrupt the rollback too
+            # and leave this thread's connection inside the transaction
+            if conn.in_transaction:  # SQLite may have rolled back itself (a full disk)
+                conn.execute("rollback")
         return result, (time.perf_counter() - started) * 1000
 
     return await datasette.get_database(name).execute_fn(call)

@@ -30,9 +30,10 @@ from datasette.utils import tilde_encode
 from datasette.utils.asgi import Response
 
 from papertrack.errors import LockHeld, PapertrackError, SourceError, UsageError
+from papertrack.models import ascii_int
 from papertrack.newsletter import desk, drafting, editorial
 from papertrack.rank.scores import PICKS
-from papertrack.web.accounts import Refused, refusal
+from papertrack.web.accounts import Refused, form_bound, refusal
 from papertrack.web.databases import first_papertrack
 from papertrack.web.library import posted, signed_in_with
 
@@ -165,9 +166,10 @@ async def _unpick(datasette, accounts, user, form: dict[str, str]) -> dict:
 
 async def _move(datasette, accounts, user, form: dict[str, str]) -> dict:
     issue, paper, position = _day(form.get("issue")), form.get("paper", "")[:300], form.get("position", "")
-    if not (position.isascii() and position.isdigit() and len(position) <= 4):
+    place = ascii_int(position, 4)
+    if place is None:
         raise UsageError(f"position {position[:20]!r} is not a number from 1")
-    order = await _write(datasette, lambda db: editorial.move(db, [paper], issue, int(position)))
+    order = await _write(datasette, lambda db: editorial.move(db, [paper], issue, place))
     return {"ok": True, "order": order}
 
 
@@ -184,10 +186,11 @@ async def _note(datasette, accounts, user, form: dict[str, str]) -> dict:
 
 async def _accept(datasette, accounts, user, form: dict[str, str]) -> dict:
     lang, number = _choice(form.get("lang", "zh"), drafting.LANGS, "lang"), form.get("draft", "")
-    if number and not (number.isascii() and number.isdigit() and len(number) < 12):
+    draft = ascii_int(number, 11) if number else None
+    if number and draft is None:
         raise UsageError(f"draft {number[:20]!r} is not a draft's number")
     paper = form.get("paper", "")[:300]
-    found = await _write(datasette, lambda db: drafting.accept(db, paper, lang, int(number) if number else None))
+    found = await _write(datasette, lambda db: drafting.accept(db, paper, lang, draft))
     return {"ok": True, "draft": found.as_dict(), "message": f"Accepted the draft of {found.paper}."}
 
 
@@ -249,7 +252,7 @@ def _today() -> str:
 
 
 def routes() -> list[tuple[str, Callable]]:
-    edit = posted(DESK, EDIT)
+    edit = posted(DESK, EDIT, max_form=form_bound(LIMITS))
     return [
         (r"^/-/desk$", edit(_no_post, get=_page)),
         (r"^/-/desk/digest\.md$", digest_md),

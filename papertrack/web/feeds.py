@@ -16,23 +16,22 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 from urllib.parse import parse_qs
 
 import numpy as np
-from datasette.utils import tilde_encode
 from datasette.utils.asgi import MultiParams, Response
 
 from papertrack.accounts import entries, users
 from papertrack.accounts.foryou import CURRENT, Ranking
 from papertrack.errors import UsageError
 from papertrack.rank.feedback import papers_signature
-from papertrack.store.browse import BrowseQuery, browse_page
+from papertrack.store.browse import BrowseQuery, Card, browse_page
 from papertrack.web.accounts import accounts_of
-from papertrack.web.browse_feed import atom_feed
+from papertrack.web.browse import FEED_SIZE, atom_response, newest
 from papertrack.web.browse_view import describe, read_args
 from papertrack.web.databases import first_papertrack
 
-FEED_SIZE = 50
 FOR_YOU_DAYS = 30
 
 
@@ -43,45 +42,34 @@ async def feed(datasette, request):
     if accounts is None or user is None:
         return Response.text("Error: no such feed\n", status=404)
     name = first_papertrack(datasette)
-    db = datasette.get_database(name)
     mute = tuple(await accounts.read(lambda conn: entries.muted(conn, user.id)))
     site = datasette.metadata("title") or "papertrack"
     if what == "for-you":
-        signature = await db.execute_fn(papers_signature)
+        signature = await datasette.get_database(name).execute_fn(papers_signature)
         recommender = accounts.recommender
         if recommender.needs_fit(user.id, user.library_version, signature):
             positives, negatives = await accounts.read(lambda conn: entries.profile(conn, user.id))
             recommender.ask(user.id, user.library_version, signature, positives, negatives)
         ranking = recommender.ranking(user.id)
-        cards = await db.execute_fn(lambda conn: _for_you(conn, ranking, mute)) if ranking else []
+        cards = partial(_for_you, ranking=ranking, mute=mute) if ranking else lambda conn: []
         title = f"{site}: papers for {user.name}"
     else:
-        number = what.removeprefix("search/")
-        search = await accounts.read(lambda conn: entries.get_search(conn, user.id, int(number)))
+        search = await accounts.read(lambda conn: entries.get_search(conn, user.id, int(what.removeprefix("search/"))))
         if search is None:
             return Response.text("Error: no such feed\n", status=404)
         try:
-            query = replace(read_args(MultiParams(parse_qs(search.query))).query, sort="newest", after=None, mute=mute)
-            cards = (await db.execute_fn(lambda conn: browse_page(conn, query, FEED_SIZE, counts=False))).cards
+            query = replace(read_args(MultiParams(parse_qs(search.query))).query, mute=mute)
         except UsageError as e:  # a tag or venue the search names is gone
             return Response.text(f"Error: {e}\n", status=400)
-        title = f"{site}: {search.name} ({describe(query)})"
-    self_url = datasette.absolute_url(request, request.path)
-    body = atom_feed(
-        cards,
-        title=title,
-        self_url=self_url,
-        html_url=datasette.absolute_url(request, datasette.urls.path("/browse")),
-        paper_url=lambda c: datasette.absolute_url(request, datasette.urls.row(name, "papers", tilde_encode(c.id))),
-    )
-    return Response(
-        body, content_type="application/atom+xml; charset=utf-8", headers={"Cache-Control": "private, max-age=300"}
+        cards, title = newest(query), f"{site}: {search.name} ({describe(query)})"
+    return await atom_response(
+        datasette, request, name, cards, title, request.path, datasette.urls.path("/browse"), private=True
     )
 
 
-def _for_you(conn: sqlite3.Connection, ranking: Ranking, mute: tuple[str, ...]):
-    newest = conn.execute("select max(t) from browse").fetchone()[0] or 0
-    since = newest - FOR_YOU_DAYS * 86400
+def _for_you(conn: sqlite3.Connection, ranking: Ranking, mute: tuple[str, ...]) -> list[Card]:
+    latest = conn.execute("select max(t) from browse").fetchone()[0] or 0
+    since = latest - FOR_YOU_DAYS * 86400
     # the ranking walked in order, keeping the recent papers, less the muted ones
     query = BrowseQuery(sort="for-you", mute=mute)
     token = CURRENT.set(_recent(conn, ranking, since))

@@ -5,12 +5,15 @@ every value SQLite builds, and one export at a time.
   metadata.json get; metadata's `plugins.papertrack.profile`): Datasette's arbitrary SQL only
   for signed-in editors (metadata's top-level `allow_sql`; the canned queries stay open), rows
   per response and SQL time bounded, no whole-table CSV streams or database downloads, and the
-  `/-/` pages that show local paths (`databases`, `plugins`, `threads`) answer 404, and
-  the `imports` and `drafts` tables are for editors only.
+  `/-/` pages that show local paths (`databases`, `plugins`, `threads`, and `metadata`
+  for the plugin settings it shows) answer 404, and
+  the `imports`, `drafts`, `notes` and `picks` tables are for editors only (a paper's
+  page leaves them out of its links from other tables).
   `private` (plain `papertrack serve` on one's own machine): Datasette as it comes.
 * **Values.** Every connection Datasette opens refuses to build a string or blob longer than
   `MAX_VALUE_BYTES` (`printf('%.*c', 300000000, 'x')` is an error, not 300 MB of memory).
-* **Errors.** What Datasette itself answers with a 500 for a bad parameter is a 400.
+* **Errors.** What Datasette itself answers with a 500 for a bad parameter is a 400, and
+  for a POST it cannot take (to a table, to a read-only query) a 405.
 * **Exports.** BibTeX exports run one at a time (`export_slot`), so that however many
   arrive together, the other SQL threads stay free for pages; too many waiting get a 503.
 """
@@ -25,6 +28,7 @@ import traceback
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
+from urllib.parse import parse_qsl
 from weakref import WeakKeyDictionary
 
 PUBLIC, PRIVATE = "public", "private"
@@ -36,8 +40,11 @@ PUBLIC_SETTINGS: dict[str, Any] = {
     "allow_download": False,
     "allow_csv_stream": False,
 }
-HIDDEN_PAGES = ("databases", "plugins", "threads")  # /-/NAME and /-/NAME.json: paths, plugin directories
-PRIVATE_TABLES = ("imports", "drafts")  # file names of imports (older papertracks stored whole paths); unreviewed drafts
+# /-/NAME and /-/NAME.json: paths, plugin directories, plugin settings (the desk's `draft_prompt` is a path)
+HIDDEN_PAGES = ("databases", "plugins", "threads", "metadata")
+# editors only on a public site: file names of imports (older papertracks stored whole paths), a model's
+# unreviewed drafts, the editor's notes (headlines before the issue is out) and picks (future issues)
+PRIVATE_TABLES = ("imports", "drafts", "notes", "picks")
 MAX_VALUE_BYTES = 2_000_000  # the longest abstract is 3 KB, the longest author list 20 KB
 EXPORTS_AT_ONCE = 1
 EXPORTS_WAITING = 4  # beyond this many waiting: 503, try again
@@ -67,26 +74,35 @@ def with_profile(metadata: dict, profile: str) -> dict:
     return out
 
 
+def hidden_tables(datasette, actor: dict | None) -> tuple[str, ...]:
+    """The tables `actor` may not see: on a public site PRIVATE_TABLES, unless an editor."""
+    if profile_of(datasette) != PUBLIC or (actor or {}).get("role") == ALLOW_SQL["role"]:
+        return ()
+    return PRIVATE_TABLES
+
+
 def table_allowed(datasette, actor: dict | None, action: str, resource: Any) -> bool | None:
-    """`permission_allowed`: on a public site, PRIVATE_TABLES only for editors; else no opinion."""
-    if action != "view-table" or profile_of(datasette) != PUBLIC or not isinstance(resource, tuple):
+    """`permission_allowed`: no view of a table `hidden_tables` names; else no opinion."""
+    if action != "view-table" or not isinstance(resource, tuple):
         return None
-    if resource[1] in PRIVATE_TABLES and (actor or {}).get("role") != ALLOW_SQL["role"]:
-        return False
-    return None
+    return False if resource[1] in hidden_tables(datasette, actor) else None
 
 
 def bad_request(datasette, request, exception: BaseException):
     """Datasette 0.65 answers some bad parameters with a 500: its `DatasetteError` raised
     with the default status (`_sort=nope`, an invalid `_through`), or `int()` of a value it
     never checked (`_timelimit=x`, `_next=x` on a view). Those are 400, rendered by
-    Datasette's own handler; any other exception is left alone (None)."""
+    Datasette's own handler. A POST to a table or a read-only query fails inside Datasette
+    (an assertion, a view's data where a response belongs): 405. Any other exception is
+    left alone (None)."""
     from datasette.handle_exception import handle_exception
     from datasette.views.base import DatasetteError
 
     if isinstance(exception, DatasetteError) and exception.status == 500:
         exception.status = 400
         return None
+    if request is not None and request.method == "POST" and _raised_in_datasette(exception):
+        return handle_exception(datasette, request, DatasetteError("This page takes no POST", status=405))
     if isinstance(exception, ValueError | TypeError) and _raised_in_datasette(exception):
         return handle_exception(datasette, request, DatasetteError(f"Bad parameter: {exception}", status=400))
     return None
@@ -119,19 +135,27 @@ def limit_values(conn: sqlite3.Connection) -> None:
 
 
 def hide_pages(datasette, app):
-    """ASGI middleware: on a public site, 404 for the introspection pages that show paths."""
+    """ASGI middleware: on a public site, 404 for the introspection pages that show paths, and
+    400 for a row's `?_extras=foreign_key_tables` (it counts the rows of hidden tables that
+    name the row: whether a paper is picked)."""
     hidden = {f"/-/{name}{ext}" for name in HIDDEN_PAGES for ext in ("", ".json")}
 
     async def wrapped(scope, receive, send):
         if scope["type"] == "http" and profile_of(datasette) == PUBLIC:
             path, base = scope.get("path", ""), datasette.setting("base_url").rstrip("/")
             if path.startswith(base) and path[len(base) :] in hidden:
-                await send({"type": "http.response.start", "status": 404, "headers": [(b"content-type", b"text/plain")]})
-                await send({"type": "http.response.body", "body": b"Not found\n"})
-                return
+                return await _plain(send, 404, b"Not found\n")
+            extras = parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+            if any("foreign_key_tables" in value.split(",") for key, value in extras if key == "_extras"):
+                return await _plain(send, 400, b"Error: _extras=foreign_key_tables is off on this site\n")
         await app(scope, receive, send)
 
     return wrapped
+
+
+async def _plain(send, status: int, body: bytes) -> None:
+    await send({"type": "http.response.start", "status": status, "headers": [(b"content-type", b"text/plain")]})
+    await send({"type": "http.response.body", "body": body})
 
 
 class _Slot:

@@ -6,7 +6,8 @@
 * `GET /-/library`: "My library": saved, liked and disliked papers with their buttons,
   muted words, saved searches and the private feeds;
 * `GET /-/library.json` (entries: paper, action, when; muted words; saved searches) and
-  `GET /-/library.bib` (the saved papers, by `bibtex.export`);
+  `GET /-/library.bib` (the saved papers, by `bibtex.export`, up to `bib.BIB_CAP`, one
+  export at a time as every export: `guard.export_slot`);
 * `POST /-/library/muted` (`phrase`, `action` mute or unmute) and
   `POST /-/library/searches` (`action` save with `name` and `query`, or delete with `id`).
 
@@ -27,19 +28,33 @@ from papertrack.accounts import entries, users
 from papertrack.accounts.users import User
 from papertrack.bibtex.export import export_ids
 from papertrack.errors import UsageError
+from papertrack.models import ascii_int
 from papertrack.rank.feedback import papers_signature
 from papertrack.store.ids import resolve_id
 from papertrack.store.schema import ids_json
-from papertrack.web.accounts import Accounts, Refused, check_csrf, local_path, read_form, refusal, signed_in, wants_json
+from papertrack.web import bib
+from papertrack.web.accounts import (
+    MAX_FORM,
+    Accounts,
+    Refused,
+    check_csrf,
+    local_path,
+    read_form,
+    refusal,
+    signed_in,
+    wants_json,
+)
 from papertrack.web.browse_view import Links, describe, read_args
 from papertrack.web.databases import first_papertrack
+from papertrack.web.guard import RETRY_AFTER, Busy, export_slot
 
 SHOWN = 200  # papers listed per section of the library page
+MAX_FIELDS = 50  # in a saved search's query string
 LIBRARY = "papertrack-library"  # the permission of every account
 
 
-def posted(default_next: str, permission: str = LIBRARY) -> Callable:
-    """A route taking the form of a signed-in user with `permission`: `handle(datasette,
+def posted(default_next: str, permission: str = LIBRARY, max_form: int = MAX_FORM) -> Callable:
+    """A route taking the form (at most `max_form` bytes) of a signed-in user with `permission`: `handle(datasette,
     accounts, user, form)` runs once the CSRF token is checked (a UsageError is a 400, a
     Refused its own status), then the answer goes back to `next` (JSON to `Accept:
     application/json`; a `message` in the answer is shown on the page it goes back to);
@@ -53,7 +68,7 @@ def posted(default_next: str, permission: str = LIBRARY) -> Callable:
                     if get is None:
                         raise Refused(405, "this address takes a POSTed form")
                     return await get(datasette, request, accounts, user)
-                form = await read_form(request)
+                form = await read_form(request, max_form)
                 check_csrf(datasette, request, form)
                 answer = await handle(datasette, accounts, user, form)
             except UsageError as e:
@@ -130,17 +145,23 @@ async def _searches(datasette, accounts: Accounts, user: User, form: dict[str, s
         query = canonical_query(form.get("query", "")[:2000])
         await accounts.write(lambda conn: entries.save_search(conn, user.id, form.get("name", "")[:500], query))
     elif action == "delete":
-        number = form.get("id", "")
-        if not (number.isascii() and number.isdigit() and len(number) < 12):
-            raise UsageError(f"id {number[:20]!r} is not a saved search's number")
-        await accounts.write(lambda conn: entries.delete_search(conn, user.id, int(number)))
+        number = ascii_int(form.get("id", ""), 11)
+        if number is None:
+            raise UsageError(f"id {form.get('id', '')[:20]!r} is not a saved search's number")
+        await accounts.write(lambda conn: entries.delete_search(conn, user.id, number))
     else:
         raise UsageError(f"action {action[:40]!r} is not save or delete")
 
 
 def canonical_query(text: str) -> str:
     """A browse query string as the page writes it (`UsageError` for a bad parameter)."""
-    query = read_args(MultiParams(parse_qs(text, keep_blank_values=False, max_num_fields=50))).query
+    try:
+        fields = parse_qs(text, keep_blank_values=False, max_num_fields=MAX_FIELDS)
+    except ValueError:  # more than MAX_FIELDS
+        raise UsageError(
+            f"the search has more than {MAX_FIELDS} fields: a saved search keeps at most {MAX_FIELDS}"
+        ) from None
+    query = read_args(MultiParams(fields)).query
     if query.empty:
         raise UsageError("search for something or pick a filter before saving the search")
     return Links("", query).here().lstrip("?")
@@ -176,10 +197,18 @@ async def library_bib(datasette, request):
         return refusal(request, e)
     saved = await accounts.read(lambda conn: entries.papers_with(conn, user.id, ["save"]))
     name = first_papertrack(datasette)
-    body = await datasette.get_database(name).execute_fn(
-        lambda conn: export_ids(sqlite_utils.Database(conn, recursive_triggers=False, execute_plugins=False), saved)
-    )
+
+    def export(conn: sqlite3.Connection) -> str:
+        return export_ids(sqlite_utils.Database(conn, recursive_triggers=False, execute_plugins=False), saved[: bib.BIB_CAP])
+
+    try:
+        async with export_slot(datasette):
+            body = await datasette.get_database(name).execute_fn(export)
+    except Busy as e:
+        return Response.text(f"Error: {e}\n", status=503, headers={"Retry-After": str(RETRY_AFTER)})
     headers = {"content-disposition": f'inline; filename="{user.name}-library.bib"'}
+    if len(saved) > bib.BIB_CAP:
+        body, headers["x-papertrack-truncated"] = bib.truncated(body, "saved papers"), str(bib.BIB_CAP)
     return Response(body, content_type="text/plain; charset=utf-8", headers=headers)
 
 

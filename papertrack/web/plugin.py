@@ -185,6 +185,7 @@ def extra_template_vars(view_name, table, database, request, datasette):
         "papertrack_facets": lambda results: sorted(
             results, key=lambda f: facets.index(f["name"]) if f["name"] in facets else len(facets)
         ),
+        "papertrack_hidden": guard.hidden_tables(datasette, request.actor if request else None),
     }
     if view_name != "row" or table != "papers" or request is None:
         return extra

@@ -111,10 +111,10 @@ def check_finished(path: Path) -> None:
 
     import sqlite_utils
 
+    from papertrack.store.files import check_papertrack_file
     from papertrack.store.schema import schema_is_current
 
-    if not path.is_file():
-        raise UsageError(f"no database at {path}")
+    check_papertrack_file(path)  # an empty file or another program's database is not "older"
     wal = Path(f"{path}-wal")
     if wal.is_file() and wal.stat().st_size:
         raise UsageError(
