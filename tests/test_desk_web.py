@@ -305,6 +305,30 @@ def test_a_copy_of_the_database_served_immutable_shows_no_drafts_table(site, tmp
     c.close()
 
 
+def test_the_picks_profile_is_for_editors_on_a_public_site(site, tmp_path):
+    """Ranked by picks, an issue not yet out comes first: on a public site only editors may
+    sort by it, read the scores or run the candidates query; other profiles stay open."""
+    from papertrack.rank.profiles import rank
+    from papertrack.store.schema import open_db
+
+    ed = client(site, "ed")
+    for pid in ("2001.00007", "2001.00011", "2001.00013", "2001.00017"):
+        ed.post("/-/desk/pick", {"issue": ISSUE, "paper": pid}, status=303)
+    db = open_db(site[2] / "papers.db")
+    rank(db, ["picks", "pruning"], [], n_jobs=1)
+    db.close()
+    for who in (client(site), client(site, "rita")):
+        assert "sort=like%3Apicks" not in who.get("/browse").text and "sort=like%3Apruning" in who.get("/browse").text
+        for path in ("/browse?sort=like:picks", "/browse.bib?sort=like:picks"):
+            assert "picks profile is for editors" in who.get(path, status=400).text
+        who.get("/browse?sort=like:pruning")
+        who.get("/papers/scores.json", status=403)
+        who.get("/papers/candidates.json?profile=picks", status=403)
+    assert "sort=like%3Apicks" in ed.get("/browse").text
+    ed.get("/browse?sort=like:picks")
+    assert ed.get("/papers/candidates.json?profile=picks&_shape=array").json()
+
+
 def test_notes_and_picks_are_for_editors_on_a_public_site(site):
     """The editor's headlines and the picks of issues not out yet: editors only, on the
     tables' pages and in a paper's links from other tables; the pages that show published

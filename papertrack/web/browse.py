@@ -39,7 +39,7 @@ from papertrack.web.browse_chart import tag_chart
 from papertrack.web.browse_feed import atom_feed
 from papertrack.web.browse_view import Links, card_view, describe, facet_lists, page_range, read_args, selected
 from papertrack.web.databases import first_papertrack
-from papertrack.web.guard import RETRY_AFTER, Busy, export_slot
+from papertrack.web.guard import RETRY_AFTER, Busy, export_slot, hidden_profiles
 from papertrack.web.personal import Personal, decorate, personalize
 
 FEED_SIZE = 50
@@ -64,6 +64,14 @@ def sort_links(query: BrowseQuery, links: Links, profiles: list[str], me: Person
     return out
 
 
+def check_profile(datasette, request, query: BrowseQuery) -> None:
+    """`UsageError` for `sort=like:PROFILE` of a profile this visitor may not sort by
+    (`guard.hidden_profiles`: picks, on a public site, for editors only)."""
+    base, _, profile = (query.sort or "").partition(":")
+    if base == LIKE.name and profile in hidden_profiles(datasette, request.actor):
+        raise UsageError(f"sort={query.sort}: the {profile} profile is for editors on this site")
+
+
 class NotReady(Exception):
     """The database has no (current) browse tables: it was never opened by this papertrack."""
 
@@ -73,6 +81,7 @@ async def browse(datasette, request):
     started = time.perf_counter()
     try:
         args = read_args(request.args)
+        check_profile(datasette, request, args.query)
         query, me = await personalize(datasette, request, args.query, name)
         landing = query.empty and query.after is None
 
@@ -81,6 +90,7 @@ async def browse(datasette, request):
             return page, tag_months(conn) if landing else None, ranked_profiles(conn)
 
         (page, chart, profiles), sql_ms = await read_snapshot(datasette, name, me.bind(run))
+        profiles = [p for p in profiles if p not in hidden_profiles(datasette, request.actor)]
         await decorate(datasette, me, name, page.cards)
     except UsageError as e:
         return await _error(datasette, request, name, str(e), 400)
@@ -185,7 +195,9 @@ async def bibtex(datasette, request):
         ) > BIB_CAP
 
     try:
-        query, me = await personalize(datasette, request, read_args(request.args).query, name)
+        query = read_args(request.args).query
+        check_profile(datasette, request, query)
+        query, me = await personalize(datasette, request, query, name)
         async with export_slot(datasette):
             (body, more), sql_ms = await read_snapshot(datasette, name, me.bind(run))
     except (UsageError, NotReady) as e:

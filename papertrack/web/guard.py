@@ -44,7 +44,9 @@ PUBLIC_SETTINGS: dict[str, Any] = {
 HIDDEN_PAGES = ("databases", "plugins", "threads", "metadata")
 # editors only on a public site: file names of imports (older papertracks stored whole paths), a model's
 # unreviewed drafts, the editor's notes (headlines before the issue is out) and picks (future issues)
-PRIVATE_TABLES = ("imports", "drafts", "notes", "picks")
+PRIVATE_TABLES = ("imports", "drafts", "notes", "picks", "scores")  # scores: the picks profile ranks future picks first
+PRIVATE_PROFILES = ("picks",)
+EDITORS_QUERIES = ("candidates",)  # a profile's papers best first, `picks` included
 MAX_VALUE_BYTES = 2_000_000  # the longest abstract is 3 KB, the longest author list 20 KB
 EXPORTS_AT_ONCE = 1
 EXPORTS_WAITING = 4  # beyond this many waiting: 503, try again
@@ -64,14 +66,31 @@ def profile_of(datasette) -> str:
 
 
 def with_profile(metadata: dict, profile: str) -> dict:
-    """A copy of `metadata` serving `profile`: the plugin's setting and `allow_sql`."""
+    """A copy of `metadata` serving `profile`: the plugin's setting, `allow_sql`, and the
+    EDITORS_QUERIES open to editors only on a public site."""
     out = {**metadata, "plugins": {**metadata.get("plugins", {})}}
     out["plugins"]["papertrack"] = {**out["plugins"].get("papertrack", {}), "profile": profile}
     if profile == PUBLIC:
         out["allow_sql"] = ALLOW_SQL
     else:
         out.pop("allow_sql", None)
+    databases = {}
+    for name, block in (metadata.get("databases") or {}).items():
+        queries = {
+            q: {k: v for k, v in spec.items() if not (k == "allow" and q in EDITORS_QUERIES)}
+            | ({"allow": ALLOW_SQL} if profile == PUBLIC and q in EDITORS_QUERIES else {})
+            for q, spec in (block.get("queries") or {}).items()
+        }
+        databases[name] = {**block, "queries": queries} if queries else block
+    if databases:
+        out["databases"] = databases
     return out
+
+
+def hidden_profiles(datasette, actor: dict | None) -> tuple[str, ...]:
+    """The ranking profiles `actor` may not sort by: on a public site `picks` (its best papers
+    are the editor's picks, those of an issue not yet out too), unless an editor."""
+    return PRIVATE_PROFILES if hidden_tables(datasette, actor) else ()
 
 
 def hidden_tables(datasette, actor: dict | None) -> tuple[str, ...]:
