@@ -185,6 +185,28 @@ def test_the_window_comes_from_the_servers_dates_not_this_machines_clock(run_cli
     )
 
 
+def test_a_server_clock_ahead_of_this_machines_loses_no_paper(run_cli, tmp_path, world):
+    """arXiv a month ahead of this machine's clock: the backfill of a query with a `since`
+    (a submission-date window) and the daily OAI-PMH match keep arXiv's newest papers."""
+    ahead = date.today() + timedelta(days=30)
+    w = world([*base_corpus(), record(401, "quant", ahead, "cs.LG")], today=ahead)
+    write_queries(tmp_path / "queries.yaml", QUERIES)
+    assert run_cli("harvest", env=w.env()).exit_code == 0
+    db = open_db(tmp_path / "db" / "papers.db")
+    assert "2406.00401" in linked(db, "quantization")  # through the query API
+    w.move_to(ahead + timedelta(days=1))
+    w.publish(record(402, "quant", ahead + timedelta(days=1), "cs.LG"))
+    result = run_cli("harvest", env=w.env())
+    assert result.exit_code == 0, result.output
+    assert rows(result)["quantization"][1] == "1"  # new
+    assert "2406.00402" in linked(db, "quantization")  # through OAI-PMH
+    assert db.execute("select covered from queries where name = 'quantization'").fetchone()[0] == str(
+        ahead + timedelta(days=1)
+    )
+    for query in CONFIG.queries:
+        assert linked(db, query.name) == arxivs_answer(w, query)
+
+
 def test_an_expired_resumption_token_lists_the_window_again_without_duplicates(run_cli, tmp_path, world):
     w = world(limit=3, expire=lambda n: n == 2)  # the second request, the first with a token
     write_queries(tmp_path / "queries.yaml", QUERIES)

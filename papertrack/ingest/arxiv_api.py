@@ -80,7 +80,8 @@ def harvest_arxiv(run: Run, client: ArxivClient, lookback: timedelta = LOOKBACK)
         state.setdefault("served", client.server_day)  # the day arXiv answered the run's first page
         if start == 0 and page.total > PAGING_LIMIT and not _reaches(page, floor):
             # more than arXiv will page through: split by submission date and start over
-            state["windows"][0:1] = split_window(window, page.total)
+            newest = max((p.updated or "" for p in page.papers), default="") or client.server_day or ""
+            state["windows"][0:1] = split_window(window, page.total, newest)
             with transaction(db):
                 set_progress(db, query_id, state)
             continue
