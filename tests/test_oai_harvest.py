@@ -43,6 +43,15 @@ def linked(db, name):
     )
 
 
+def stored_ids(db) -> list[str]:
+    return [r[0] for r in db.execute("select id from papers order by id")]
+
+
+def arxivs_answers(w: World) -> list[str]:
+    """Every paper some saved query finds on arXiv today: what the database should hold."""
+    return sorted({i for query in CONFIG.queries for i in arxivs_answer(w, query)})
+
+
 def arxivs_answer(w: World, query) -> list[str]:
     """What arXiv's search (the query API stand-in) returns for a saved query today."""
     page = ArxivClient(w.api.url, delay=0).page(saved_query_text(query), 0, 2000)
@@ -211,6 +220,8 @@ def test_an_expired_resumption_token_lists_the_window_again_without_duplicates(r
     w = world(limit=3, expire=lambda n: n == 2)  # the second request, the first with a token
     write_queries(tmp_path / "queries.yaml", QUERIES)
     assert run_cli("harvest", env=w.env()).exit_code == 0
+    db = open_db(tmp_path / "db" / "papers.db")
+    before = set(stored_ids(db))
     w.move_to(DAY0 + timedelta(days=1))
     w.publish(*day_of_news(1, base_corpus()))
     result = run_cli("harvest", env=w.env())
@@ -219,12 +230,13 @@ def test_an_expired_resumption_token_lists_the_window_again_without_duplicates(r
     assert "resumptionToken" in expired["args"] and expired["records"] == 0
     # the window again, from the newest day the first page listed (May 28, 29, 30)
     assert w.oai.log[2]["args"] == {**w.oai.log[0]["args"], "from": "2024-05-30"}
-    db = open_db(tmp_path / "db" / "papers.db")
     for query in CONFIG.queries:
         assert linked(db, query.name) == arxivs_answer(w, query)
-    assert db.execute("select count(*) from papers_queries").fetchone()[0] == len(
-        {(pid, q) for q, pid in db.execute("select queries_id, papers_id from papers_queries")}
-    )
+    assert stored_ids(db) == arxivs_answers(w)  # nothing missing, nothing a query does not find
+    # the records listed twice are counted once: each query's new papers are those it links that were not stored
+    new = {q: r[1] for q, r in rows(result).items()}
+    assert new == {q.name: str(len(set(linked(db, q.name)) - before)) for q in CONFIG.queries}
+    assert int(new["binarization"]) > 0
 
 
 def test_flow_control_503_is_waited_out_and_a_truncated_page_fetched_again(run_cli, tmp_path, world):
@@ -316,6 +328,8 @@ def test_killed_between_pages_the_next_run_resumes_at_its_token(tmp_path, world)
     write_queries(tmp_path / "queries.yaml", QUERIES)
     env = {**w.env(), "PAPERTRACK_ARXIV_DELAY": "0"}
     assert start_papertrack("harvest", cwd=tmp_path, env=env).wait(timeout=60) == 0
+    db = open_db(tmp_path / "db" / "papers.db")
+    before = set(stored_ids(db))
     w.move_to(DAY0 + timedelta(days=1))
     w.publish(*day_of_news(1, base_corpus()))
     proc = start_papertrack("harvest", cwd=tmp_path, env={**env, "PAPERTRACK_ARXIV_DELAY": "0.8"})
@@ -323,7 +337,6 @@ def test_killed_between_pages_the_next_run_resumes_at_its_token(tmp_path, world)
     time.sleep(0.4)  # the second page is stored; the third is not asked for yet
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    db = open_db(tmp_path / "db" / "papers.db")
     [(token, pages)] = db.execute("select token, pages from oai_listings").fetchall()
     assert token and pages == 2
     done = start_papertrack("harvest", cwd=tmp_path, env=env)
@@ -332,9 +345,16 @@ def test_killed_between_pages_the_next_run_resumes_at_its_token(tmp_path, world)
     assert w.oai.log[2]["args"] == {"verb": "ListRecords", "resumptionToken": token}  # resumed, not started over
     for query in CONFIG.queries:
         assert linked(db, query.name) == arxivs_answer(w, query)
-    assert db.execute("select count(*) from papers").fetchone()[0] == len(
-        {r[0] for r in db.execute("select id from papers")}
+    assert stored_ids(db) == arxivs_answers(w)
+    # what the killed run stored is counted once: by it, not again by the run that resumed
+    counted = dict(
+        db.execute(
+            "select query, sum(new) from harvest_runs r where id > (select min(id) from harvest_runs where query = r.query) "
+            "group by query"
+        ).fetchall()
     )
+    assert counted == {q.name: len(set(linked(db, q.name)) - before) for q in CONFIG.queries}
+    assert counted["binarization"] > 0
     assert [r[0] for r in db.execute("select status from harvest_runs where query = 'binarization' order by id")] == [
         "ok",
         "interrupted",
