@@ -40,7 +40,7 @@ from papertrack.store.listings import Listing, end_listing, load_listing, save_l
 from papertrack.store.page_match import match_records
 from papertrack.store.papers import SaveResult, link_query, save_papers, stored_rows
 from papertrack.store.precedence import keep_precise
-from papertrack.store.runs import query_state, set_progress
+from papertrack.store.runs import query_state
 from papertrack.store.schema import transaction
 from papertrack.store.tags import refresh_tags
 
@@ -205,6 +205,4 @@ def finish(run: Run, day: str, newest: str | None) -> None:
     """The query is complete up to `day` (the server's): clear its progress, move its
     watermark to the newest paper it matched, and mark it done."""
     watermark, _ = query_state(run.db, run.query_id)
-    mark = max(watermark or "", newest or "") or None
-    set_progress(run.db, run.query_id, None, watermark=mark, covered=(day, "oai"))
-    run.done = True
+    run.finish(max(watermark or "", newest or "") or None, covered=(day, "oai"))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from functools import partial
 
 from papertrack.ingest.link_dblp import plan_page, save_plan
 from papertrack.ingest.runs import Run, recorded
@@ -22,8 +23,7 @@ from papertrack.sources.dblp_query import parse_dblp
 from papertrack.sources.dblp_sparql import PAGE_SIZE, SPARQL_URL, DblpSparqlClient
 from papertrack.sources.http import DEFAULT_DELAY, ServiceClient
 from papertrack.sources.registry import Setting, Source
-from papertrack.store.runs import query_state, set_progress
-from papertrack.store.schema import transaction
+from papertrack.store.runs import query_state
 
 
 class DblpSparql(Source):
@@ -72,14 +72,7 @@ def harvest_dblp(run: Run, dblp: DblpSparqlClient, arxiv_client: ArxivClient) ->
         mark = json.dumps({"hits": page.total, "title_filter": query.title_filter})
         done = page.first + page.sent >= page.total or (fresh and not full and watermark == mark)
         plan = plan_page(db, page, query, arxiv_client, lookup_known=state["full"])
-        with transaction(db):
-            saved = save_plan(db, plan, query_id, run.taxonomy)
-            if done:
-                set_progress(db, query_id, None, watermark=mark)
-                run.done = True
-            else:
-                set_progress(db, query_id, {**state, "first": page.first + page.sent})
-            run.count(saved)
-        run.page(page)
+        progress = None if done else {**state, "first": page.first + page.sent}
+        run.store(page, partial(save_plan, db, plan, query_id, run.taxonomy), progress, watermark=mark)
         if done:
             break
