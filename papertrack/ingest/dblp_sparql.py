@@ -8,6 +8,9 @@ count of the last complete run and the title filter it ran with. A run reads the
 page; if neither changed it stops there (one request), else it reads every page again,
 where records already stored cost no look-ups. `--full` reads every page and looks up
 unlinked preprints again.
+
+An empty page after the first is not the end: it is fetched again, then fails the query,
+whose next run starts the listing over.
 """
 
 from __future__ import annotations
@@ -16,14 +19,16 @@ import json
 from collections.abc import Mapping, Sequence
 from functools import partial
 
+from papertrack.errors import SourceError
 from papertrack.ingest.link_dblp import plan_page, save_plan
 from papertrack.ingest.runs import Run, recorded
 from papertrack.sources.arxiv import ArxivClient
 from papertrack.sources.dblp_query import parse_dblp
-from papertrack.sources.dblp_sparql import PAGE_SIZE, SPARQL_URL, DblpSparqlClient
+from papertrack.sources.dblp_sparql import PAGE_SIZE, SPARQL_URL, DblpSparqlClient, EmptyPage
 from papertrack.sources.http import DEFAULT_DELAY, ServiceClient
 from papertrack.sources.registry import Setting, Source
-from papertrack.store.runs import query_state
+from papertrack.store.runs import query_state, set_progress
+from papertrack.store.schema import transaction
 
 
 class DblpSparql(Source):
@@ -67,12 +72,18 @@ def harvest_dblp(run: Run, dblp: DblpSparqlClient, arxiv_client: ArxivClient) ->
     if state is None or (full and not state.get("full")):
         state = {"full": full, "first": 0}
     fresh = state["first"] == 0
-    for page in dblp.fetch_pages(parse_dblp(query.query), state["first"]):
-        # a changed title_filter changes the mark too: the records it now admits are read
-        mark = json.dumps({"hits": page.total, "title_filter": query.title_filter})
-        done = page.first + page.sent >= page.total or (fresh and not full and watermark == mark)
-        plan = plan_page(db, page, query, arxiv_client, lookup_known=state["full"])
-        progress = None if done else {**state, "first": page.first + page.sent}
-        run.store(page, partial(save_plan, db, plan, query_id, run.taxonomy), progress, watermark=mark)
-        if done:
-            break
+    try:
+        for page in dblp.fetch_pages(parse_dblp(query.query), state["first"]):
+            # a changed title_filter changes the mark too: the records it now admits are read
+            mark = json.dumps({"hits": page.total, "title_filter": query.title_filter})
+            done = page.first + page.sent >= page.total or (fresh and not full and watermark == mark)
+            plan = plan_page(db, page, query, arxiv_client, lookup_known=state["full"])
+            progress = None if done else {**state, "first": page.first + page.sent}
+            run.store(page, partial(save_plan, db, plan, query_id, run.taxonomy), progress, watermark=mark)
+            if done:
+                break
+    except SourceError as e:
+        if isinstance(e.__cause__, EmptyPage):  # the listing is not what its offset says: start over next time
+            with transaction(db):
+                set_progress(db, query_id, {**state, "first": 0})
+        raise

@@ -85,6 +85,10 @@ def _where(query: DblpQuery, var: str) -> str:
     return " ".join(parts)
 
 
+class EmptyPage(BadContent):
+    """A page after the first came back empty: fetched again, then the query fails."""
+
+
 def _literal(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
@@ -118,7 +122,9 @@ class DblpSparqlClient(ServiceClient):
                 rows = json.loads(response.content)["results"]["bindings"]
             except (ValueError, KeyError, TypeError) as e:
                 raise BadContent(f"an unparseable page ({e.__class__.__name__})") from None
-            total = int(rows[0]["total"]["value"]) if rows else first
+            if not rows and first:  # the first page's count said there is more: not the end
+                raise EmptyPage(f"an empty page at offset {first}")
+            total = int(rows[0]["total"]["value"]) if rows else 0
             return page_of([info_of(row) for row in rows], first, total, response.url)
 
         return self.fetch(params, read)
