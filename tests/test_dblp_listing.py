@@ -102,3 +102,17 @@ def test_a_page_that_stays_empty_fails_the_query_and_the_next_run_reads_it_all(r
     assert again.exit_code == 0, again.output
     assert offsets(server)[5:] == [0, 2, 4]  # from the start: what the empty page stood for is unknown
     assert len(dblp_rows(tmp_path)) == 5
+
+
+def test_a_listing_resumed_after_the_toc_grew_starts_again_and_loses_nothing(run_cli, world, tmp_path):
+    server, env = world(papers(5), faults={2: (400, QLEVER_400, {})})
+    first = run_cli("harvest", "--query", "cvpr2020", env=env)
+    assert first.exit_code == 1 and dblp_rows(tmp_path) == ["dblp:conf/cvpr/P0", "dblp:conf/cvpr/P1"]
+    # dblp adds two papers whose keys sort first: ORDER BY ?publ moves every paper two places on
+    server.set_records(papers(2, prefix="A") + papers(5))
+    second = run_cli("harvest", "--query", "cvpr2020", env=env)
+    assert second.exit_code == 0, second.output
+    assert offsets(server)[2:] == [2, 0, 2, 4, 6]  # the resumed page counts 7, not 5: start over
+    assert len(dblp_rows(tmp_path)) == 7
+    third = run_cli("harvest", "--query", "cvpr2020", env=env)
+    assert table(third)["cvpr2020"][:3] == ["1", "0", "0"]  # complete: one request, nothing new

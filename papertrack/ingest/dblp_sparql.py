@@ -9,6 +9,9 @@ page; if neither changed it stops there (one request), else it reads every page 
 where records already stored cost no look-ups. `--full` reads every page and looks up
 unlinked preprints again.
 
+Pages are read by OFFSET in the order of the publications' IRIs, so a record added to the
+table of contents moves the ones after it: a listing keeps the count its first page gave,
+and a later page (a resumed run's first) that counts otherwise starts it again at offset 0.
 An empty page after the first is not the end: it is fetched again, then fails the query,
 whose next run starts the listing over.
 """
@@ -69,21 +72,30 @@ def harvest_dblp(run: Run, dblp: DblpSparqlClient, arxiv_client: ArxivClient) ->
     """Page one dblp query into the database, linking each record to its arXiv paper."""
     db, query, query_id, full = run.db, run.query, run.query_id, run.full
     watermark, state = query_state(db, query_id)
-    if state is None or (full and not state.get("full")):
-        state = {"full": full, "first": 0}
-    fresh = state["first"] == 0
-    try:
-        for page in dblp.fetch_pages(parse_dblp(query.query), state["first"]):
-            # a changed title_filter changes the mark too: the records it now admits are read
-            mark = json.dumps({"hits": page.total, "title_filter": query.title_filter})
-            done = page.first + page.sent >= page.total or (fresh and not full and watermark == mark)
-            plan = plan_page(db, page, query, arxiv_client, lookup_known=state["full"])
-            progress = None if done else {**state, "first": page.first + page.sent}
-            run.store(page, partial(save_plan, db, plan, query_id, run.taxonomy), progress, watermark=mark)
-            if done:
-                break
-    except SourceError as e:
-        if isinstance(e.__cause__, EmptyPage):  # the listing is not what its offset says: start over next time
-            with transaction(db):
-                set_progress(db, query_id, {**state, "first": 0})
-        raise
+    if state is None or (full and not state.get("full")) or "total" not in state:
+        state = {"full": full, "first": 0, "total": None}
+    parsed, fresh, restarted = parse_dblp(query.query), state["first"] == 0, False
+    while True:
+        try:
+            page = dblp.page(parsed, state["first"])
+        except SourceError as e:
+            if isinstance(e.__cause__, EmptyPage):  # the listing is not what its offset says: start over next time
+                with transaction(db):
+                    set_progress(db, query_id, {**state, "first": 0, "total": None})
+            raise
+        if state["total"] not in (None, page.total):
+            # the table of contents changed since the listing began: ORDER BY ?publ puts new
+            # records anywhere, so the pages read so far may have missed some. Start over.
+            if restarted:
+                raise SourceError("dblp's count for this query changed twice while it was read; run the harvest again")
+            state, fresh, restarted = {**state, "first": 0, "total": None}, True, True
+            continue
+        state["total"] = page.total
+        # a changed title_filter changes the mark too: the records it now admits are read
+        mark = json.dumps({"hits": page.total, "title_filter": query.title_filter})
+        done = page.first + page.sent >= page.total or (fresh and not full and watermark == mark)
+        plan = plan_page(db, page, query, arxiv_client, lookup_known=state["full"])
+        state["first"] = page.first + page.sent
+        run.store(page, partial(save_plan, db, plan, query_id, run.taxonomy), None if done else state, watermark=mark)
+        if done:
+            return

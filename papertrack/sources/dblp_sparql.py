@@ -17,7 +17,6 @@ Rows become dblp's JSON `info` shape for `dblp.page_of`.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import requests
@@ -128,16 +127,6 @@ class DblpSparqlClient(ServiceClient):
             return page_of([info_of(row) for row in rows], first, total, response.url)
 
         return self.fetch(params, read)
-
-    def fetch_pages(self, query: DblpQuery | str, first: int = 0) -> Iterator[DblpPage]:
-        """Every page of a query from publication `first` on; the caller may stop early."""
-        parsed = parse_dblp(query) if isinstance(query, str) else query
-        while True:
-            page = self.page(parsed, first)
-            yield page
-            first += page.sent
-            if first >= page.total or not page.sent:
-                return
 
 
 def info_of(row: dict) -> dict:
