@@ -116,3 +116,22 @@ def test_a_listing_resumed_after_the_toc_grew_starts_again_and_loses_nothing(run
     assert len(dblp_rows(tmp_path)) == 7
     third = run_cli("harvest", "--query", "cvpr2020", env=env)
     assert table(third)["cvpr2020"][:3] == ["1", "0", "0"]  # complete: one request, nothing new
+
+
+def test_qlever_refusing_a_query_fails_it_in_one_line_and_the_others_run(run_cli, world, tmp_path):
+    iccv = papers(1, prefix="I", toc="db/conf/iccv/iccv2019.bht")
+    server, env = world(papers(3) + iccv, faults={1: (400, QLEVER_400, {})})
+    result = run_cli("harvest", "--via", "api", env=env)
+    assert result.exit_code == 1, result.output
+    assert {q: r[-1] for q, r in table(result).items()} == {"binarization": "ok", "cvpr2020": "failed", "iccv2019": "ok"}
+    [line] = result.stderr.strip().splitlines()
+    assert line == (
+        "cvpr2020: dblp's SPARQL endpoint rejected the query: Invalid SPARQL query: "
+        "Token \"}\": mismatched input '}' expecting {<EOF>, 'VALUES'}"
+    )
+    assert len(server.log) == 2  # the refused page is not retried; iccv2019 takes one page
+    assert dblp_rows(tmp_path) == ["dblp:conf/cvpr/I0"]
+    status = {line.split()[0]: line for line in run_cli("status").stdout.splitlines()[2:]}
+    assert status["cvpr2020"].split()[3:6] == ["never", "FAILED", "dblp's"]
+    assert "dblp's SPARQL endpoint rejected the query" in status["cvpr2020"]
+    assert status["iccv2019"].split()[4] == "ok"
