@@ -307,6 +307,34 @@ def test_via_chooses_the_channel(run_cli, tmp_path, world):
     assert full.exit_code == 0 and len(w.oai.log) == before  # --full re-reads through the query API
 
 
+def test_an_unfinished_query_api_run_finishes_there_before_oai_takes_over(run_cli, tmp_path, world):
+    w = world()
+    write_queries(tmp_path / "queries.yaml", QUERIES)
+    assert run_cli("harvest", env=w.env()).exit_code == 0  # backfilled: OAI-PMH could take the daily run
+    answer = w.api.answer
+    w.api.answer = lambda qs: (429, b"Rate exceeded.", {"Retry-After": "0"}) if qs.get("start") != "0" else answer(qs)
+    env = {**w.env(), "PAPERTRACK_ARXIV_PAGE_SIZE": "2"}
+    throttled = run_cli("harvest", "--full", "--query", "binarization", env=env)  # a full re-read, cut short
+    assert throttled.exit_code == 75, throttled.output
+    db = open_db(tmp_path / "db" / "papers.db")
+    progress = json.loads(db.execute("select progress from queries where name = 'binarization'").fetchone()[0])
+    assert progress["start"] == 2 and progress["full"]
+    w.api.answer = answer
+    w.move_to(DAY0 + timedelta(days=1))
+    forced = run_cli("harvest", "--via", "oai", "--query", "binarization", env=env)
+    assert forced.exit_code == 1 and len(w.oai.log) == 0
+    assert "binarization: an unfinished run through arXiv's query API finishes there first" in forced.stderr
+    api_before = len(w.api.log)
+    resumed = run_cli("harvest", "--query", "binarization", env=env)
+    assert resumed.exit_code == 0, resumed.output
+    assert len(w.oai.log) == 0  # not taken over by OAI-PMH, which would have dropped the re-read
+    assert w.api.log.requests[api_before]["args"]["start"] == "2"  # resumed where it stopped
+    assert db.execute("select progress from queries where name = 'binarization'").fetchone()[0] is None
+    assert linked(db, "binarization") == arxivs_answer(w, CONFIG.queries[0])
+    daily = run_cli("harvest", "--query", "binarization", env=env)
+    assert daily.exit_code == 0 and len(w.oai.log) == 1  # now OAI-PMH takes the daily run (set cs)
+
+
 def test_harvest_runs_and_status_say_what_ran(run_cli, tmp_path, world):
     w = world()
     assert harvested(run_cli, tmp_path, w).exit_code == 0

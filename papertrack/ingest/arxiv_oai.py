@@ -64,6 +64,10 @@ class ArxivOai(Source):
         forced = via == "oai"
         if full:
             return "--full re-reads through arXiv's query API, not OAI-PMH" if forced else False
+        if state.progress is not None:  # OAI-PMH would end that run, and drop what it has not read yet
+            return (
+                "an unfinished run through arXiv's query API finishes there first (--via api or auto)" if forced else False
+            )
         if not forced and state.covered is None:
             return False  # not backfilled yet: the query API does that
         if query_sets(query.query) is None:

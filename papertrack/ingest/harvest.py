@@ -4,7 +4,8 @@ way (`runs`).
 
 Which source takes a query: those serving its `source:` are asked in their order; for
 arXiv, OAI-PMH takes the daily run of a query that has been backfilled and is confined to
-arXiv's sets, and the query API takes the rest (`--via` restricts the choice to one).
+arXiv's sets (unless a query API run of it is unfinished), and the query API takes the rest
+(`--via` restricts the choice to one).
 Queries deferred by the last run (their service was throttling this machine) go first.
 Every endpoint the harvest may use is taken before the first run starts, always in the
 registry's order: two harvests can then never each hold one and wait for the other's.
