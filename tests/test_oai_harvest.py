@@ -17,6 +17,7 @@ from papertrack.sources.arxiv import ArxivClient
 from papertrack.store.schema import open_db
 from tests.helpers import start_papertrack, wait_until, write_queries
 from tests.oai_world import DAY0, QUERIES, World, base_corpus, record, revised, touched
+from tests.sparql_standin import SparqlStandIn
 
 CONFIG = parse_config(QUERIES)
 
@@ -295,6 +296,7 @@ def test_via_chooses_the_channel(run_cli, tmp_path, world):
     assert forced.exit_code == 1
     assert {q: r[-1] for q, r in rows(forced).items()} == {"binarization": "ok", "quantization": "ok", "pruning": "failed"}
     assert "pruning: not confined to arXiv categories" in forced.stderr and len(w.api.log) == 0
+    assert "OAI-PMH cannot serve it" in forced.stderr and "keeps using" not in forced.stderr  # it does not
     assert w.oai.log[0]["args"].get("from") is None  # binarization has no since: all of arXiv's datestamps
     db = open_db(tmp_path / "db" / "papers.db")
     for query in CONFIG.queries[:2]:
@@ -333,6 +335,29 @@ def test_an_unfinished_query_api_run_finishes_there_before_oai_takes_over(run_cl
     assert linked(db, "binarization") == arxivs_answer(w, CONFIG.queries[0])
     daily = run_cli("harvest", "--query", "binarization", env=env)
     assert daily.exit_code == 0 and len(w.oai.log) == 1  # now OAI-PMH takes the daily run (set cs)
+
+
+@pytest.mark.parametrize(
+    ("flags", "why"),
+    [
+        (["--full", "--via", "oai"], "--full re-reads through arXiv's query API: it does not go with --via oai"),
+        (["--keep-all", "--via", "api"], "--keep-all keeps what OAI-PMH lists: it does not go with --via api"),
+        (["--keep-all", "--full"], "--keep-all keeps what OAI-PMH lists: it does not go with --full"),
+    ],
+)
+def test_flags_that_cannot_go_together_are_a_usage_error_before_anything(run_cli, tmp_path, world, flags, why):
+    w = world()
+    dblp = SparqlStandIn([])
+    try:
+        venue = "  - name: cvpr2020\n    source: dblp\n    query: 'toc:db/conf/cvpr/cvpr2020.bht:'\n"
+        write_queries(tmp_path / "queries.yaml", QUERIES + venue)
+        result = run_cli("harvest", *flags, env={**w.env(), "PAPERTRACK_DBLP_SPARQL_URL": dblp.url})
+        assert result.exit_code == 2
+        assert result.stderr == f"Error: {why}\n"
+        assert (len(w.api.log), len(w.oai.log), len(dblp.log)) == (0, 0, 0)
+        assert not (tmp_path / "db" / "papers.db").exists()  # no run row, no database
+    finally:
+        dblp.close()
 
 
 def test_harvest_runs_and_status_say_what_ran(run_cli, tmp_path, world):

@@ -63,7 +63,7 @@ class ArxivOai(Source):
     def takes(self, query: Any, state: State, via: str, full: bool) -> bool | str:
         forced = via == "oai"
         if full:
-            return "--full re-reads through arXiv's query API, not OAI-PMH" if forced else False
+            return False  # a full re-read is the query API's (with --via oai it is refused before the run)
         if state.progress is not None:  # OAI-PMH would end that run, and drop what it has not read yet
             return (
                 "an unfinished run through arXiv's query API finishes there first (--via api or auto)" if forced else False
@@ -71,10 +71,10 @@ class ArxivOai(Source):
         if not forced and state.covered is None:
             return False  # not backfilled yet: the query API does that
         if query_sets(query.query) is None:
-            return (
-                "not confined to arXiv categories (no cat: restriction that every match satisfies), "
-                "so it keeps using arXiv's query API"
-            )
+            unconfined = "not confined to arXiv categories (no cat: restriction that every match satisfies)"
+            if forced:
+                return f"{unconfined}: OAI-PMH cannot serve it (--via api or auto)"
+            return f"{unconfined}, so it keeps using arXiv's query API"
         return True
 
     def harvest(self, runs: Sequence[Run], clients: Mapping[str, ServiceClient]) -> None:

@@ -27,7 +27,7 @@ from papertrack.sources.http import ServiceClient
 from papertrack.sources.registry import Source
 from papertrack.store.runs import last_statuses, sync_queries
 
-__all__ = ["LOOKBACK", "OnPage", "RunReport", "harvest", "route"]
+__all__ = ["LOOKBACK", "OnPage", "RunReport", "check_options", "harvest", "route"]
 
 
 def harvest(
@@ -47,6 +47,7 @@ def harvest(
     `clients`: the sources' clients by source name (`arxiv-api`, `arxiv-oai`,
     `dblp-sparql`); a source without one talks to its real service with default settings.
     Returns one report per query, in the file's order."""
+    check_options(full=full, via=via, keep_all=keep_all)
     queries = config.select(list(names))
     ids = sync_queries(db, queries)
     options = Options(full, via, keep_all, lookback)
@@ -84,6 +85,14 @@ def harvest(
         for client in own.values():
             client.close()
     return [reports[q.name] for q in queries if q.name in reports]
+
+
+def check_options(*, full: bool, via: str, keep_all: bool) -> None:
+    """Refuse the options no harvest can honour together (`UsageError`, before anything runs)."""
+    if full and via == "oai":
+        raise UsageError("--full re-reads through arXiv's query API: it does not go with --via oai")
+    if keep_all and (full or via == "api"):
+        raise UsageError(f"--keep-all keeps what OAI-PMH lists: it does not go with {'--full' if full else '--via api'}")
 
 
 def route(query: SavedQuery, state: State, options: Options) -> tuple[Source | None, list[str]]:
