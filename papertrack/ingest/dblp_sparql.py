@@ -7,7 +7,8 @@ venue's table of contents is a closed set that only grows: the watermark is the 
 count of the last complete run and the title filter it ran with. A run reads the first
 page; if neither changed it stops there (one request), else it reads every page again,
 where records already stored cost no look-ups. `--full` reads every page and looks up
-unlinked preprints again.
+unlinked preprints again. While arXiv throttles this machine, dblp is not asked: the
+queries are deferred with arXiv's.
 
 Pages are read by OFFSET in the order of the publications' IRIs, so a record added to the
 table of contents moves the ones after it: a listing keeps the count its first page gave,
@@ -22,7 +23,7 @@ import json
 from collections.abc import Mapping, Sequence
 from functools import partial
 
-from papertrack.errors import SourceError
+from papertrack.errors import SourceError, Throttled
 from papertrack.ingest.link_dblp import plan_page, save_plan
 from papertrack.ingest.runs import Run, recorded
 from papertrack.sources.arxiv import ArxivClient
@@ -62,6 +63,8 @@ class DblpSparql(Source):
         assert isinstance(dblp, DblpSparqlClient) and isinstance(arxiv, ArxivClient)
         for run in runs:
             with recorded([run]):
+                if isinstance(arxiv.refused, Throttled):
+                    raise arxiv.refused  # linking may need arXiv: a page read now could not be stored
                 harvest_dblp(run, dblp, arxiv)
 
 
