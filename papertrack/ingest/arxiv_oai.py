@@ -169,7 +169,6 @@ def list_set(
             store_page(members, page.papers, matched, newest)
             listing.token = page.token
             listing.newest = max(listing.newest or "", page.newest or "") or None
-            listing.records += len(page.papers)
             listing.pages += 1
             if page.token:
                 save_listing(db, listing)
