@@ -65,7 +65,8 @@ def test_a_toc_query_maps_dblp_records_to_papers(standin):
 
 def test_paging_with_limit_and_offset_under_a_stable_order(standin):
     server = standin(on_toc(*(record(f"conf/cvpr/P{i:02d}", f"Paper number {i}", ["Ada Lovelace"]) for i in range(25))))
-    pages = list(DblpSparqlClient(server.url, delay=0, page_size=10).fetch_pages(TOC))
+    client = DblpSparqlClient(server.url, delay=0, page_size=10)
+    pages = [client.page(TOC, first) for first in (0, 10, 20)]
     assert [(p.first, p.sent, p.total) for p in pages] == [(0, 10, 25), (10, 10, 25), (20, 5, 25)]
     assert [q[q.index("LIMIT") :].split()[:4] for q in server.log] == [
         ["LIMIT", "10", "OFFSET", "0"],
@@ -78,8 +79,16 @@ def test_paging_with_limit_and_offset_under_a_stable_order(standin):
 
 def test_an_empty_result_is_one_request(standin):
     server = standin([])
-    [page] = list(DblpSparqlClient(server.url, delay=0).fetch_pages(TOC))
-    assert (page.total, page.papers) == (0, []) and len(server.log) == 1
+    page = DblpSparqlClient(server.url, delay=0).page(TOC)
+    assert (page.total, page.sent, page.papers) == (0, 0, []) and len(server.log) == 1
+
+
+def test_an_empty_page_after_the_first_is_not_the_end(standin):
+    server = standin(on_toc(record("conf/cvpr/A20", "A Paper", ["Ada Lovelace"])))
+    with pytest.raises(SourceError) as err:
+        DblpSparqlClient(server.url, delay=0, page_size=1).page(TOC, 1)
+    assert str(err.value).startswith("dblp kept sending an empty page at offset 1 (")
+    assert len(server.log) == 4  # fetched again three times
 
 
 @pytest.mark.parametrize(

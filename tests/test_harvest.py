@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -203,6 +203,22 @@ def test_results_beyond_the_paging_limit_are_split_into_date_windows(db, replay,
     windowed = [r["args"]["search_query"] for r in server.log.requests if "submittedDate" in r["args"]["search_query"]]
     assert windowed, "the query was not split"
     assert max(int(r["args"]["start"]) for r in server.log.requests) < 10
+
+
+def test_a_split_backfill_keeps_papers_dated_ahead_of_this_machines_clock(db, replay, monkeypatch):
+    """arXiv's clock ahead of this machine's: the windows of a backfill too large for one
+    listing end at arXiv's dates (the newest result), never at this machine's time."""
+    monkeypatch.setattr(harvest_module, "PAGING_LIMIT", 10)
+    ahead = datetime.now(UTC).date() + timedelta(days=10)
+    days = [ahead + timedelta(days=i % 30) for i in range(1, 36)]
+    papers = [binary(i, published=f"{d}T10:00:00Z", updated=f"{d}T10:00:00Z") for i, d in enumerate(days, 1)]
+    config = parse_config(BASIC_QUERIES.replace("tags: [binarization]", f"tags: [binarization]\n    since: {ahead}"))
+    server = replay(papers)
+    [report] = harvest(db, config, ["binarization"], **api(ArxivClient(server.url, delay=0, page_size=4)))
+    assert report.status == "ok" and report.new == 35 and db["papers"].count == 35
+    sent = [r["args"]["search_query"] for r in server.log.requests]
+    assert len(set(sent)) > 2 and all("submittedDate:[" in q for q in sent)  # split into windows
+    assert sent[0].endswith(" TO 299912312359]")  # open-ended: no date from this machine's clock
 
 
 def test_since_limits_the_backfill(db, replay):

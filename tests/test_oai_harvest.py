@@ -17,6 +17,7 @@ from papertrack.sources.arxiv import ArxivClient
 from papertrack.store.schema import open_db
 from tests.helpers import start_papertrack, wait_until, write_queries
 from tests.oai_world import DAY0, QUERIES, World, base_corpus, record, revised, touched
+from tests.sparql_standin import SparqlStandIn
 
 CONFIG = parse_config(QUERIES)
 
@@ -41,6 +42,15 @@ def linked(db, name):
             "select papers_id from papers_queries join queries q on q.id = queries_id where q.name = ?", [name]
         )
     )
+
+
+def stored_ids(db) -> list[str]:
+    return [r[0] for r in db.execute("select id from papers order by id")]
+
+
+def arxivs_answers(w: World) -> list[str]:
+    """Every paper some saved query finds on arXiv today: what the database should hold."""
+    return sorted({i for query in CONFIG.queries for i in arxivs_answer(w, query)})
 
 
 def arxivs_answer(w: World, query) -> list[str]:
@@ -185,10 +195,34 @@ def test_the_window_comes_from_the_servers_dates_not_this_machines_clock(run_cli
     )
 
 
+def test_a_server_clock_ahead_of_this_machines_loses_no_paper(run_cli, tmp_path, world):
+    """arXiv a month ahead of this machine's clock: the backfill of a query with a `since`
+    (a submission-date window) and the daily OAI-PMH match keep arXiv's newest papers."""
+    ahead = date.today() + timedelta(days=30)
+    w = world([*base_corpus(), record(401, "quant", ahead, "cs.LG")], today=ahead)
+    write_queries(tmp_path / "queries.yaml", QUERIES)
+    assert run_cli("harvest", env=w.env()).exit_code == 0
+    db = open_db(tmp_path / "db" / "papers.db")
+    assert "2406.00401" in linked(db, "quantization")  # through the query API
+    w.move_to(ahead + timedelta(days=1))
+    w.publish(record(402, "quant", ahead + timedelta(days=1), "cs.LG"))
+    result = run_cli("harvest", env=w.env())
+    assert result.exit_code == 0, result.output
+    assert rows(result)["quantization"][1] == "1"  # new
+    assert "2406.00402" in linked(db, "quantization")  # through OAI-PMH
+    assert db.execute("select covered from queries where name = 'quantization'").fetchone()[0] == str(
+        ahead + timedelta(days=1)
+    )
+    for query in CONFIG.queries:
+        assert linked(db, query.name) == arxivs_answer(w, query)
+
+
 def test_an_expired_resumption_token_lists_the_window_again_without_duplicates(run_cli, tmp_path, world):
     w = world(limit=3, expire=lambda n: n == 2)  # the second request, the first with a token
     write_queries(tmp_path / "queries.yaml", QUERIES)
     assert run_cli("harvest", env=w.env()).exit_code == 0
+    db = open_db(tmp_path / "db" / "papers.db")
+    before = set(stored_ids(db))
     w.move_to(DAY0 + timedelta(days=1))
     w.publish(*day_of_news(1, base_corpus()))
     result = run_cli("harvest", env=w.env())
@@ -197,12 +231,13 @@ def test_an_expired_resumption_token_lists_the_window_again_without_duplicates(r
     assert "resumptionToken" in expired["args"] and expired["records"] == 0
     # the window again, from the newest day the first page listed (May 28, 29, 30)
     assert w.oai.log[2]["args"] == {**w.oai.log[0]["args"], "from": "2024-05-30"}
-    db = open_db(tmp_path / "db" / "papers.db")
     for query in CONFIG.queries:
         assert linked(db, query.name) == arxivs_answer(w, query)
-    assert db.execute("select count(*) from papers_queries").fetchone()[0] == len(
-        {(pid, q) for q, pid in db.execute("select queries_id, papers_id from papers_queries")}
-    )
+    assert stored_ids(db) == arxivs_answers(w)  # nothing missing, nothing a query does not find
+    # the records listed twice are counted once: each query's new papers are those it links that were not stored
+    new = {q: r[1] for q, r in rows(result).items()}
+    assert new == {q.name: str(len(set(linked(db, q.name)) - before)) for q in CONFIG.queries}
+    assert int(new["binarization"]) > 0
 
 
 def test_flow_control_503_is_waited_out_and_a_truncated_page_fetched_again(run_cli, tmp_path, world):
@@ -261,6 +296,7 @@ def test_via_chooses_the_channel(run_cli, tmp_path, world):
     assert forced.exit_code == 1
     assert {q: r[-1] for q, r in rows(forced).items()} == {"binarization": "ok", "quantization": "ok", "pruning": "failed"}
     assert "pruning: not confined to arXiv categories" in forced.stderr and len(w.api.log) == 0
+    assert "OAI-PMH cannot serve it" in forced.stderr and "keeps using" not in forced.stderr  # it does not
     assert w.oai.log[0]["args"].get("from") is None  # binarization has no since: all of arXiv's datestamps
     db = open_db(tmp_path / "db" / "papers.db")
     for query in CONFIG.queries[:2]:
@@ -271,6 +307,57 @@ def test_via_chooses_the_channel(run_cli, tmp_path, world):
     assert api.exit_code == 0 and len(w.oai.log) == before and len(w.api.log) - api_before == 3
     full = run_cli("harvest", "--full", "--query", "binarization", env=w.env())
     assert full.exit_code == 0 and len(w.oai.log) == before  # --full re-reads through the query API
+
+
+def test_an_unfinished_query_api_run_finishes_there_before_oai_takes_over(run_cli, tmp_path, world):
+    w = world()
+    write_queries(tmp_path / "queries.yaml", QUERIES)
+    assert run_cli("harvest", env=w.env()).exit_code == 0  # backfilled: OAI-PMH could take the daily run
+    answer = w.api.answer
+    w.api.answer = lambda qs: (429, b"Rate exceeded.", {"Retry-After": "0"}) if qs.get("start") != "0" else answer(qs)
+    env = {**w.env(), "PAPERTRACK_ARXIV_PAGE_SIZE": "2"}
+    throttled = run_cli("harvest", "--full", "--query", "binarization", env=env)  # a full re-read, cut short
+    assert throttled.exit_code == 75, throttled.output
+    db = open_db(tmp_path / "db" / "papers.db")
+    progress = json.loads(db.execute("select progress from queries where name = 'binarization'").fetchone()[0])
+    assert progress["start"] == 2 and progress["full"]
+    w.api.answer = answer
+    w.move_to(DAY0 + timedelta(days=1))
+    forced = run_cli("harvest", "--via", "oai", "--query", "binarization", env=env)
+    assert forced.exit_code == 1 and len(w.oai.log) == 0
+    assert "binarization: an unfinished run through arXiv's query API finishes there first" in forced.stderr
+    api_before = len(w.api.log)
+    resumed = run_cli("harvest", "--query", "binarization", env=env)
+    assert resumed.exit_code == 0, resumed.output
+    assert len(w.oai.log) == 0  # not taken over by OAI-PMH, which would have dropped the re-read
+    assert w.api.log.requests[api_before]["args"]["start"] == "2"  # resumed where it stopped
+    assert db.execute("select progress from queries where name = 'binarization'").fetchone()[0] is None
+    assert linked(db, "binarization") == arxivs_answer(w, CONFIG.queries[0])
+    daily = run_cli("harvest", "--query", "binarization", env=env)
+    assert daily.exit_code == 0 and len(w.oai.log) == 1  # now OAI-PMH takes the daily run (set cs)
+
+
+@pytest.mark.parametrize(
+    ("flags", "why"),
+    [
+        (["--full", "--via", "oai"], "--full re-reads through arXiv's query API: it does not go with --via oai"),
+        (["--keep-all", "--via", "api"], "--keep-all keeps what OAI-PMH lists: it does not go with --via api"),
+        (["--keep-all", "--full"], "--keep-all keeps what OAI-PMH lists: it does not go with --full"),
+    ],
+)
+def test_flags_that_cannot_go_together_are_a_usage_error_before_anything(run_cli, tmp_path, world, flags, why):
+    w = world()
+    dblp = SparqlStandIn([])
+    try:
+        venue = "  - name: cvpr2020\n    source: dblp\n    query: 'toc:db/conf/cvpr/cvpr2020.bht:'\n"
+        write_queries(tmp_path / "queries.yaml", QUERIES + venue)
+        result = run_cli("harvest", *flags, env={**w.env(), "PAPERTRACK_DBLP_SPARQL_URL": dblp.url})
+        assert result.exit_code == 2
+        assert result.stderr == f"Error: {why}\n"
+        assert (len(w.api.log), len(w.oai.log), len(dblp.log)) == (0, 0, 0)
+        assert not (tmp_path / "db" / "papers.db").exists()  # no run row, no database
+    finally:
+        dblp.close()
 
 
 def test_harvest_runs_and_status_say_what_ran(run_cli, tmp_path, world):
@@ -294,6 +381,8 @@ def test_killed_between_pages_the_next_run_resumes_at_its_token(tmp_path, world)
     write_queries(tmp_path / "queries.yaml", QUERIES)
     env = {**w.env(), "PAPERTRACK_ARXIV_DELAY": "0"}
     assert start_papertrack("harvest", cwd=tmp_path, env=env).wait(timeout=60) == 0
+    db = open_db(tmp_path / "db" / "papers.db")
+    before = set(stored_ids(db))
     w.move_to(DAY0 + timedelta(days=1))
     w.publish(*day_of_news(1, base_corpus()))
     proc = start_papertrack("harvest", cwd=tmp_path, env={**env, "PAPERTRACK_ARXIV_DELAY": "0.8"})
@@ -301,7 +390,6 @@ def test_killed_between_pages_the_next_run_resumes_at_its_token(tmp_path, world)
     time.sleep(0.4)  # the second page is stored; the third is not asked for yet
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    db = open_db(tmp_path / "db" / "papers.db")
     [(token, pages)] = db.execute("select token, pages from oai_listings").fetchall()
     assert token and pages == 2
     done = start_papertrack("harvest", cwd=tmp_path, env=env)
@@ -310,9 +398,16 @@ def test_killed_between_pages_the_next_run_resumes_at_its_token(tmp_path, world)
     assert w.oai.log[2]["args"] == {"verb": "ListRecords", "resumptionToken": token}  # resumed, not started over
     for query in CONFIG.queries:
         assert linked(db, query.name) == arxivs_answer(w, query)
-    assert db.execute("select count(*) from papers").fetchone()[0] == len(
-        {r[0] for r in db.execute("select id from papers")}
+    assert stored_ids(db) == arxivs_answers(w)
+    # what the killed run stored is counted once: by it, not again by the run that resumed
+    counted = dict(
+        db.execute(
+            "select query, sum(new) from harvest_runs r where id > (select min(id) from harvest_runs where query = r.query) "
+            "group by query"
+        ).fetchall()
     )
+    assert counted == {q.name: len(set(linked(db, q.name)) - before) for q in CONFIG.queries}
+    assert counted["binarization"] > 0
     assert [r[0] for r in db.execute("select status from harvest_runs where query = 'binarization' order by id")] == [
         "ok",
         "interrupted",

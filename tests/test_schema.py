@@ -31,3 +31,27 @@ def test_migration_adds_missing_columns_and_keeps_rows(tmp_path):
 def test_docs_document_the_schema():
     text = (ROOT / "docs" / "schema.md").read_text(encoding="utf-8")
     assert schema_markdown() in text, "docs/schema.md is stale: run `cog -r docs/schema.md`"
+
+
+def test_a_listing_stored_with_a_column_that_went_still_resumes(db):
+    """oai_listings lost its `records` column (written, never read): a listing an older
+    papertrack stored, column and all, loads and saves as before."""
+    from papertrack.store.listings import load_listing, save_listing
+
+    db.execute("alter table oai_listings add column records integer")
+    db.execute(
+        "insert into oai_listings (set_spec, start, queries, token, newest, pages, records) "
+        "values ('cs', '2024-05-27', '[\"binarization\"]', 'tok', '2024-05-30', 2, 7)"
+    )
+    listing = load_listing(db, "cs")
+    assert listing is not None
+    assert (listing.start, listing.queries, listing.token, listing.newest, listing.pages) == (
+        "2024-05-27",
+        ["binarization"],
+        "tok",
+        "2024-05-30",
+        2,
+    )
+    listing.pages, listing.token = 3, "tok2"
+    save_listing(db, listing)
+    assert db.execute("select pages, token from oai_listings").fetchone() == (3, "tok2")

@@ -67,7 +67,7 @@ def stored_with_doi(tmp_path):
     return db
 
 
-def test_a_429_storm_defers_the_rest_of_arxiv_and_dblp_still_runs(run_cli, tmp_path, sparql):
+def test_a_429_storm_defers_the_rest_of_arxiv_and_dblp_without_asking_dblp(run_cli, tmp_path, sparql):
     arxiv = ThrottlingArxiv([make_paper(5, title="Binary things"), make_paper(6, title="Quantization things")]).__enter__()
     dblp = sparql(
         [record(f"conf/cvpr/P{i}", f"A venue paper {i}", ["Ada Lovelace"], doi=f"10.1109/CVPR.2020.{i}") for i in (1, 2)]
@@ -83,20 +83,22 @@ def test_a_429_storm_defers_the_rest_of_arxiv_and_dblp_still_runs(run_cli, tmp_p
         assert {q: r[-1] for q, r in table.items()} == {
             "binarization": "deferred",
             "quantization": "deferred",
-            "cvpr2020": "ok",
+            "cvpr2020": "deferred",  # linking dblp's records may need arXiv: dblp is not asked for them
         }
-        assert (table["binarization"][0], table["quantization"][0]) == ("6", "0")
-        [line] = [line for line in result.stderr.splitlines() if "throttling" in line]
+        assert (table["binarization"][0], table["quantization"][0], table["cvpr2020"][0]) == ("6", "0", "0")
+        assert len(dblp.log) == 0
+        [line] = result.stderr.splitlines()
         assert line.startswith("arXiv is throttling this machine (HTTP 429 on 6 requests); try again after ")
-        assert line.endswith("(it asked for 1 s); deferred: binarization, quantization (they run first next time)")
-        assert db.execute("select dblp_key from papers where id = ?", [make_paper(1).id]).fetchone()[0] == "conf/cvpr/P1"
+        assert line.endswith("(it asked for 1 s); deferred: binarization, quantization, cvpr2020 (they run first next time)")
         flags = {line.split()[0]: line.split()[4] for line in run_cli("status").stdout.splitlines()[2:]}
-        assert flags == {"binarization": "DEFERRED", "quantization": "DEFERRED", "cvpr2020": "ok"}
+        assert flags == {"binarization": "DEFERRED", "quantization": "DEFERRED", "cvpr2020": "DEFERRED"}
         arxiv.throttling = False
         later = run_cli("harvest", "--via", "api", env=env)
         assert later.exit_code == 0, later.output
         assert {q: r[-1] for q, r in rows(later).items()} == {"binarization": "ok", "quantization": "ok", "cvpr2020": "ok"}
+        assert db.execute("select dblp_key from papers where id = ?", [make_paper(1).id]).fetchone()[0] == "conf/cvpr/P1"
         assert db.execute("select count(*) from papers_queries").fetchone()[0] == 4
+        assert len(dblp.log) == 1
     finally:
         arxiv.__exit__(None, None, None)
 

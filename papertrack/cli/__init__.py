@@ -39,7 +39,8 @@ class ErrorsInOneLine(click.Group):
     """Turns papertrack's typed errors, a command's bad options, the database's and the
     file system's errors, Ctrl+C and SIGTERM into one line on stderr and an exit code:
     the error's own (2 for bad input, 75 for a lock held by another process), 1 for
-    storage faults, 130 for Ctrl+C, 143 for SIGTERM."""
+    storage faults, 130 for Ctrl+C, 143 for SIGTERM. A plugin source that could not be
+    loaded is one line too, a warning."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -61,6 +62,15 @@ class ErrorsInOneLine(click.Group):
             if e.errno == errno.EPIPE:
                 raise  # click closes a broken pipe quietly
             _fail(file_error(e, ctx.meta.get(DB_KEY)), 1)
+        finally:
+            _warn_broken_plugins()
+
+
+def _warn_broken_plugins() -> None:
+    """One line per plugin source that could not be loaded, if the command loaded the sources."""
+    registry = sys.modules.get("papertrack.sources.registry")  # not imported here: --help stays fast
+    for line in registry.broken() if registry else ():
+        click.secho(f"Warning: {line}", fg="yellow", err=True)
 
 
 def storage_error(e: sqlite3.Error, db_path: str | None, aftermath: tuple[str, str]) -> str:

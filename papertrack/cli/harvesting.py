@@ -80,8 +80,10 @@ def harvest(db_path: str, config: Config, names: tuple[str, ...], full: bool, vi
     the machine talks to each service's endpoint at a time: a second one exits with code
     75, or waits with --wait. Exits 1 if a query failed, 75 if none failed but a service
     was throttling this machine (its queries are deferred and run first next time)."""
+    from papertrack.ingest.harvest import check_options
     from papertrack.ingest.harvest import harvest as run_harvest
 
+    check_options(full=full, via=via, keep_all=keep_all)  # before the database or any endpoint is touched
     clients = source_clients()
     db = locked_db(db_path)
     with ProgressBars() as bars:

@@ -89,14 +89,13 @@ class ProgressBars:
             self.bar = None
 
     def update(self, report: RunReport, page: Page | DblpPage | OaiPage) -> None:
-        if not self.enabled or page.total is None:  # an OAI-PMH listing does not say how long it is
+        total = getattr(page, "total", None)  # an OAI-PMH listing does not say how long it is
+        if not self.enabled or total is None:
             return
         if report.query != self.query:
             self._close()
             self.query = report.query
-            self.bar = click.progressbar(
-                length=max(page.total, 1), label=f"{report.query:<24}", file=sys.stderr, show_pos=True
-            )
+            self.bar = click.progressbar(length=max(total, 1), label=f"{report.query:<24}", file=sys.stderr, show_pos=True)
             self.bar.render_progress()
         self.bar.update(len(page.papers))
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
+from functools import partial
 
 from papertrack.ingest.runs import LOOKBACK, Run, recorded
 from papertrack.models import iso_utc
@@ -80,7 +81,8 @@ def harvest_arxiv(run: Run, client: ArxivClient, lookback: timedelta = LOOKBACK)
         state.setdefault("served", client.server_day)  # the day arXiv answered the run's first page
         if start == 0 and page.total > PAGING_LIMIT and not _reaches(page, floor):
             # more than arXiv will page through: split by submission date and start over
-            state["windows"][0:1] = split_window(window, page.total)
+            newest = max((p.updated or "" for p in page.papers), default="") or client.server_day or ""
+            state["windows"][0:1] = split_window(window, page.total, newest)
             with transaction(db):
                 set_progress(db, query_id, state)
             continue
@@ -92,18 +94,16 @@ def harvest_arxiv(run: Run, client: ArxivClient, lookback: timedelta = LOOKBACK)
         else:
             state["start"] = end
         state["newest"] = max([state["newest"] or "", *(p.updated or "" for p in keep)]) or None
+        mark = max(state["newest"] or "", watermark or "") or None
+        served = state.get("served") or (mark or "")[:10] or None
         # storing happens inside the politeness delay: the session waits from the last response
-        with transaction(db):
-            saved = save_papers(db, keep, query_id=query_id, taxonomy=run.taxonomy)
-            if state["windows"]:
-                set_progress(db, query_id, state)
-            else:
-                mark = max(state["newest"] or "", watermark or "") or None
-                served = state.get("served") or (mark or "")[:10] or None
-                set_progress(db, query_id, None, watermark=mark, covered=(served, "api") if served else None)
-                run.done = True
-            run.count(saved)
-        run.page(page)
+        run.store(
+            page,
+            partial(save_papers, db, keep, query_id=query_id, taxonomy=run.taxonomy),
+            state if state["windows"] else None,
+            watermark=mark,
+            covered=(served, "api") if served else None,
+        )
 
 
 def _shift(iso: str, delta: timedelta) -> str:

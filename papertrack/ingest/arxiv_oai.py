@@ -40,7 +40,7 @@ from papertrack.store.listings import Listing, end_listing, load_listing, save_l
 from papertrack.store.page_match import match_records
 from papertrack.store.papers import SaveResult, link_query, save_papers, stored_rows
 from papertrack.store.precedence import keep_precise
-from papertrack.store.runs import query_state, set_progress
+from papertrack.store.runs import query_state
 from papertrack.store.schema import transaction
 from papertrack.store.tags import refresh_tags
 
@@ -63,14 +63,18 @@ class ArxivOai(Source):
     def takes(self, query: Any, state: State, via: str, full: bool) -> bool | str:
         forced = via == "oai"
         if full:
-            return "--full re-reads through arXiv's query API, not OAI-PMH" if forced else False
+            return False  # a full re-read is the query API's (with --via oai it is refused before the run)
+        if state.progress is not None:  # OAI-PMH would end that run, and drop what it has not read yet
+            return (
+                "an unfinished run through arXiv's query API finishes there first (--via api or auto)" if forced else False
+            )
         if not forced and state.covered is None:
             return False  # not backfilled yet: the query API does that
         if query_sets(query.query) is None:
-            return (
-                "not confined to arXiv categories (no cat: restriction that every match satisfies), "
-                "so it keeps using arXiv's query API"
-            )
+            unconfined = "not confined to arXiv categories (no cat: restriction that every match satisfies)"
+            if forced:
+                return f"{unconfined}: OAI-PMH cannot serve it (--via api or auto)"
+            return f"{unconfined}, so it keeps using arXiv's query API"
         return True
 
     def harvest(self, runs: Sequence[Run], clients: Mapping[str, ServiceClient]) -> None:
@@ -165,7 +169,6 @@ def list_set(
             store_page(members, page.papers, matched, newest)
             listing.token = page.token
             listing.newest = max(listing.newest or "", page.newest or "") or None
-            listing.records += len(page.papers)
             listing.pages += 1
             if page.token:
                 save_listing(db, listing)
@@ -205,6 +208,4 @@ def finish(run: Run, day: str, newest: str | None) -> None:
     """The query is complete up to `day` (the server's): clear its progress, move its
     watermark to the newest paper it matched, and mark it done."""
     watermark, _ = query_state(run.db, run.query_id)
-    mark = max(watermark or "", newest or "") or None
-    set_progress(run.db, run.query_id, None, watermark=mark, covered=(day, "oai"))
-    run.done = True
+    run.finish(max(watermark or "", newest or "") or None, covered=(day, "oai"))

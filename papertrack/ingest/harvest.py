@@ -4,7 +4,8 @@ way (`runs`).
 
 Which source takes a query: those serving its `source:` are asked in their order; for
 arXiv, OAI-PMH takes the daily run of a query that has been backfilled and is confined to
-arXiv's sets, and the query API takes the rest (`--via` restricts the choice to one).
+arXiv's sets (unless a query API run of it is unfinished), and the query API takes the rest
+(`--via` restricts the choice to one).
 Queries deferred by the last run (their service was throttling this machine) go first.
 Every endpoint the harvest may use is taken before the first run starts, always in the
 registry's order: two harvests can then never each hold one and wait for the other's.
@@ -26,7 +27,7 @@ from papertrack.sources.http import ServiceClient
 from papertrack.sources.registry import Source
 from papertrack.store.runs import last_statuses, sync_queries
 
-__all__ = ["LOOKBACK", "OnPage", "RunReport", "harvest", "route"]
+__all__ = ["LOOKBACK", "OnPage", "RunReport", "check_options", "harvest", "route"]
 
 
 def harvest(
@@ -46,6 +47,7 @@ def harvest(
     `clients`: the sources' clients by source name (`arxiv-api`, `arxiv-oai`,
     `dblp-sparql`); a source without one talks to its real service with default settings.
     Returns one report per query, in the file's order."""
+    check_options(full=full, via=via, keep_all=keep_all)
     queries = config.select(list(names))
     ids = sync_queries(db, queries)
     options = Options(full, via, keep_all, lookback)
@@ -83,6 +85,14 @@ def harvest(
         for client in own.values():
             client.close()
     return [reports[q.name] for q in queries if q.name in reports]
+
+
+def check_options(*, full: bool, via: str, keep_all: bool) -> None:
+    """Refuse the options no harvest can honour together (`UsageError`, before anything runs)."""
+    if full and via == "oai":
+        raise UsageError("--full re-reads through arXiv's query API: it does not go with --via oai")
+    if keep_all and (full or via == "api"):
+        raise UsageError(f"--keep-all keeps what OAI-PMH lists: it does not go with {'--full' if full else '--via api'}")
 
 
 def route(query: SavedQuery, state: State, options: Options) -> tuple[Source | None, list[str]]:

@@ -3,7 +3,9 @@
 Every source records its runs the same way (`recorded`): the row ends `ok`, `failed`
 (a source's error; or the database's, raised on after recording it if the database
 still takes the record), `deferred` (the service is throttling this machine: `Throttled`)
-or `interrupted` (Ctrl+C, SIGTERM), with the counts of what the run stored.
+or `interrupted` (Ctrl+C, SIGTERM), with the counts of what the run stored. A page of
+one query's run is stored the same way too (`Run.store`: the page, the query's progress or
+its end, the counts, in one transaction).
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from papertrack.enrich.taxonomy import Taxonomy
 from papertrack.errors import PapertrackError, Throttled
 from papertrack.models import now_iso
 from papertrack.store.papers import SaveResult
-from papertrack.store.runs import Heartbeat, coverage, query_state, record_run, start_run
+from papertrack.store.runs import Heartbeat, coverage, query_state, record_run, set_progress, start_run
+from papertrack.store.schema import transaction
 
 # arXiv dates a version by its submission, but lists it only once announced (a day or more
 # later, longer if held for moderation), so an incremental run re-reads a week behind the
@@ -117,6 +120,31 @@ class Run:
         """Tell the caller a page was stored (progress bars)."""
         if self.on_page:
             self.on_page(self.report, page)
+
+    def store(
+        self,
+        page: Any,
+        save: Callable[[], SaveResult],
+        progress: dict | None,
+        watermark: str | None = None,
+        covered: tuple[str, str] | None = None,
+    ) -> None:
+        """Store one page in one transaction: `save` writes it, then the query's `progress`
+        (None: the run is complete, see `finish`) and the page's counts; then tell the caller."""
+        with transaction(self.db):
+            saved = save()
+            if progress is None:
+                self.finish(watermark, covered)
+            else:
+                set_progress(self.db, self.query_id, progress)
+            self.count(saved)
+        self.page(page)
+
+    def finish(self, watermark: str | None, covered: tuple[str, str] | None = None) -> None:
+        """The run is complete (inside the caller's transaction): clear the query's progress,
+        move its watermark, record the day it is `covered` up to and through what."""
+        set_progress(self.db, self.query_id, None, watermark=watermark, covered=covered)
+        self.done = True
 
     def end(self, status: str, error: str) -> None:
         """This run ends early, with `status` (failed, deferred) and why; the others go on."""

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 
 from papertrack.errors import SourceError, UsageError
@@ -43,6 +43,9 @@ MAX_TOKENS = 400  # words, operators and parentheses, after arXiv's rewriting
 MAX_DEPTH = 16  # nested parentheses
 PAGING_LIMIT = 30000  # arXiv does not page past this many results of one query
 ARXIV_EPOCH = "199101010000"  # before arXiv's first submission
+# The end of an open submission-date window: far ahead of any clock (this machine's may be
+# behind arXiv's), and in a year no server's time-zone arithmetic overflows.
+OPEN_END = "299912312359"
 _MINUTE = "%Y%m%d%H%M"
 
 
@@ -347,23 +350,29 @@ def first_window(since: date | None) -> Window:
 
 
 def windowed(query: str, window: Window) -> str:
-    """`query` restricted to a submission-date window `[lo, hi]` (None: open)."""
+    """`query` restricted to a submission-date window `[lo, hi]` (None: open). An open end
+    is `OPEN_END`, not this machine's clock: arXiv's may be ahead of it."""
     lo, hi = window
     if lo is None and hi is None:
         return query
-    hi = hi or (datetime.now(UTC) + timedelta(days=1)).strftime(_MINUTE)
-    return f"({query}) AND submittedDate:[{lo or ARXIV_EPOCH} TO {hi}]"
+    return f"({query}) AND submittedDate:[{lo or ARXIV_EPOCH} TO {hi or OPEN_END}]"
 
 
-def split_window(window: Window, total: int) -> list[Window]:
+def split_window(window: Window, total: int, newest: str) -> list[Window]:
     """Halve a submission-date window (newest half first): its `total` results exceed
-    what arXiv pages through."""
+    what arXiv pages through. An open window ends, for the halving, at `newest` (the
+    newest date its results carry, as arXiv wrote it), and its newer half stays open."""
     lo = datetime.strptime(window[0] or ARXIV_EPOCH, _MINUTE)
-    hi = datetime.strptime(window[1], _MINUTE) if window[1] else datetime.now(UTC).replace(tzinfo=None)
+    if window[1]:
+        hi = datetime.strptime(window[1], _MINUTE)
+    elif newest:
+        hi = datetime.fromisoformat(newest).replace(tzinfo=None)
+    else:
+        raise SourceError(f"arXiv reported {total} results but dated none of them: no window to split")
     if hi - lo < timedelta(minutes=2):
         raise SourceError(f"{total} results submitted within one minute exceed arXiv's paging limit of {PAGING_LIMIT}")
     mid = lo + (hi - lo) / 2
     return [
-        [(mid + timedelta(minutes=1)).strftime(_MINUTE), hi.strftime(_MINUTE)],
+        [(mid + timedelta(minutes=1)).strftime(_MINUTE), window[1]],
         [lo.strftime(_MINUTE), mid.strftime(_MINUTE)],
     ]

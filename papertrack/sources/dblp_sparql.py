@@ -17,7 +17,6 @@ Rows become dblp's JSON `info` shape for `dblp.page_of`.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import requests
@@ -85,6 +84,10 @@ def _where(query: DblpQuery, var: str) -> str:
     return " ".join(parts)
 
 
+class EmptyPage(BadContent):
+    """A page after the first came back empty: fetched again, then the query fails."""
+
+
 def _literal(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
@@ -118,20 +121,12 @@ class DblpSparqlClient(ServiceClient):
                 rows = json.loads(response.content)["results"]["bindings"]
             except (ValueError, KeyError, TypeError) as e:
                 raise BadContent(f"an unparseable page ({e.__class__.__name__})") from None
-            total = int(rows[0]["total"]["value"]) if rows else first
+            if not rows and first:  # the first page's count said there is more: not the end
+                raise EmptyPage(f"an empty page at offset {first}")
+            total = int(rows[0]["total"]["value"]) if rows else 0
             return page_of([info_of(row) for row in rows], first, total, response.url)
 
         return self.fetch(params, read)
-
-    def fetch_pages(self, query: DblpQuery | str, first: int = 0) -> Iterator[DblpPage]:
-        """Every page of a query from publication `first` on; the caller may stop early."""
-        parsed = parse_dblp(query) if isinstance(query, str) else query
-        while True:
-            page = self.page(parsed, first)
-            yield page
-            first += page.sent
-            if first >= page.total or not page.sent:
-                return
 
 
 def info_of(row: dict) -> dict:

@@ -201,7 +201,7 @@ class PoliteSession:
         every retry `Throttled`.
         """
         shown = requests.Request("GET", url, params=params).prepare().url or url
-        problem = ""
+        problem: BadContent | None = None
         for attempt in range(content_retries + 1):
             if attempt:
                 time.sleep(min(self.delay * 2**attempt, 60))
@@ -220,8 +220,8 @@ class PoliteSession:
             try:
                 return read(response)
             except BadContent as e:
-                problem = str(e)
-        raise SourceError(f"{service} kept sending {problem}", shown)
+                problem = e
+        raise SourceError(f"{service} kept sending {problem}", shown) from problem  # the cause tells what was wrong
 
 
 def bot_check_error(service: str, what: str, advice: str, url: str) -> BotCheck:

@@ -19,7 +19,6 @@ paper knows better).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import requests
@@ -53,7 +52,6 @@ class OaiPage:
     token: str | None
     response_day: str
     url: str
-    total: int | None = None  # arXiv does not say how many records a listing holds
 
 
 class OaiClient(ServiceClient):
@@ -72,15 +70,6 @@ class OaiClient(ServiceClient):
             if start:
                 params["from"] = max(start, EARLIEST)
         return self.fetch(params, read_page)
-
-    def pages(self, set_spec: str, start: str | None = None, token: str | None = None) -> Iterator[OaiPage]:
-        """Every page from there to the end of the listing; the caller may stop early."""
-        while True:
-            page = self.list_records(set_spec, start, token)
-            yield page
-            if not page.token:
-                return
-            token = page.token
 
 
 def read_page(response: requests.Response) -> OaiPage:

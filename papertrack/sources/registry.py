@@ -13,7 +13,8 @@ The built-in sources are modules of `papertrack.ingest` whose `SOURCE` is their
 registration (`BUILTIN`); other packages add theirs through the `papertrack.sources`
 entry point group, as httpie's plugins and llm's hooks do. They are loaded by name the
 first time the registry is asked, so that `config` can validate the queries of every
-source while the harvest machinery stays above it.
+source while the harvest machinery stays above it. A plugin that cannot be loaded is left
+out, and said in one line (`broken`), so that it cannot break the built-in sources.
 """
 
 from __future__ import annotations
@@ -86,6 +87,7 @@ class Source(ABC):
 
 _registry: dict[str, Source] = {}
 _loaded = False
+_broken: list[str] = []  # what went wrong loading plugins, one line each (`broken`)
 
 
 def register(source: Source) -> Source:
@@ -105,8 +107,22 @@ def sources() -> dict[str, Source]:
             module, _, attr = ref.partition(":")
             register(getattr(importlib.import_module(module), attr))
         for ep in entry_points(group=GROUP):
-            register(ep.load())
+            try:
+                source = ep.load()
+                if not isinstance(source, Source):
+                    raise TypeError(f"{type(source).__name__} is not a papertrack Source")
+                register(source)
+            except Exception as e:  # another package's bug: papertrack goes on without its source
+                why = " ".join(f"{type(e).__name__}: {e}".split())
+                _broken.append(
+                    f'the {GROUP} entry point "{ep.name} = {ep.value}" was not loaded ({why}); its source is left out'
+                )
     return _registry
+
+
+def broken() -> list[str]:
+    """One line per `papertrack.sources` entry point that could not be loaded (the CLI shows them)."""
+    return list(_broken)
 
 
 def get(name: str) -> Source:

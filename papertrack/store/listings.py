@@ -5,7 +5,7 @@ resumes at its resumption token (or, if that expired, at the newest day it liste
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
 import sqlite_utils
 
@@ -21,7 +21,6 @@ TABLES: dict[str, dict] = {
             "token": (str, "The resumptionToken of the next page (null: the first page)"),
             "newest": (str, "Newest datestamp listed so far"),
             "response_day": (str, "The day of the server's responseDate when the listing started"),
-            "records": (int, "Records listed so far"),
             "pages": (int, "Pages listed so far"),
         },
     },
@@ -39,7 +38,6 @@ class Listing:
     token: str | None = None
     newest: str | None = None  # newest datestamp listed so far
     response_day: str | None = None  # the server's date when the listing started
-    records: int = 0
     pages: int = 0
 
     def covers(self, start: str, queries: list[str]) -> bool:
@@ -48,13 +46,13 @@ class Listing:
 
 
 def load_listing(db: sqlite_utils.Database, set_spec: str) -> Listing | None:
-    row = db.execute("select * from oai_listings where set_spec = ?", [set_spec]).fetchone()
+    names = [f.name for f in fields(Listing)]
+    row = db.execute(f"select {', '.join(names)} from oai_listings where set_spec = ?", [set_spec]).fetchone()
     if row is None:
         return None
-    columns = [d[0] for d in db.execute("select * from oai_listings limit 0").description]
-    values = dict(zip(columns, row))
+    values = dict(zip(names, row))
     values["queries"] = json.loads(values["queries"] or "[]")
-    values["records"], values["pages"] = values["records"] or 0, values["pages"] or 0
+    values["pages"] = values["pages"] or 0
     return Listing(**values)
 
 
