@@ -41,7 +41,7 @@ import bibtexparser  # noqa: E402
 from rapidfuzz import fuzz, process  # noqa: E402
 
 from papertrack.models import arxiv_id, normalize_title  # noqa: E402
-from papertrack.sources.dblp import parse_result  # noqa: E402
+from papertrack.sources.dblp import page_of  # noqa: E402
 from papertrack.sources.snapshot import record_to_paper  # noqa: E402
 from papertrack.store import identity as matching  # noqa: E402
 from papertrack.store.papers import save_papers  # noqa: E402
@@ -102,7 +102,8 @@ def bib_records(data: Path) -> list[tuple[str, list[str], str | None]]:
 
 def dblp_answer(data: Path):
     result = json.loads((data / "dblp" / "mike-turintech_search_publ_author_27hits.json").read_text())["result"]
-    page = parse_result(result, 0, "file")
+    hits = result["hits"].get("hit") or []
+    page = page_of([h.get("info") or {} for h in hits], 0, int(result["hits"]["@total"]), "file")
     corr = [p for p in page.papers if p.id in page.preprints]
     venue = [p for p in page.papers if p.id not in page.preprints]
     return corr, venue

@@ -109,6 +109,17 @@ class _LineLoader(yaml.SafeLoader):
         mapping["__line__"] = node.start_mark.line + 1
         return mapping
 
+    def construct_yaml_timestamp(self, node: yaml.ScalarNode) -> Any:
+        """A date YAML recognises by its shape but that is none (2020-13-45) stays text, for
+        the checks to name with its line."""
+        try:
+            return super().construct_yaml_timestamp(node)
+        except ValueError:
+            return self.construct_scalar(node)
+
+
+_LineLoader.add_constructor("tag:yaml.org,2002:timestamp", _LineLoader.construct_yaml_timestamp)
+
 
 def load_config(path: str | Path) -> Config:
     """Read and validate a queries file; raise `ConfigError` on the first problem."""
@@ -153,7 +164,7 @@ def parse_config(text: str, path: str = "queries.yaml") -> Config:
             raise ConfigError(path, query.line, f"duplicate query name {query.name!r}")
         queries.append(query)
     rank = _rank(data.get("rank"), path, _key_line(text, "rank"))
-    return Config(path, tuple(queries), _taxonomy(data.get("taxonomy"), path), rank)
+    return Config(path, tuple(queries), _taxonomy(data.get("taxonomy"), path, _key_line(text, "taxonomy")), rank)
 
 
 def _key_line(text: str, key: str) -> int | None:
@@ -178,8 +189,10 @@ def _query(item: Any, path: str, parent_line: int) -> SavedQuery:
     line = item.pop("__line__")
     label = f"query {item['name']!r}" if isinstance(item.get("name"), str) and item["name"] else "query"
     for key in ("name", "source", "query"):
-        if not item.get(key) or not isinstance(item[key], str):
+        if not item.get(key):
             raise ConfigError(path, line, f"{label}: missing key {key!r}")
+        if not isinstance(item[key], str):
+            raise ConfigError(path, line, f"{label}: {key!r} must be text")
     extra = set(item) - QUERY_KEYS
     if extra:
         raise ConfigError(path, line, f"{label}: unknown key {sorted(extra)[0]!r}")
@@ -222,11 +235,11 @@ def _query(item: Any, path: str, parent_line: int) -> SavedQuery:
     )
 
 
-def _taxonomy(section: Any, path: str) -> tuple[TaxonomyRule, ...]:
+def _taxonomy(section: Any, path: str, key_line: int | None) -> tuple[TaxonomyRule, ...]:
     if section is None:
         return ()
     if not isinstance(section, dict):
-        raise ConfigError(path, None, "taxonomy must map tags to patterns")
+        raise ConfigError(path, key_line, "taxonomy must map tags to patterns")
     line = section.pop("__line__", None)
     rules = []
     for tag, spec in section.items():

@@ -397,6 +397,25 @@ def test_cli_reports_bad_input_in_one_line(run_cli, tmp_path):
     assert open_db(tmp_path / "x.db")["papers"].count == 8
 
 
+@pytest.mark.parametrize(
+    "data", [b"TY  - JOUR\nTI  - Binary networks\nER  -\n", b"\x89PNG\r\n\x1a\n\xff\xfe junk", b"{not bibtex}\n"]
+)
+def test_a_file_that_is_not_bibtex_is_refused(run_cli, tmp_path, data):
+    (tmp_path / "refs.ris").write_bytes(data)
+    for command in (["import-bibtex", "--db", "x.db", "refs.ris"], ["users", "import-bibtex", "ann", "refs.ris"]):
+        result = run_cli(*command)
+        assert result.exit_code == 2, result.output
+        assert result.stderr.startswith("Error: refs.ris: no BibTeX entry in it") and len(result.stderr.splitlines()) == 1
+    assert not (tmp_path / "x.db").exists()
+
+
+@pytest.mark.parametrize("data", [b"", b"% Encoding: UTF-8\n\n", b"@comment{jabref-meta: databaseType:bibtex;}\n"])
+def test_an_empty_library_is_no_error(run_cli, tmp_path, data):
+    (tmp_path / "empty.bib").write_bytes(data)
+    result = run_cli("import-bibtex", "--db", "x.db", "empty.bib")
+    assert result.exit_code == 0 and result.stdout.startswith("empty.bib: 0 entries")
+
+
 @pytest.mark.shared
 def test_real_shared_files_import_and_export_cleanly(db):
     files = [

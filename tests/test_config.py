@@ -30,7 +30,11 @@ BAD = {
     # values of the wrong type or beyond the bounds: never a TypeError, RecursionError or MemoryError
     "title_filter list": (ONE + "    title_filter: [a, b]\n", 2, "title_filter must be one regular expression"),
     "title_filter number": (ONE + "    title_filter: 5\n", 2, "title_filter must be one regular expression"),
-    "name a list": ("queries:\n  - name: [a]\n    source: arxiv\n    query: a\n", 2, "query: missing key 'name'"),
+    "name a list": ("queries:\n  - name: [a]\n    source: arxiv\n    query: a\n", 2, "query: 'name' must be text"),
+    "query a number": ("queries:\n  - name: x\n    source: arxiv\n    query: 5\n", 2, "query 'x': 'query' must be text"),
+    "impossible since": (ONE + "    since: 2020-13-45\n", 2, "query 'x': since must be a date"),
+    "impossible since in february": (ONE + "    since: 2021-02-29\n", 2, "since must be a date"),
+    "taxonomy a number": (ONE + "taxonomy: 5\n", 5, "taxonomy must map tags to patterns"),
     "since a list": (ONE + "    since: [2020-01-01]\n", 2, "since must be a date"),
     "nested parentheses": (
         "queries:\n  - name: x\n    source: arxiv\n    query: '" + "(" * 5000 + "ti:a" + ")" * 5000 + "'\n",

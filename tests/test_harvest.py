@@ -354,6 +354,9 @@ def test_killed_process_resumes_without_duplicates(tmp_path, replay):
         ["bibtex"],
         ["tag", "1909.04977", "x"],
         ["retag"],
+        ["rank"],
+        ["match"],
+        ["match", "--try", "ti:pruning"],
     ],
 )
 def test_bad_database_file_is_one_line(run_cli, tmp_path, command):

@@ -190,3 +190,6 @@ def test_no_dblp_query_is_said(run_cli, tmp_path):
     dump = write_dump(tmp_path / "downloads", RECORDS)
     result = run_cli("import-dblp", str(dump))
     assert result.exit_code == 2 and "queries.yaml has no dblp query to run over the dump" in result.output
+    result = run_cli("import-dblp", str(dump), "--query", "binarization")
+    assert result.exit_code == 2
+    assert result.output == "Error: 'binarization' is an arxiv query: the dump serves dblp queries only\n"

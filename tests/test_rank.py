@@ -346,6 +346,14 @@ def test_every_command_s_bad_input_is_one_line_and_exit_2(work, tmp_path):
     assert result.output == "Error: queries.yaml:9: rank must be a list of profiles (tag names, or picks)\n"
 
 
+def test_rank_of_a_database_without_papers_scores_nothing(run_cli, tmp_path):
+    open_db(tmp_path / "empty.db").close()  # what a first harvest that failed leaves
+    result = run_cli("rank", "--db", "empty.db")
+    assert result.exit_code == 0, result.output
+    result = run_cli("rank", "--db", "empty.db", "--like", "picks")
+    assert result.exit_code == 0 and "a profile needs at least 3 positives" in result.output
+
+
 # ---------------------------------------------------------------- the browse page: sort=like:TAG
 
 

@@ -8,6 +8,7 @@ import os
 import random
 import re
 import shutil
+import signal
 import socket
 import sqlite3
 import subprocess
@@ -38,6 +39,16 @@ def test_serve_listens_on_loopback_and_serves_the_publication(tmp_path):
         status, body = server.get("/papers.json?sql=" + urllib.parse.quote("delete from papers"))
         assert status == 400
     assert open_db(db)["papers"].count == papers_db.N + 1
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_stops_the_server_without_an_error(tmp_path, sig):
+    db = papers_db.build(tmp_path / "papers.db")
+    with papertrack_process("serve", "--db", str(db), "--port", "0", cwd=tmp_path) as server:
+        assert server.get("/")[0] == 200
+        server.proc.send_signal(sig)
+        assert server.proc.wait(timeout=15) == 0
+    assert "Error" not in "".join(server.output) and "Traceback" not in "".join(server.output)
 
 
 def test_harvest_while_serving_never_reports_a_locked_database(tmp_path, replay):

@@ -28,7 +28,14 @@ from bibtexparser.middlewares import (
 )
 from bibtexparser.middlewares.middleware import BlockMiddleware, LibraryMiddleware
 from bibtexparser.middlewares.names import split_multiple_persons_names
-from bibtexparser.model import DuplicateBlockKeyBlock, DuplicateFieldKeyBlock, Entry, Field, ParsingFailedBlock
+from bibtexparser.model import (
+    DuplicateBlockKeyBlock,
+    DuplicateFieldKeyBlock,
+    Entry,
+    Field,
+    ImplicitComment,
+    ParsingFailedBlock,
+)
 
 from papertrack.enrich.venue import label_for
 from papertrack.errors import ConfigError
@@ -192,6 +199,10 @@ def read_bibtex(path: str | Path) -> BibFile:
         raise ConfigError(str(path), None, f"cannot read: {e.strerror}") from None
     repeated = KeepFirstOfRepeatedFields()  # fresh for each file: it collects warnings
     library = bibtexparser.parse_string(text, parse_stack=[repeated, *PARSE_STACK])
+    if all(isinstance(b, ImplicitComment) for b in library.blocks) and _NOT_COMMENT.search(text):
+        raise ConfigError(
+            str(path), None, "no BibTeX entry in it (entries look like @article{key, ...}: export your library as BibTeX)"
+        )
     problems: list[tuple[int, str]] = [warning] if warning else []
     problems += repeated.repeated
     skipped = duplicates = not_papers = 0
@@ -240,6 +251,9 @@ def read_bibtex(path: str | Path) -> BibFile:
         duplicates,
         not_papers,
     )
+
+
+_NOT_COMMENT = re.compile(r"^[ \t]*[^\s%]", re.MULTILINE)  # text on a line that is not a % comment
 
 
 def _line(block) -> int:

@@ -13,7 +13,6 @@ from papertrack.cli.options import (
     db_option,
     lock_options,
     locked_db,
-    new_or_stored_db,
     optional_config,
     queries_option,
     source_clients,
@@ -192,14 +191,14 @@ def match(db_path: str, queries_path: str, names: tuple[str, ...], try_text: str
     if try_text is not None:
         if names:
             raise click.UsageError("--try and --query do not go together")
-        form, count, rows = try_query(new_or_stored_db(db_path), try_text, limit)
+        form, count, rows = try_query(stored_db(db_path), try_text, limit)
         click.echo(f"arXiv reads: {form}\n{count:,} papers match")
         if rows:
             table(
                 [(r["id"], (r["published"] or "")[:10], shorten(r["title"], 80)) for r in rows], ["id", "submitted", "title"]
             )
         return
-    reports = match_saved(new_or_stored_db(db_path), load_config(queries_path), names)
+    reports = match_saved(stored_db(db_path), load_config(queries_path), names)
     table(
         [(r.query, f"{r.matched:,}", f"{r.linked:,}", f"{r.seconds:.2f}", r.status) for r in reports],
         ["query", "matched", "new links", "seconds", "status"],

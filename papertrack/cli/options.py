@@ -70,18 +70,19 @@ def stored_db(db_path: str) -> sqlite_utils.Database:
     return _opened(db_path, create=False)
 
 
-def new_or_stored_db(db_path: str) -> sqlite_utils.Database:
-    """The database a command writes papers into, created when missing."""
-    return _opened(db_path, create=True)
+def locked_db(db_path: str, create: bool = True) -> sqlite_utils.Database:
+    """The database a harvest or an import writes, created when missing (unless `create` is
+    false: then it must exist, checked before the lock is taken), once this process holds its
+    lock (until the command ends; `--wait` says how long to wait for it)."""
+    from pathlib import Path
 
-
-def locked_db(db_path: str) -> sqlite_utils.Database:
-    """The database a harvest or an import writes, created when missing, once this process
-    holds its lock (until the command ends; `--wait` says how long to wait for it)."""
     from papertrack.sources.locks import database_lock
+    from papertrack.store.files import check_papertrack_file
 
+    if not create:
+        check_papertrack_file(Path(uses_db(db_path)))
     _context().with_resource(database_lock(db_path, **_lock_settings()))
-    return new_or_stored_db(db_path)
+    return _opened(db_path, create=create)
 
 
 def status_lock(db_path: str) -> Lock:

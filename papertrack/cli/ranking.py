@@ -78,7 +78,7 @@ def rank(db_path: str, queries_path: str, profiles: tuple[str, ...], update: boo
 
     config = optional_config(queries_path)
     chosen = list(profiles) or list(config.rank if config else ())
-    db = locked_db(db_path)
+    db = locked_db(db_path, create=False)
     ranking.check_profiles(db, profiles)
     run = ranking.update if update else ranking.rank
     report = run(db, chosen, taxonomy_tags(db), n_jobs=workers)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import click
@@ -41,10 +43,11 @@ def serve(
     to keep a library and get their own ranking; an --immutable copy stays anonymous."""
     from papertrack.web.serve import serve as run_server
 
-    run_server(
-        uses_db(db_path), host, port, metadata_path, announce=click.echo, immutable=immutable, library=library,
-        profile=profile,
-    )  # fmt: skip
+    with _stopped_quietly():
+        run_server(
+            uses_db(db_path), host, port, metadata_path, announce=click.echo, immutable=immutable, library=library,
+            profile=profile,
+        )  # fmt: skip
 
 
 @click.command()
@@ -65,7 +68,17 @@ def demo(config: Config, db_path: str, no_serve: bool, port: int) -> None:
     click.echo(f"\nDemo database: {db_path}")
     click.echo(f"Digest example: {build_demo_digest(db_path)}  (papertrack digest --db {db_path} --issue {DEMO_ISSUE})")
     if not no_serve:
-        run_server(db_path, port=port, announce=click.echo)
+        with _stopped_quietly():
+            run_server(db_path, port=port, announce=click.echo)
+
+
+@contextmanager
+def _stopped_quietly() -> Iterator[None]:
+    """Ctrl+C (or SIGTERM) is how a server is stopped, not a failure: no error line, exit 0."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        pass
 
 
 COMMANDS = [serve, demo]

@@ -61,7 +61,11 @@ def import_dblp(
 ) -> DumpReport:
     """Store what the dblp queries (all, or `names`) match in the dump at `path`, linked
     like a harvest; without `arxiv_client`, no arXiv look-ups (stored papers only)."""
-    queries = [q for q in config.select(list(names)) if q.source == "dblp"]
+    chosen = config.select(list(names))
+    named = [q for q in chosen if names and q.source != "dblp"]
+    if named:
+        raise UsageError(f"{named[0].name!r} is an {named[0].source} query: the dump serves dblp queries only")
+    queries = [q for q in chosen if q.source == "dblp"]
     if not queries:
         raise UsageError(f"{config.path} has no dblp query to run over the dump")
     ids = sync_queries(db, queries)

@@ -193,8 +193,12 @@ def nearest(full: sp.csr_matrix, cands: sp.csr_matrix, keep: int = KEEP) -> list
 def refresh(db: sqlite_utils.Database, topic_tags: Iterable[str] = (), n_jobs: int = 2) -> NeighbourReport:
     """Recompute every paper's related papers (table related_papers)."""
     t0 = time.perf_counter()
-    ids, text, full = vectors(map_batches(_Counter(topic_tags), db.conn, n_jobs))
-    found = nearest(full, candidates(text, n_jobs)) if ids else []
+    parts = map_batches(_Counter(topic_tags), db.conn, n_jobs)
+    ids: list[str] = []
+    found: list[list[tuple[int, float]]] = []
+    if any(p.ids for p in parts):  # a database without papers has no vectors to normalise
+        ids, text, full = vectors(parts)
+        found = nearest(full, candidates(text, n_jobs))
     with transaction(db):
         db.execute("delete from related_papers")
         db.conn.executemany(
