@@ -109,6 +109,17 @@ class _LineLoader(yaml.SafeLoader):
         mapping["__line__"] = node.start_mark.line + 1
         return mapping
 
+    def construct_yaml_timestamp(self, node: yaml.ScalarNode) -> Any:
+        """A value YAML reads as a date that the calendar lacks (2020-02-30): a YAML error at its line."""
+        try:
+            return super().construct_yaml_timestamp(node)
+        except ValueError as e:
+            problem = f"{node.value!r} is not a date ({e})"
+            raise yaml.constructor.ConstructorError(None, None, problem, node.start_mark) from None
+
+
+_LineLoader.add_constructor("tag:yaml.org,2002:timestamp", _LineLoader.construct_yaml_timestamp)
+
 
 def load_config(path: str | Path) -> Config:
     """Read and validate a queries file; raise `ConfigError` on the first problem."""

@@ -32,6 +32,8 @@ BAD = {
     "title_filter number": (ONE + "    title_filter: 5\n", 2, "title_filter must be one regular expression"),
     "name a list": ("queries:\n  - name: [a]\n    source: arxiv\n    query: a\n", 2, "query: missing key 'name'"),
     "since a list": (ONE + "    since: [2020-01-01]\n", 2, "since must be a date"),
+    "since not in the calendar": (ONE + "    since: 2020-02-30\n", 5, "'2020-02-30' is not a date (day is out of range"),
+    "since at hour 25": (ONE + "    since: 2020-01-01 25:00:00\n", 5, "is not a date (hour must be in 0..23)"),
     "nested parentheses": (
         "queries:\n  - name: x\n    source: arxiv\n    query: '" + "(" * 5000 + "ti:a" + ")" * 5000 + "'\n",
         2,
