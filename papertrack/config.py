@@ -110,12 +110,12 @@ class _LineLoader(yaml.SafeLoader):
         return mapping
 
     def construct_yaml_timestamp(self, node: yaml.ScalarNode) -> Any:
-        """A date YAML recognises by its shape but that is none (2020-13-45) stays text, for
-        the checks to name with its line."""
+        """A value YAML reads as a date that the calendar lacks (2020-02-30): a YAML error at its line."""
         try:
             return super().construct_yaml_timestamp(node)
-        except ValueError:
-            return self.construct_scalar(node)
+        except ValueError as e:
+            problem = f"{node.value!r} is not a date ({e})"
+            raise yaml.constructor.ConstructorError(None, None, problem, node.start_mark) from None
 
 
 _LineLoader.add_constructor("tag:yaml.org,2002:timestamp", _LineLoader.construct_yaml_timestamp)

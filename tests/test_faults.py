@@ -412,6 +412,8 @@ BAD_ENV = [
     ("PAPERTRACK_DBLP_PAGE_SIZE", "0", "--dblp-page-size"),
     ("PAPERTRACK_CONTACT", "ada at example dot org", "--contact"),
     ("PAPERTRACK_CONTACT", "ada@example.org\r\nX-Evil: 1", "--contact"),
+    ("PAPERTRACK_CONTACT", "ada@例え.jp", "--contact"),  # a header cannot carry it
+    ("PAPERTRACK_CONTACT", "https://例え.jp/ada", "--contact"),
     ("PAPERTRACK_LOCK_DIR", "queries.yaml", "--lock-dir"),
     ("PAPERTRACK_IMPORT_BATCH", "abc", "--batch"),
     ("PAPERTRACK_IMPORT_BATCH", "0", "--batch"),

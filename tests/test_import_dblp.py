@@ -79,6 +79,17 @@ RECORDS = [
 ]
 
 
+def corrupt(dump, at):
+    """A bigger dump whose compressed stream has 4 KB zeroed from byte `at`: past what the
+    first look at the file decompresses, so the damage shows while records are read."""
+    filler = [element("article", f"journals/x/F{i}", f"Filler {i} {i * 7919}", [f"Au {i}"], venue="X", toc=None)
+              for i in range(3000)]  # fmt: skip
+    write_dump(dump.parent, RECORDS + filler)
+    data = bytearray(dump.read_bytes())
+    data[at : at + 4096] = bytes(4096)
+    dump.write_bytes(bytes(data))
+
+
 def rows(result):
     return {line.split()[0]: line.split()[1:] for line in result.stdout.splitlines()[2:-1]}
 
@@ -172,6 +183,8 @@ def test_an_unzipped_dump_reads_too(tmp_path):
         ),
         (lambda d: (d / "dblp.xml.gz").write_bytes(b"{}"), "not dblp's XML dump"),
         (lambda d: (d / "dblp.xml.gz").write_bytes((d / "dblp.xml.gz").read_bytes()[:300]), "cannot read compressed data"),
+        (lambda d: corrupt(d / "dblp.xml.gz", 2000), "cannot read compressed data"),  # zlib.error: no OSError
+        (lambda d: (d / "dblp.dtd").write_text("<!ELEMENT dblp (\n"), "dblp.dtd:2: not a well-formed DTD"),
     ],
 )
 def test_a_bad_file_is_one_line_and_stores_nothing(run_cli, tmp_path, work, make, message):

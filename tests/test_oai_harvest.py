@@ -415,6 +415,30 @@ def test_killed_between_pages_the_next_run_resumes_at_its_token(tmp_path, world)
     ]
 
 
+def test_a_listing_resumed_for_fewer_queries_is_not_resumed_for_the_others(run_cli, tmp_path, world):
+    """A listing stopped half-way, resumed by `--query binarization` and stopped again: the
+    pages of that run were matched for binarization alone, so the next run of every query
+    lists the window again for quantization instead of resuming (which would skip them)."""
+    w = world(limit=2)
+    write_queries(tmp_path / "queries.yaml", QUERIES)
+    assert run_cli("harvest", env=w.env()).exit_code == 0
+    w.move_to(DAY0 + timedelta(days=1))
+    w.publish(*(record(140 + i, ("quant", "noise")[i % 2], DAY0 + timedelta(days=1), "cs.LG") for i in range(6)))
+    start = len(w.oai.log)
+    w.oai.faults["truncate"] = lambda n: n > start + 1  # the cs listing's first page only
+    assert run_cli("harvest", env=w.env()).exit_code == 1
+    start = len(w.oai.log)
+    w.oai.faults["truncate"] = lambda n: n > start + 2  # two more pages, matched for binarization alone
+    assert run_cli("harvest", "--query", "binarization", env=w.env()).exit_code == 1
+    del w.oai.faults["truncate"]
+    result = run_cli("harvest", env=w.env())
+    assert result.exit_code == 0, result.output
+    db = open_db(tmp_path / "db" / "papers.db")
+    assert {"2406.00140", "2406.00142"} <= set(linked(db, "quantization"))  # on the pages of the second run
+    for query in CONFIG.queries:
+        assert linked(db, query.name) == arxivs_answer(w, query)
+
+
 def test_a_snapshot_backfill_goes_on_through_oai(run_cli, tmp_path, world):
     w = world()
     write_queries(tmp_path / "queries.yaml", QUERIES)

@@ -223,7 +223,8 @@ def window_options(fn: Callable) -> Callable:
 
 
 class Contact(click.ParamType):
-    """An e-mail address or an http(s) URL, for the User-Agent (nothing that could break a header)."""
+    """An e-mail address or an http(s) URL, for the User-Agent (nothing that could break a
+    header: ASCII only, as HTTP headers are)."""
 
     name = "EMAIL|URL"
 
@@ -231,6 +232,8 @@ class Contact(click.ParamType):
         import re
 
         text = str(value).strip()
+        if not text.isascii():
+            self.fail(f"{value!r} is not ASCII: it goes in an HTTP header (write the address in ASCII)", param, ctx)
         if re.fullmatch(r"[^@\s<>()\\;,\x00-\x1f\x7f]+@[^@\s<>()\\;,\x00-\x1f\x7f]+\.[a-zA-Z]{2,}", text):
             return text
         if re.fullmatch(r"https?://[^\s<>()\\;,\x00-\x1f\x7f]+\.[^\s<>()\\;,\x00-\x1f\x7f]+", text):

@@ -150,6 +150,7 @@ def list_set(
     listing = load_listing(db, set_spec)
     if listing is None or not listing.covers(start or "", names):
         listing = Listing(set_spec, start or "", names)
+    listing.queries = names  # its pages from here on are matched for these queries only
     texts = {r.query.name: saved_query_text(r.query) for r in members}
     restarted_at: str | None = None
     while True:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import gzip
 import re
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -119,7 +120,7 @@ def open_dump(path: str | Path) -> tuple[BinaryIO, Path]:
     stream: Any = gzip.GzipFile(fileobj=raw, mode="rb") if zipped else raw
     try:
         head = stream.peek(4096)[:4096]  # GzipFile and BufferedReader both peek without moving
-    except (OSError, EOFError) as e:
+    except (OSError, EOFError, zlib.error) as e:
         raw.close()
         raise UsageError(f"{path}: cannot read compressed data ({e})") from None
     kind = bot_check(head)
@@ -156,6 +157,8 @@ def read_dump(path: str | Path) -> Iterator[DumpRecord]:
                 while element.getprevious() is not None:
                     del element.getparent()[0]
         except etree.XMLSyntaxError as e:
+            if e.filename and Path(e.filename).resolve() == dtd.resolve():  # the DTD is broken, not the dump
+                raise UsageError(f"{dtd}:{e.lineno}: not a well-formed DTD ({e.msg})") from None
             raise UsageError(f"{path}:{e.lineno}: not well-formed dblp XML ({e.msg})") from None
-        except (OSError, EOFError) as e:
+        except (OSError, EOFError, zlib.error) as e:  # truncated, or corrupt (zlib.error is no OSError)
             raise UsageError(f"{path}: cannot read compressed data ({e})") from None

@@ -17,7 +17,7 @@ TABLES: dict[str, dict] = {
         "columns": {
             "set_spec": (str, "The set listed: cs, stat, cs:cs:LG ..."),
             "start": (str, "The window's first day (from=), YYYY-MM-DD"),
-            "queries": (str, "JSON array of the saved queries matched against its pages so far"),
+            "queries": (str, "JSON array of the saved queries every page so far was matched against"),
             "token": (str, "The resumptionToken of the next page (null: the first page)"),
             "newest": (str, "Newest datestamp listed so far"),
             "response_day": (str, "The day of the server's responseDate when the listing started"),
