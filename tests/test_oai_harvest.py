@@ -273,6 +273,25 @@ def test_keep_all_stores_every_record_of_the_sets(run_cli, tmp_path, world):
     assert listed <= {r[0] for r in db.execute("select id from papers")}
 
 
+def test_keep_all_after_a_stopped_run_lists_the_window_again(run_cli, tmp_path, world):
+    """A listing stopped half-way by a run that kept only matches is not resumed by a
+    --keep-all run: the pages already listed would never be kept whole."""
+    w = world(limit=2)
+    write_queries(tmp_path / "queries.yaml", QUERIES)
+    assert run_cli("harvest", env=w.env()).exit_code == 0
+    w.move_to(DAY0 + timedelta(days=1))
+    news = [record(140 + i, "noise", DAY0 + timedelta(days=1), "cs.LG") for i in range(6)]
+    w.publish(*news)
+    start = len(w.oai.log)
+    w.oai.faults["truncate"] = lambda n: n > start + 1  # the cs listing's first page only
+    assert run_cli("harvest", env=w.env()).exit_code == 1
+    del w.oai.faults["truncate"]
+    assert run_cli("harvest", "--keep-all", env=w.env()).exit_code == 0
+    db = open_db(tmp_path / "db" / "papers.db")
+    listed = {r["id"] for r in base_corpus() if date.fromisoformat(r["update_date"]) >= DAY0 - timedelta(days=7)}
+    assert listed | {r["id"] for r in news} <= set(stored_ids(db))
+
+
 def test_a_held_paper_keeps_its_exact_dates_and_version(run_cli, tmp_path, world):
     w = world()
     write_queries(tmp_path / "queries.yaml", QUERIES)

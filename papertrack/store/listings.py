@@ -22,6 +22,7 @@ TABLES: dict[str, dict] = {
             "newest": (str, "Newest datestamp listed so far"),
             "response_day": (str, "The day of the server's responseDate when the listing started"),
             "pages": (int, "Pages listed so far"),
+            "keep_all": (int, "1 if its pages stored every record (--keep-all), not only the matches"),
         },
     },
 }
@@ -39,10 +40,12 @@ class Listing:
     newest: str | None = None  # newest datestamp listed so far
     response_day: str | None = None  # the server's date when the listing started
     pages: int = 0
+    keep_all: bool = False  # its pages stored every record, not only the matches
 
-    def covers(self, start: str, queries: list[str]) -> bool:
-        """Whether resuming this listing serves a run starting at `start` for `queries`."""
-        return self.start <= start and set(queries) <= set(self.queries)
+    def covers(self, start: str, queries: list[str], keep_all: bool = False) -> bool:
+        """Whether resuming this listing serves a run starting at `start` for `queries`
+        (keeping every record if `keep_all`: pages that kept only matches do not)."""
+        return self.start <= start and set(queries) <= set(self.queries) and (self.keep_all or not keep_all)
 
 
 def load_listing(db: sqlite_utils.Database, set_spec: str) -> Listing | None:
@@ -53,6 +56,7 @@ def load_listing(db: sqlite_utils.Database, set_spec: str) -> Listing | None:
     values = dict(zip(names, row))
     values["queries"] = json.loads(values["queries"] or "[]")
     values["pages"] = values["pages"] or 0
+    values["keep_all"] = bool(values["keep_all"])
     return Listing(**values)
 
 
