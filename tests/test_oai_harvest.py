@@ -292,6 +292,29 @@ def test_keep_all_after_a_stopped_run_lists_the_window_again(run_cli, tmp_path, 
     assert listed | {r["id"] for r in news} <= set(stored_ids(db))
 
 
+def test_a_listing_is_not_resumed_for_an_edited_query(run_cli, tmp_path, world):
+    """A listing stopped half-way, then binarization's text edited: the pages listed were
+    matched against the old text, so the next run lists the window again for it."""
+    w = world(limit=2)
+    write_queries(tmp_path / "queries.yaml", QUERIES)
+    assert run_cli("harvest", env=w.env()).exit_code == 0
+    w.move_to(DAY0 + timedelta(days=1))
+    w.publish(*(record(140 + i, "noise", DAY0 + timedelta(days=1), "cs.LG") for i in range(6)))
+    start = len(w.oai.log)
+    w.oai.faults["truncate"] = lambda n: n > start + 1  # the cs listing's first page only
+    assert run_cli("harvest", env=w.env()).exit_code == 1
+    del w.oai.faults["truncate"]
+    edited = QUERIES.replace("OR ti:binarized)", "OR ti:binarized OR ti:quantization)").replace(
+        "(cat:cs.LG OR cat:cs.CV)'", "(cat:cs.LG OR cat:cs.CV)'\n    since: 2024-05-28"
+    )
+    write_queries(tmp_path / "queries.yaml", edited)
+    result = run_cli("harvest", "--via", "oai", "--query", "binarization", env=w.env())
+    assert result.exit_code == 0, result.output
+    db = open_db(tmp_path / "db" / "papers.db")
+    query = parse_config(edited).queries[0]  # what it linked before the edit stays linked
+    assert set(arxivs_answer(w, query)) <= set(linked(db, "binarization"))
+
+
 def test_a_held_paper_keeps_its_exact_dates_and_version(run_cli, tmp_path, world):
     w = world()
     write_queries(tmp_path / "queries.yaml", QUERIES)

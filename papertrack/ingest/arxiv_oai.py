@@ -146,14 +146,13 @@ def list_set(
 ) -> None:
     """Page through one set's listing (resuming a stored one that serves these queries)."""
     db = members[0].db
-    names = [r.query.name for r in members]
+    texts = {r.query.name: saved_query_text(r.query) for r in members}
     keep_all = members[0].options.keep_all
     listing = load_listing(db, set_spec)
-    if listing is None or not listing.covers(start or "", names, keep_all):
-        listing = Listing(set_spec, start or "", names)
-    listing.queries = names  # its pages from here on are matched for these queries only
+    if listing is None or not listing.covers(start or "", texts, keep_all):
+        listing = Listing(set_spec, start or "")
+    listing.queries = dict(texts)  # its pages from here on are matched for these queries only
     listing.keep_all = keep_all  # ... and keep every record only if this run does
-    texts = {r.query.name: saved_query_text(r.query) for r in members}
     restarted_at: str | None = None
     while True:
         # a listing without a token but with pages behind it lost its token: it goes on from the

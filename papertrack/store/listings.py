@@ -17,7 +17,7 @@ TABLES: dict[str, dict] = {
         "columns": {
             "set_spec": (str, "The set listed: cs, stat, cs:cs:LG ..."),
             "start": (str, "The window's first day (from=), YYYY-MM-DD"),
-            "queries": (str, "JSON array of the saved queries every page so far was matched against"),
+            "queries": (str, "JSON object: the saved queries every page so far was matched against, name to query text"),
             "token": (str, "The resumptionToken of the next page (null: the first page)"),
             "newest": (str, "Newest datestamp listed so far"),
             "response_day": (str, "The day of the server's responseDate when the listing started"),
@@ -35,17 +35,19 @@ class Listing:
 
     set_spec: str
     start: str
-    queries: list[str] = field(default_factory=list)
+    queries: dict[str, str | None] = field(default_factory=dict)  # name -> the text matched
     token: str | None = None
     newest: str | None = None  # newest datestamp listed so far
     response_day: str | None = None  # the server's date when the listing started
     pages: int = 0
     keep_all: bool = False  # its pages stored every record, not only the matches
 
-    def covers(self, start: str, queries: list[str], keep_all: bool = False) -> bool:
-        """Whether resuming this listing serves a run starting at `start` for `queries`
-        (keeping every record if `keep_all`: pages that kept only matches do not)."""
-        return self.start <= start and set(queries) <= set(self.queries) and (self.keep_all or not keep_all)
+    def covers(self, start: str, queries: dict[str, str], keep_all: bool = False) -> bool:
+        """Whether resuming this listing serves a run starting at `start` for `queries` (name
+        to text: an edited query was not matched against its pages), keeping every record if
+        `keep_all` (pages that kept only matches do not)."""
+        same = all(self.queries.get(name) == text for name, text in queries.items())
+        return self.start <= start and same and (self.keep_all or not keep_all)
 
 
 def load_listing(db: sqlite_utils.Database, set_spec: str) -> Listing | None:
@@ -54,7 +56,9 @@ def load_listing(db: sqlite_utils.Database, set_spec: str) -> Listing | None:
     if row is None:
         return None
     values = dict(zip(names, row))
-    values["queries"] = json.loads(values["queries"] or "[]")
+    queries = json.loads(values["queries"] or "{}")
+    # an older papertrack stored names only: with no texts to compare, the window is listed again
+    values["queries"] = queries if isinstance(queries, dict) else dict.fromkeys(queries)
     values["pages"] = values["pages"] or 0
     values["keep_all"] = bool(values["keep_all"])
     return Listing(**values)
