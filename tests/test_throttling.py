@@ -199,6 +199,21 @@ def test_arxivs_bot_check_is_not_an_unparseable_page(run_cli, tmp_path, scripted
     assert snapshot(db) == before
 
 
+def test_an_html_page_that_is_no_bot_check_is_said_as_such(run_cli, tmp_path, scripted_server, monkeypatch):
+    """A proxy's or captive portal's page where arXiv's feed should be: retried, then named."""
+    monkeypatch.setenv("PAPERTRACK_ARXIV_DELAY", "0")
+    portal = b"<!DOCTYPE html><html><head><title>Sign in to the hotel Wi-Fi</title></head><body></body></html>"
+    server = scripted_server([(200, portal, {"Content-Type": "text/html"})])
+    write_queries(tmp_path / "queries.yaml", WITH_VENUE.split("  - name: cvpr2020")[0])
+    db = bot_checked_db(tmp_path)
+    before = snapshot(db)
+    result = run_cli("harvest", "--query", "binarization", env={"PAPERTRACK_ARXIV_URL": server.url})
+    assert result.exit_code == 1
+    [line] = result.stderr.strip().splitlines()
+    assert "arXiv kept sending an HTML page where data was expected" in line
+    assert snapshot(db) == before
+
+
 def test_requests_name_papertrack_and_the_contact(run_cli, day_one):
     from papertrack import __version__
 

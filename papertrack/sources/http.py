@@ -34,7 +34,7 @@ from urllib3.util.retry import Retry
 
 from papertrack import __version__
 from papertrack.errors import BotCheck, SourceError, Throttled
-from papertrack.sources.botcheck import bot_check
+from papertrack.sources.botcheck import HEAD, bot_check, looks_like_html
 from papertrack.sources.locks import Lock
 
 T = TypeVar("T")
@@ -217,6 +217,9 @@ class PoliteSession:
                 raise bot_check_error(service, f"{kind}, HTTP {response.status_code}", advice, shown)
             if response.status_code in THROTTLE_STATUSES:
                 raise throttled(service, response, self.requests - before, shown)
+            if response.status_code == 200 and looks_like_html(response.content[:HEAD]):
+                problem = BadContent("an HTML page where data was expected")  # a proxy's or portal's page
+                continue
             try:
                 return read(response)
             except BadContent as e:
