@@ -329,6 +329,26 @@ def test_the_picks_profile_is_for_editors_on_a_public_site(site, tmp_path):
     assert ed.get("/papers/candidates.json?profile=picks&_shape=array").json()
 
 
+def test_the_picks_profile_model_is_for_editors_on_a_public_site(site):
+    """`rank_models` holds the picks profile's model (it scores future picks first) and the
+    SHA-1 of its positives (with the past picks published, trying each candidate in turn
+    finds the new pick): on a public site, for editors only."""
+    from papertrack.rank.profiles import rank
+
+    ed = client(site, "ed")
+    for pid in ("2001.00007", "2001.00011", "2001.00013", "2001.00017"):
+        ed.post("/-/desk/pick", {"issue": ISSUE, "paper": pid}, status=303)
+    db = open_db(site[2] / "papers.db")
+    rank(db, ["picks"], [], n_jobs=1)
+    db.close()
+    private = ["/papers/rank_models", "/papers/rank_models.json", "/papers/rank_models/picks.json",
+               "/papers/rank_models/picks.blob?_blob_column=model"]  # fmt: skip
+    for who in (client(site), client(site, "rita")):
+        for path in private:
+            who.get(path, status=403)
+    assert ed.get("/papers/rank_models/picks.json?_shape=array").json()[0]["positives"] == 4
+
+
 def test_notes_and_picks_are_for_editors_on_a_public_site(site):
     """The editor's headlines and the picks of issues not out yet: editors only, on the
     tables' pages and in a paper's links from other tables; the pages that show published

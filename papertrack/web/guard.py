@@ -7,7 +7,7 @@ every value SQLite builds, and one export at a time.
   per response and SQL time bounded, no whole-table CSV streams or database downloads, and the
   `/-/` pages that show local paths (`databases`, `plugins`, `threads`, and `metadata`
   for the plugin settings it shows) answer 404, and
-  the `imports`, `drafts`, `notes` and `picks` tables are for editors only (a paper's
+  the `imports`, `drafts`, `notes`, `picks`, `scores` and `rank_models` tables are for editors only (a paper's
   page leaves them out of its links from other tables).
   `private` (plain `papertrack serve` on one's own machine): Datasette as it comes.
 * **Values.** Every connection Datasette opens refuses to build a string or blob longer than
@@ -44,7 +44,9 @@ PUBLIC_SETTINGS: dict[str, Any] = {
 HIDDEN_PAGES = ("databases", "plugins", "threads", "metadata")
 # editors only on a public site: file names of imports (older papertracks stored whole paths), a model's
 # unreviewed drafts, the editor's notes (headlines before the issue is out) and picks (future issues)
-PRIVATE_TABLES = ("imports", "drafts", "notes", "picks", "scores")  # scores: the picks profile ranks future picks first
+# scores and rank_models: the picks profile ranks future picks first (its model scores them; the digest of its
+# positives, with the past picks known, tells which paper was picked)
+PRIVATE_TABLES = ("imports", "drafts", "notes", "picks", "scores", "rank_models")
 PRIVATE_PROFILES = ("picks",)
 EDITORS_QUERIES = ("candidates",)  # a profile's papers best first, `picks` included
 MAX_VALUE_BYTES = 2_000_000  # the longest abstract is 3 KB, the longest author list 20 KB
