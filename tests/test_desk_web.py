@@ -158,7 +158,7 @@ def test_what_editors_type_is_escaped_and_links_are_http_only(site):
     assert "&lt;script&gt;alert(&#34;h&#34;)&lt;/script&gt;" in page
     md = ed.get(f"/-/desk/digest.md?issue={ISSUE}").text
     assert '[\\<script\\>alert("h")\\</script\\> | \\<b\\>src\\</b\\>](https://x.example/?a=%3Cscript%3E)' in md
-    assert '代码：https://github.com/a/b?q="%3E%3Cx  \n' in md
+    assert '代码：https://github.com/a/b?q="%3E%3Cx  \n' in md and "摘要：\\<img src=x onerror=alert(1)>  \n" in md
     atom = client(site).get("/browse.atom?q=binary").content  # the note's summary is the paper's summary
     assert b"<img" not in atom and b"&lt;img src=x onerror=alert(1)&gt;" in atom
     assert feedparser.parse(atom).bozo == 0
