@@ -157,6 +157,34 @@ def test_feed_tokens_name_their_user_and_rotate(lib):
     assert rotated != token and users.feed_user(lib, token) is None and users.feed_user(lib, rotated) == alice
 
 
+def test_a_removed_accounts_number_is_never_given_again(lib, tmp_path):
+    """A running site keeps each reader's ranking under their number: a new account must
+    not inherit the ranking (and its reasons) of the removed account whose number it got.
+    A library made before AUTOINCREMENT is rebuilt on opening, its accounts kept."""
+    add(lib), add(lib, "bob")
+    with transaction(lib):
+        users.remove_user(lib, "bob")
+        carol = users.add_user(lib, "carol", PASSWORD)
+    assert carol.id == 3
+    old = tmp_path / "old" / "library.db"
+    old.parent.mkdir()
+    conn = sqlite3.connect(old)
+    with conn:
+        conn.execute(
+            lib.execute("select sql from sqlite_master where name = 'users'").fetchone()[0].replace(" AUTOINCREMENT", "")
+        )
+        conn.execute("insert into users values (1, 'dan', 'reader', 'x', 'tok1', 4, '2024-01-01T00:00:00Z', null)")
+        conn.execute("insert into users values (2, 'eve', 'editor', 'y', 'tok2', 0, '2024-01-01T00:00:00Z', null)")
+    conn.close()
+    db = open_library(old)
+    with transaction(db.conn):
+        users.remove_user(db.conn, "eve")
+        frank = users.add_user(db.conn, "frank", PASSWORD)
+    assert frank.id == 3 and users.get_user(db.conn, "dan") == users.User(1, "dan", "reader", 4)
+    assert {i.name for i in db["users"].indexes} == {"idx_users_name", "idx_users_feed_token"}  # type: ignore[union-attr]
+    db.close()
+
+
 def test_library_actions_keep_likes_and_dislikes_apart(lib):
     user = add(lib)
 

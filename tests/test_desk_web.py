@@ -158,7 +158,7 @@ def test_what_editors_type_is_escaped_and_links_are_http_only(site):
     assert "&lt;script&gt;alert(&#34;h&#34;)&lt;/script&gt;" in page
     md = ed.get(f"/-/desk/digest.md?issue={ISSUE}").text
     assert '[\\<script\\>alert("h")\\</script\\> | \\<b\\>src\\</b\\>](https://x.example/?a=%3Cscript%3E)' in md
-    assert '代码：https://github.com/a/b?q="%3E%3Cx  \n' in md
+    assert '代码：https://github.com/a/b?q="%3E%3Cx  \n' in md and "摘要：\\<img src=x onerror=alert(1)>  \n" in md
     atom = client(site).get("/browse.atom?q=binary").content  # the note's summary is the paper's summary
     assert b"<img" not in atom and b"&lt;img src=x onerror=alert(1)&gt;" in atom
     assert feedparser.parse(atom).bozo == 0
@@ -327,6 +327,26 @@ def test_the_picks_profile_is_for_editors_on_a_public_site(site, tmp_path):
     assert "sort=like%3Apicks" in ed.get("/browse").text
     ed.get("/browse?sort=like:picks")
     assert ed.get("/papers/candidates.json?profile=picks&_shape=array").json()
+
+
+def test_the_picks_profile_model_is_for_editors_on_a_public_site(site):
+    """`rank_models` holds the picks profile's model (it scores future picks first) and the
+    SHA-1 of its positives (with the past picks published, trying each candidate in turn
+    finds the new pick): on a public site, for editors only."""
+    from papertrack.rank.profiles import rank
+
+    ed = client(site, "ed")
+    for pid in ("2001.00007", "2001.00011", "2001.00013", "2001.00017"):
+        ed.post("/-/desk/pick", {"issue": ISSUE, "paper": pid}, status=303)
+    db = open_db(site[2] / "papers.db")
+    rank(db, ["picks"], [], n_jobs=1)
+    db.close()
+    private = ["/papers/rank_models", "/papers/rank_models.json", "/papers/rank_models/picks.json",
+               "/papers/rank_models/picks.blob?_blob_column=model"]  # fmt: skip
+    for who in (client(site), client(site, "rita")):
+        for path in private:
+            who.get(path, status=403)
+    assert ed.get("/papers/rank_models/picks.json?_shape=array").json()[0]["positives"] == 4
 
 
 def test_notes_and_picks_are_for_editors_on_a_public_site(site):

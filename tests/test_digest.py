@@ -142,6 +142,34 @@ def test_editor_overrides(news):
     assert (paper["summary"], paper["code_url"]) == ("第一行\n第二行", "https://gitlab.com/x/cars")
 
 
+@pytest.mark.parametrize(
+    ("summary", "expected"),
+    [
+        (
+            '见[slide](https://speakerdeck.com/x)与[a](<HTTP://a.example/> "t")',
+            '见[slide](https://speakerdeck.com/x)与[a](<HTTP://a.example/> "t")',
+        ),
+        (
+            "IPC < 1.0，极低比特(<4bit)，<https://cs217.stanford.edu>",
+            "IPC < 1.0，极低比特(<4bit)，<https://cs217.stanford.edu>",
+        ),
+        ("[x](javascript:alert(1)) ![i]( data:text/html,x)", "[x]\\(javascript:alert(1)) ![i]\\( data:text/html,x)"),
+        ("[x](\njavascript:alert(1))", "[x]\\(  \njavascript:alert(1))"),
+        (
+            '<javascript:alert(1)> <a href="javascript:x">y</a> <img src=x onerror=alert(1)>',
+            '\\<javascript:alert(1)> \\<a href="javascript:x">y\\</a> \\<img src=x onerror=alert(1)>',
+        ),
+        ("\\<b>escaped\\</b> \\\\<script>x", "\\<b>escaped\\</b> \\\\\\<script>x"),
+    ],
+)
+def test_links_in_the_editors_summary_are_http_only(news, summary, expected):
+    """The editor's 摘要 keeps their markdown and its http(s) links; a link to anything else
+    (`javascript:`, `data:`), an autolink or raw HTML (`<a href>`, `onerror`) is made plain text."""
+    set_note(news, "1909.04977", Note(summary=summary))
+    out = digest(news, "2019-09-01", "2019-09-15")
+    assert out.split("摘要：", 1)[1] == expected + "  \n"
+
+
 def test_note_survives_reharvest_and_clearing_restores_derived(news):
     set_note(news, "1909.04977", Note(summary="编辑的摘要", code_url="https://github.com/editor/cars"))
     newer = make_paper(

@@ -10,6 +10,7 @@ the papers database's connections.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import sqlite3
 from collections.abc import Iterator
@@ -110,7 +111,11 @@ def open_library(path: str | Path, create: bool = True) -> sqlite_utils.Database
 def ensure_library(db: sqlite_utils.Database) -> None:
     """Create missing tables, columns and indexes (idempotent)."""
     existing = set(db.table_names())
-    if existing.issuperset(TABLES) and all(set(s["columns"]) <= set(db[n].columns_dict) for n, s in TABLES.items()):
+    if (
+        existing.issuperset(TABLES)
+        and all(set(s["columns"]) <= set(db[n].columns_dict) for n, s in TABLES.items())
+        and _numbers_never_reused(db)
+    ):
         return
     with db_transaction(db):
         for name, spec in TABLES.items():
@@ -119,10 +124,32 @@ def ensure_library(db: sqlite_utils.Database) -> None:
                 db[name].add_missing_columns([columns])  # type: ignore[union-attr]
             else:
                 db[name].create(columns, pk=spec["pk"], not_null=set(columns) - {"password_changed"})  # type: ignore[union-attr]
+        if not _numbers_never_reused(db):
+            _autoincrement(db, "users")
         for name, cols in INDEXES:
             db[name].create_index(cols, if_not_exists=True)  # type: ignore[union-attr]
         for name, cols in UNIQUE_INDEXES:
             db[name].create_index(cols, unique=True, if_not_exists=True)  # type: ignore[union-attr]
+
+
+def _numbers_never_reused(db: sqlite_utils.Database) -> bool:
+    """Whether `users.id` is AUTOINCREMENT: a removed account's number is never a new
+    account's (a running site keeps each reader's ranking under it)."""
+    row = db.execute("select sql from sqlite_master where type = 'table' and name = 'users'").fetchone()
+    return row is not None and "AUTOINCREMENT" in row[0].upper()
+
+
+def _autoincrement(db: sqlite_utils.Database, table: str) -> None:
+    """Rebuild `table` (in the caller's transaction) with its INTEGER PRIMARY KEY AUTOINCREMENT,
+    rows kept; its indexes go with the old table (the caller makes them again)."""
+    sql = db.execute("select sql from sqlite_master where type = 'table' and name = ?", [table]).fetchone()[0]
+    new, found = re.subn(r"\bINTEGER PRIMARY KEY\b", "INTEGER PRIMARY KEY AUTOINCREMENT", sql, count=1, flags=re.I)
+    if not found:
+        raise UsageError(f"the library's {table} table has no INTEGER PRIMARY KEY: not a papertrack library")
+    db.execute(new.replace(f'"{table}"', f'"{table}_new"', 1).replace(f"[{table}]", f"[{table}_new]", 1))
+    db.execute(f'insert into "{table}_new" select * from "{table}"')
+    db.execute(f'drop table "{table}"')
+    db.execute(f'alter table "{table}_new" rename to "{table}"')
 
 
 @contextmanager

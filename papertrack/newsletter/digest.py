@@ -62,9 +62,21 @@ def md_url(url: str) -> str:
 def _editor_text(text: str) -> list[str]:
     """The editor's own markdown, kept, one list item per line (the template ends each
     with two spaces); only what would break the entry (blank lines, list bullets at the
-    start of a line) is neutralised."""
+    start of a line) or lead anywhere but an http(s) URL (`_http_only`) is neutralised."""
     lines = [line.rstrip() for line in text.splitlines() if line.strip()]
-    return [_inert_bullet(line) for line in lines] or [""]
+    return [_http_only(_inert_bullet(line)) for line in lines] or [""]
+
+
+# `](` of a link or image whose destination is not an http(s) URL; `<` opening raw HTML or an
+# autolink to anything else (`<4bit`, `a < b` stay); each after an even run of backslashes
+_NOT_HTTP_LINK = re.compile(r"(?<!\\)((?:\\\\)*)\]\((?!\s*<?https?://)", re.IGNORECASE)
+_NOT_HTTP_TAG = re.compile(r"(?<!\\)((?:\\\\)*)<(?=[a-z/!?])(?!https?://)", re.IGNORECASE)
+
+
+def _http_only(line: str) -> str:
+    """The editor's markdown with its links to anything but http(s) URLs (`javascript:`,
+    `data:`) and its raw HTML made plain text, by a backslash."""
+    return _NOT_HTTP_TAG.sub(r"\1\\<", _NOT_HTTP_LINK.sub(r"\1]\\(", line))
 
 
 def _inert_bullet(line: str) -> str:

@@ -7,7 +7,7 @@ every value SQLite builds, and one export at a time.
   per response and SQL time bounded, no whole-table CSV streams or database downloads, and the
   `/-/` pages that show local paths (`databases`, `plugins`, `threads`, and `metadata`
   for the plugin settings it shows) answer 404, and
-  the `imports`, `drafts`, `notes` and `picks` tables are for editors only (a paper's
+  the `imports`, `drafts`, `notes`, `picks`, `scores` and `rank_models` tables are for editors only (a paper's
   page leaves them out of its links from other tables).
   `private` (plain `papertrack serve` on one's own machine): Datasette as it comes.
 * **Values.** Every connection Datasette opens refuses to build a string or blob longer than
@@ -44,9 +44,12 @@ PUBLIC_SETTINGS: dict[str, Any] = {
 HIDDEN_PAGES = ("databases", "plugins", "threads", "metadata")
 # editors only on a public site: file names of imports (older papertracks stored whole paths), a model's
 # unreviewed drafts, the editor's notes (headlines before the issue is out) and picks (future issues)
-PRIVATE_TABLES = ("imports", "drafts", "notes", "picks", "scores")  # scores: the picks profile ranks future picks first
+# scores and rank_models: the picks profile ranks future picks first (its model scores them; the digest of its
+# positives, with the past picks known, tells which paper was picked)
+PRIVATE_TABLES = ("imports", "drafts", "notes", "picks", "scores", "rank_models")
 PRIVATE_PROFILES = ("picks",)
 EDITORS_QUERIES = ("candidates",)  # a profile's papers best first, `picks` included
+MAX_FACETS = 5  # facets a public page may ask for (`_facet=`, `_facet_m2m=` ...): each is a query of up to 1 s
 MAX_VALUE_BYTES = 2_000_000  # the longest abstract is 3 KB, the longest author list 20 KB
 EXPORTS_AT_ONCE = 1
 EXPORTS_WAITING = 4  # beyond this many waiting: 503, try again
@@ -154,9 +157,10 @@ def limit_values(conn: sqlite3.Connection) -> None:
 
 
 def hide_pages(datasette, app):
-    """ASGI middleware: on a public site, 404 for the introspection pages that show paths, and
+    """ASGI middleware: on a public site, 404 for the introspection pages that show paths,
     400 for a row's `?_extras=foreign_key_tables` (it counts the rows of hidden tables that
-    name the row: whether a paper is picked)."""
+    name the row: whether a paper is picked), and 400 for more than MAX_FACETS facets asked
+    for (Datasette runs one query per `_facet=`, repeats too: 60 took 38 s of one request)."""
     hidden = {f"/-/{name}{ext}" for name in HIDDEN_PAGES for ext in ("", ".json")}
 
     async def wrapped(scope, receive, send):
@@ -167,6 +171,8 @@ def hide_pages(datasette, app):
             extras = parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
             if any("foreign_key_tables" in value.split(",") for key, value in extras if key == "_extras"):
                 return await _plain(send, 400, b"Error: _extras=foreign_key_tables is off on this site\n")
+            if sum(key == "_facet" or key.startswith("_facet_") and key != "_facet_size" for key, _ in extras) > MAX_FACETS:
+                return await _plain(send, 400, f"Error: at most {MAX_FACETS} facets at once on this site\n".encode())
         await app(scope, receive, send)
 
     return wrapped
