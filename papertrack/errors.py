@@ -56,6 +56,14 @@ class Interrupted(KeyboardInterrupt):
     exit_code = 143
 
 
+def stop_reason(e: BaseException) -> str:
+    """What stopped a command, by the exception's type: not its text, which Python rewrites
+    when the signal lands inside a codec ("encoding with 'idna' codec failed (...)")."""
+    if isinstance(e, Interrupted):
+        return "stopped by SIGTERM"
+    return "stopped by Ctrl+C" if isinstance(e, KeyboardInterrupt) else str(e) or type(e).__name__
+
+
 class Throttled(SourceError):
     """A service kept answering 429/503/406 after every retry: it is throttling this
     machine. The run asks it nothing more, and the queries left for it are deferred, not

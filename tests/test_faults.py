@@ -197,6 +197,24 @@ def test_sigterm_and_ctrl_c_end_a_harvest_in_one_line(tmp_path, replay, sig, cod
     assert db["papers"].count == 30 and db["papers_queries"].count == 30
 
 
+def test_a_signal_inside_a_codec_is_still_named_by_its_kind():
+    """Python rewrites an exception raised inside a codec ("encoding with 'idna' codec
+    failed (Interrupted: ...)"): the reason comes from the exception's type, not its text."""
+    from papertrack.errors import Interrupted, stop_reason
+
+    def stop(*_):
+        raise Interrupted("stopped by SIGTERM")
+
+    import codecs
+
+    codecs.register(lambda name: codecs.CodecInfo(stop, stop, name="pt_stop") if name == "pt_stop" else None)
+    with pytest.raises(Interrupted) as info:
+        "x".encode("pt_stop")
+    assert "codec failed" in str(info.value)  # what Python did to the text
+    assert stop_reason(info.value) == "stopped by SIGTERM"
+    assert stop_reason(KeyboardInterrupt()) == "stopped by Ctrl+C"
+
+
 class Health:
     """Datasette's "Harvest health" canned query (in-process, one event loop), by query name."""
 

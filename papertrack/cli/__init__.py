@@ -21,7 +21,7 @@ import click
 from papertrack import __version__
 from papertrack.cli import bibliography, editing, harvesting, newsletter, ranking, site, users
 from papertrack.cli.options import DB_KEY
-from papertrack.errors import Interrupted, LockHeld, PapertrackError
+from papertrack.errors import Interrupted, LockHeld, PapertrackError, stop_reason
 
 # What a command stopped half-way (disk full, Ctrl+C, SIGTERM) leaves, and what to do next.
 AFTERMATH = {
@@ -55,7 +55,7 @@ class ErrorsInOneLine(click.Group):
             _fail(e.format_message(), e.exit_code)
         except KeyboardInterrupt as e:  # Ctrl+C, or SIGTERM (`Interrupted`)
             kept, again = _aftermath(ctx)
-            _fail(f"{str(e) or 'stopped by Ctrl+C'}: {kept}; {again}", getattr(e, "exit_code", 130))
+            _fail(f"{stop_reason(e)}: {kept}; {again}", getattr(e, "exit_code", 130))
         except sqlite3.Error as e:
             _fail(storage_error(e, ctx.meta.get(DB_KEY), _aftermath(ctx)), 1)
         except OSError as e:

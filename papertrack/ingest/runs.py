@@ -21,7 +21,7 @@ import sqlite_utils
 
 from papertrack.config import SavedQuery
 from papertrack.enrich.taxonomy import Taxonomy
-from papertrack.errors import PapertrackError, Throttled
+from papertrack.errors import PapertrackError, Throttled, stop_reason
 from papertrack.models import now_iso
 from papertrack.store.papers import SaveResult
 from papertrack.store.runs import Heartbeat, coverage, query_state, record_run, set_progress, start_run
@@ -177,7 +177,7 @@ def recorded(runs: Sequence[Run]) -> Iterator[None]:
         raise
     except BaseException as e:
         unwinding = True
-        _end(runs, "interrupted", str(e) or "stopped by Ctrl+C")
+        _end(runs, "interrupted", stop_reason(e))
         raise
     finally:
         for run in runs:
