@@ -321,6 +321,12 @@ def test_plugin_settings_that_name_local_files_stay_private(db_path):
             client.close()
 
 
+def test_for_you_on_a_site_without_accounts_does_not_ask_to_sign_in(public):
+    response, _ = fetch(public, "/browse?sort=for-you")
+    assert response.status_code == 200
+    assert "has no accounts" in response.text and "Sign in" not in response.text
+
+
 def test_public_profile_bounds_responses(public):
     settings = fetch(public, "/-/settings.json")[0].json()
     assert settings["allow_download"] is False and settings["allow_csv_stream"] is False

@@ -59,6 +59,8 @@ class Personal:
         """What the page says above a for-you list, if anything."""
         if not self.for_you:
             return None
+        if self.user is None and self.sign_in_url is None:
+            return "This copy of the site has no accounts: papers are ranked for you where your team signs in. Newest first."
         if self.user is None:
             return "Sign in to see papers ranked for you: newest first meanwhile."
         status = self.status
