@@ -325,6 +325,9 @@ def test_for_you_on_a_site_without_accounts_does_not_ask_to_sign_in(public):
     response, _ = fetch(public, "/browse?sort=for-you")
     assert response.status_code == 200
     assert "has no accounts" in response.text and "Sign in" not in response.text
+    response, _ = fetch(public, "/-/logout")
+    assert (response.status_code, response.headers["location"]) == (302, "/")  # not to a sign-in page that is not there
+    assert fetch(public, "/-/login")[0].status_code == 404
 
 
 def test_public_profile_bounds_responses(public):

@@ -291,8 +291,8 @@ async def logout(datasette, request):
     accounts = accounts_of(datasette)
     user = await current_user(datasette, request)
     if request.method != "POST":
-        if user is None:
-            return Response.redirect(datasette.urls.path("/-/login"))
+        if user is None:  # nobody to sign out: to the sign-in page, or home on a site without accounts
+            return Response.redirect(datasette.urls.path("/-/login") if accounts else datasette.urls.instance())
         context = {"user": user, "title": "Sign out", "next": ""}
         return Response.html(await datasette.render_template("papertrack_login.html", context, request=request))
     try:
