@@ -16,7 +16,7 @@ from papertrack.ingest.local_match import saved_query_text
 from papertrack.sources.arxiv import ArxivClient
 from papertrack.store.schema import open_db
 from tests.helpers import start_papertrack, wait_until, write_queries
-from tests.oai_world import DAY0, QUERIES, World, base_corpus, record, revised, touched
+from tests.oai_world import DAY0, QUERIES, World, base_corpus, record, revised, stamp, touched
 from tests.sparql_standin import SparqlStandIn
 
 CONFIG = parse_config(QUERIES)
@@ -329,6 +329,24 @@ def test_a_held_paper_keeps_its_exact_dates_and_version(run_cli, tmp_path, world
     after = db["papers"].get(paper["id"])
     assert (after["published"], after["version"]) == (before["published"], before["version"])
     assert after["published"].endswith("T10:00:00Z") and after["journal_ref"] == "Journal of Tests 2024"
+
+
+def test_a_held_paper_keeps_its_submission_when_created_names_another_day(run_cli, tmp_path, world):
+    """arXiv's OAI-PMH code fills `<created>` from the current version's row: a revised
+    paper's record may name the revision's day. A stored first submission never moves."""
+    w = world()
+    write_queries(tmp_path / "queries.yaml", QUERIES)
+    assert run_cli("harvest", env=w.env()).exit_code == 0
+    db = open_db(tmp_path / "db" / "papers.db")
+    paper = base_corpus()[27]
+    before = db["papers"].get(paper["id"])
+    day = DAY0 + timedelta(days=1)
+    w.move_to(day)
+    w.publish({**revised(paper, day), "versions": [{"version": "v2", "created": stamp(day)}]})  # <created> = v2's day
+    assert run_cli("harvest", env=w.env()).exit_code == 0
+    after = db["papers"].get(paper["id"])
+    assert (after["published"], after["year"]) == (before["published"], before["year"])
+    assert after["updated"][:10] == day.isoformat() and after["title"].endswith("(revised)")
 
 
 def test_via_chooses_the_channel(run_cli, tmp_path, world):

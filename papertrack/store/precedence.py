@@ -8,8 +8,9 @@ Each rule is written once, here:
 * **The editor's note** wins over derived text: `papers.summary` and `papers.code_url`
   are the note's when it has them, else derived from the paper (`apply_notes`).
 * **Dates to the second** win over dates to the day: arXiv's OAI-PMH gives days and no
-  version number, its query API seconds and the version; a record that agrees to the day
-  keeps the stored time, and a stored paper its version number (`keep_precise`).
+  version number, its query API seconds and the version; a stored paper keeps its first
+  submission and its version number, and its last update's time when the day agrees
+  (`keep_precise`).
 """
 
 from __future__ import annotations
@@ -88,11 +89,14 @@ def noted(db: sqlite_utils.Database, ids: Iterable[str]) -> list[str]:
 
 
 def keep_precise(stored: Mapping, paper: Paper) -> Paper:
-    """`paper` (dated to the day, its version unknown) with the stored row's times where
-    the days agree, and the stored version number."""
-    for column in ("published", "updated"):
-        old, new = stored[column], getattr(paper, column)
-        if old and new and old[:10] == new[:10]:
-            setattr(paper, column, old)
+    """`paper` (dated to the day, its version unknown) with the stored row's first
+    submission, its last update's time where the days agree, and its version number."""
+    if stored["published"]:
+        # v1's submission never changes, and OAI-PMH's `created` may be another version's day
+        # (its schema says the first version's; arXiv's code reads the current version's row)
+        paper.published, paper.year = stored["published"], stored["year"] or paper.year
+    old, new = stored["updated"], paper.updated
+    if old and new and old[:10] == new[:10]:
+        paper.updated = old
     paper.version = stored["version"] or paper.version
     return paper
