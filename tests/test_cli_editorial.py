@@ -116,6 +116,25 @@ def test_unknown_paper_is_one_line_exit_2(harvested):
     assert (result.exit_code, result.output) == (2, "Error: no paper '1234.56789' in the database\n")
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("note", "1909.04977", "--summary", "\udcce\udcd2"),
+        ("pick", "--issue", "2020-03-19", "\udcff"),
+        ("tag", "1909.04977", "\udcff"),
+    ],
+)
+def test_text_that_is_not_utf8_is_one_line_exit_2(harvested, tmp_path, args):
+    """An argument in another encoding than the terminal's (a GBK file passed as
+    `--summary "$(cat summary.txt)"` in a UTF-8 locale) reaches Python with surrogates in
+    place of its bytes, which SQLite cannot take: one line, exit 2, nothing stored."""
+    result = harvested(*args)
+    assert result.exit_code == 2 and result.output.startswith("Error: ") and result.output.count("\n") == 1
+    assert "convert it to UTF-8" in result.output
+    db = open_db(tmp_path / "db" / "papers.db")
+    assert db.execute("select count(*) from notes").fetchone()[0] == 0
+
+
 def test_note_pick_unpick_digest(harvested, tmp_path):
     result = harvested(
         "note",

@@ -219,3 +219,17 @@ def test_warns_about_papers_featured_before(news):
 def test_bad_windows(news, args, message):
     with pytest.raises(UsageError, match=message):
         select(news, *args)
+
+
+def test_lines_of_the_editors_summary_that_would_end_the_entry_are_made_text(news):
+    """A line of the 摘要 that would start a block of its own (an ordered list in either
+    form, a heading, a quote, a code fence, a rule) would end the entry's list item and
+    break the section: it is escaped (an ordered list's `.` or `)`, as past issues' indented
+    lists are imported: a backslash before the number would show); inline markdown stays."""
+    summary = "贡献：\n1) 提出 A\n    2. 验证 B\n# 结论\n> 引用\n```\n---\n***\n**重点**\n#MNN 和 2)"
+    set_note(news, "1909.04977", Note(summary=summary))
+    out = digest(news, "2019-09-01", "2019-09-15")
+    assert out.split("摘要：", 1)[1].split("  \n") == [
+        "贡献：", "1\\) 提出 A", "    2\\. 验证 B", "\\# 结论", "\\> 引用", "\\```", "\\---", "\\***", "**重点**",
+        "#MNN 和 2)", "",
+    ]  # fmt: skip

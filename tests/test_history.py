@@ -103,6 +103,28 @@ def test_imported_issue_renders_back_in_the_same_shape(db, replay):
     assert "摘要：**加粗**的编辑摘要保留 markdown。  " in out  # the editor's markdown is theirs
 
 
+def test_an_issue_papertrack_wrote_imports_back_to_the_same_section(db, tmp_path):
+    """The digest escapes markdown in headlines and sources (`\\[`, `\\*`, `\\|`); importing
+    the issue once it is out reads them as the text they stand for, not with the backslashes
+    (which the next digest would escape again)."""
+    with transaction(db):
+        save_papers(db, [make_paper("1911.11907", title="A [bold] *title* | with_underscores <b>")])
+    set_note(db, "1911.11907", Note(source="华为诺亚 [北大] | *x*"))
+    set_note(db, "1911.11907", Note(headline="GhostNet：[测试] *强调* | 竖线 a_b \\ c"))
+    set_note(db, "1911.11907", Note(source_url="https://mp.weixin.qq.com/s/a(b)"))
+    from papertrack.newsletter.editorial import pick
+
+    pick(db, ["1911.11907"], "2020-03-19")
+    written = render(select(db, issue="2020-03-19"))
+    db.execute("delete from notes")
+    db.execute("delete from picks")
+    (tmp_path / "2020-03-19.md").write_text(f"# 简报\n\n{written}\n## 开源项目\n", encoding="utf-8")
+    import_issues(db, [tmp_path / "2020-03-19.md"])
+    note = db["notes"].get("1911.11907")
+    assert (note["headline"], note["source"]) == ("GhostNet：[测试] *强调* | 竖线 a_b \\ c", "华为诺亚 [北大] | *x*")
+    assert render(select(db, issue="2020-03-19")) == written
+
+
 def test_editor_notes_win_over_a_reimport(db, replay):
     server = stand_in(replay)
     import_issues(db, [ISSUES / "2020-04-04.md"], ArxivClient(server.url, delay=0))

@@ -36,11 +36,11 @@ DEFAULT_AFTERMATH = ("what was committed before is kept", "run the command again
 
 
 class ErrorsInOneLine(click.Group):
-    """Turns papertrack's typed errors, a command's bad options, the database's and the
-    file system's errors, Ctrl+C and SIGTERM into one line on stderr and an exit code:
-    the error's own (2 for bad input, 75 for a lock held by another process), 1 for
-    storage faults, 130 for Ctrl+C, 143 for SIGTERM. A plugin source that could not be
-    loaded is one line too, a warning."""
+    """Turns papertrack's typed errors, a command's bad options, an argument not in the
+    terminal's encoding, the database's and the file system's errors, Ctrl+C and SIGTERM
+    into one line on stderr and an exit code: the error's own (2 for bad input, 75 for a
+    lock held by another process), 1 for storage faults, 130 for Ctrl+C, 143 for SIGTERM.
+    A plugin source that could not be loaded is one line too, a warning."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -58,6 +58,10 @@ class ErrorsInOneLine(click.Group):
             _fail(f"{stop_reason(e)}: {kept}; {again}", getattr(e, "exit_code", 130))
         except sqlite3.Error as e:
             _fail(storage_error(e, ctx.meta.get(DB_KEY), _aftermath(ctx)), 1)
+        except UnicodeEncodeError as e:  # an argument's bytes not in the locale's encoding: surrogates
+            if e.reason != "surrogates not allowed" or not isinstance(e.object, str):
+                raise
+            _fail(f"{e.object[:80]!r} is not text in the terminal's encoding: convert it to UTF-8 (iconv -f GBK, say)", 2)
         except OSError as e:
             if e.errno == errno.EPIPE:
                 raise  # click closes a broken pipe quietly

@@ -61,8 +61,9 @@ def md_url(url: str) -> str:
 
 def _editor_text(text: str) -> list[str]:
     """The editor's own markdown, kept, one list item per line (the template ends each
-    with two spaces); only what would break the entry (blank lines, list bullets at the
-    start of a line) or lead anywhere but an http(s) URL (`_http_only`) is neutralised."""
+    with two spaces); only what would break the entry (blank lines, a line starting a
+    block of its own: `_BLOCK_START`) or lead anywhere but an http(s) URL (`_http_only`)
+    is neutralised."""
     lines = [line.rstrip() for line in text.splitlines() if line.strip()]
     return [_http_only(_inert_bullet(line)) for line in lines] or [""]
 
@@ -79,8 +80,16 @@ def _http_only(line: str) -> str:
     return _NOT_HTTP_TAG.sub(r"\1\\<", _NOT_HTTP_LINK.sub(r"\1]\\(", line))
 
 
+# where a backslash goes in a line that would start a block of its own, ending the entry's list
+# item: before a bullet, a heading, a quote, a code fence or a rule; after an ordered list's
+# number, before its `.` or `)` (a backslash before a digit is no escape: it would show)
+_BLOCK_START = re.compile(
+    r"^\s*(?:\d{1,9}(?=[.)](?:\s|$))|(?=[-*+](?:\s|$)|#{1,6}(?:\s|$)|>|```|~~~|([-*_])(?:\s*\1){2,}\s*$))"
+)
+
+
 def _inert_bullet(line: str) -> str:
-    return re.sub(r"^(\s*)([-*+]|\d+\.)(\s)", r"\1\\\2\3", line)
+    return _BLOCK_START.sub(lambda m: m.group(0) + "\\", line, count=1)
 
 
 def _draft_text(text: str) -> list[str]:

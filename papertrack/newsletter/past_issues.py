@@ -39,6 +39,7 @@ _HEADLINE = re.compile(
     r"\[(?P<text>(?:[^\[\]]|\[[^\[\]]*\])*)\]\((?P<url>[^()\s]*(?:\([^()\s]*\)[^()\s]*)*)\)"
 )
 _ID_LABEL = re.compile(r"^(\d{4}\.\d{4,5})(?:v\d+)?$")
+_MD_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")  # a backslash before ASCII punctuation: markdown's escape
 _DATE = re.compile(r"(?<!\d)(\d{4}-\d{2}-\d{2})(?!\d)")
 
 
@@ -123,7 +124,8 @@ def _headline(line: str, n: int) -> Featured:
     headline, _, source = text.rpartition(" | ") if " | " in text else (text, "", "")
     labelled = _ID_LABEL.match(label.strip()) if label else None
     paper = arxiv_id_in(url) or (labelled.group(1) if labelled else None)
-    return Featured(n, headline.strip(), source.strip() or None, url or None, paper, label=label)
+    headline, source = _MD_ESCAPE.sub(r"\1", headline.strip()), _MD_ESCAPE.sub(r"\1", source.strip())
+    return Featured(n, headline, source or None, url or None, paper, label=label)
 
 
 def _issue_date(lines: list[str], path: str) -> str:
