@@ -80,8 +80,8 @@ _TITLE = [
 ]
 
 
-def records() -> list[dict]:
-    """{id, title, abstract} of every real record in ../shared/data/arxiv."""
+def records() -> list:
+    """Every real record in ../shared/data/arxiv, as `Paper`s (one per id)."""
     from arxiv import _feed
 
     from papertrack.sources.arxiv import to_paper
@@ -95,7 +95,7 @@ def records() -> list[dict]:
         papers += [to_paper(r) for r in _feed.parse(page.read_bytes()).results]
     with gzip.open(SHARED / "arxiv" / "recent-cs-2024.jsonl.gz", "rt", encoding="utf-8") as f:
         papers += [record_to_paper(json.loads(line)) for line in f if line.strip()]
-    return list({p.id: {"id": p.id, "title": p.title, "abstract": p.abstract} for p in papers}.values())
+    return list({p.id: p for p in papers}.values())
 
 
 def newsletter_picks() -> list[tuple[str, str, str]]:
@@ -173,7 +173,8 @@ def main() -> int:
     naive = Taxonomy([TaxonomyRule(t, (p,)) for t, p in NAIVE.items()])
     tags = taxonomy.tags
     labels = load_labels()
-    corpus = records()
+    papers = records()
+    corpus = [{"id": p.id, "title": p.title, "abstract": p.abstract} for p in papers]
     started = time.perf_counter()
     hits = {r["id"]: taxonomy.match(r["title"], r["abstract"]) for r in corpus}
     elapsed = time.perf_counter() - started
@@ -226,6 +227,8 @@ def main() -> int:
             if yes and tag not in hits.get(pid, {}):
                 print(f"  {pid}\t{tag}")
 
+    query_tags(config, papers, hits, labels, ours)
+
     picks = newsletter_picks()
     core = [t for t in tags if t not in NEW]
     caught = {label: sum(1 for _, title, text in picks if set(taxonomy.match(title, text)) & set(chosen))
@@ -244,6 +247,33 @@ def main() -> int:
         got = sum(1 for t in titles if want & set(taxonomy.match(t, "")))
         print(f"  {name:<52} {'/'.join(sorted(want)):<30} {got:>4}/{len(titles):<4} {_ratio(got, len(titles))}")
     return 0
+
+
+def query_tags(config, papers: list, hits: dict, labels: dict, ours: dict) -> None:
+    """The NEW tags as a harvest gives them: a saved query gives its tag to every paper it
+    matches (arXiv's query language, run here by `match`'s matcher), the taxonomy by its
+    patterns. Precision of the query's own hits (those the taxonomy does not give; every one
+    labelled) and of the tag as given (both sets, each weighted by its precision)."""
+    from papertrack.ingest.local_match import saved_query_text
+    from papertrack.store.page_match import match_records
+
+    queries = [q for q in config.queries if q.source == "arxiv" and set(q.tags) & set(NEW)]
+    matched = match_records(papers, {q.name: saved_query_text(q) for q in queries})
+    print(f"\nthe saved queries' tags over the same {len(papers):,} records (taxonomy hits as above):")
+    print(f"{'query':<22} {'hits':>5} {'not taxonomy':>12} {'labelled':>8} {'precision':>9}   {'tag as given':>12}")
+    for q in queries:
+        tag = next(t for t in q.tags if t in NEW)
+        own = [i for i in matched[q.name] if tag not in hits.get(i, {})]
+        judged = [labels[(i, tag)] for i in own if (i, tag) in labels]
+        tax = ours[tag]
+        tax_precision = tax["yes"] / tax["labelled"] if tax["labelled"] else 0.0
+        own_precision = sum(judged) / len(judged) if judged else 0.0
+        given = tax["hits"] + len(own)
+        estimate = (tax["hits"] * tax_precision + len(own) * own_precision) / given if given else 0.0
+        print(
+            f"{q.name:<22} {len(matched[q.name]):>5} {len(own):>12} {len(judged):>8} "
+            f"{_ratio(sum(judged), len(judged)):>9}   {estimate:>12.2f}"
+        )
 
 
 def _ratio(a: int, b: int) -> str:
