@@ -103,6 +103,9 @@ def test_pick_reorder_note_and_the_section_in_order(site):
     moved = ed.post("/-/desk/move", {"issue": ISSUE, "paper": "2001.00004", "position": "1"},
                     headers={"accept": "application/json"}, status=200).json()  # fmt: skip
     assert moved["order"] == ["2001.00004", "2001.00002", "2001.00003"]
+    zero = ed.post("/-/desk/move", {"issue": ISSUE, "paper": "2001.00003", "position": "0"},
+                   headers={"accept": "application/json"}, status=400).json()  # fmt: skip
+    assert "is not a number from 1" in zero["error"]  # as the CLI's --at: positions count from 1
     note = {"paper": "2001.00002", "headline": "二值网络：更小", "source": "机器之心",
             "source_url": "https://mp.weixin.qq.com/s/abc", "summary": "第一行\n第二行", "code": "https://github.com/a/b"}  # fmt: skip
     ed.post("/-/desk/note", note, status=303)

@@ -149,6 +149,18 @@ def test_an_answer_without_the_lines_is_reported_and_not_stored(work, run_cli, f
     assert db.execute("select count(*) from drafts").fetchone()[0] == 0
 
 
+def test_a_paper_without_an_abstract_is_not_sent_to_the_model(work, run_cli, fake_model):  # noqa: F811
+    db = open_db(work / "papers.db")
+    with transaction(db):
+        db.execute("update papers set abstract = '' where id = ?", [BNN.id])
+    db.close()
+    result = run_cli("draft", "--db", "papers.db", "--issue", ISSUE, "--model", MODEL_ID)
+    assert result.exit_code == 0 and "it has no abstract to draft from" in result.stderr
+    assert len(fake_model.prompts) == 1 and "BNN-X" not in fake_model.prompts[0]
+    db = open_db(work / "papers.db")
+    assert [r[0] for r in db.execute("select papers_id from drafts")] == [CARS.id]
+
+
 def test_a_failing_model_is_one_line_and_keeps_the_drafts_written(work, run_cli, fake_model):  # noqa: F811
     fake_model.fail_on = "BNN-X"
     result = run_cli("draft", "--db", "papers.db", "--issue", ISSUE, "--model", MODEL_ID)

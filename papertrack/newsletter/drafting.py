@@ -167,7 +167,10 @@ def papers_to_draft(
 def draft(model: Any, prompt: Prompt, paper: dict[str, Any], lang: str) -> Written:
     """Ask the model for one paper's headline and summary. A model or service failure is a
     `SourceError` naming the paper and the model; an answer without the two lines is a
-    `Written` with its `problem`."""
+    `Written` with its `problem`. A paper without an abstract is not sent: from a title
+    alone a model invents."""
+    if not (paper.get("abstract") or "").strip():
+        return Written(paper["id"], problem="it has no abstract to draft from: write its note yourself")
     text = prompt.render({k: paper.get(k) for k in ("title", "abstract", "authors", "venue")}, lang)
     try:
         answer = model.prompt(text).text()

@@ -167,7 +167,7 @@ async def _unpick(datasette, accounts, user, form: dict[str, str]) -> dict:
 async def _move(datasette, accounts, user, form: dict[str, str]) -> dict:
     issue, paper, position = _day(form.get("issue")), form.get("paper", "")[:300], form.get("position", "")
     place = ascii_int(position, 4)
-    if place is None:
+    if place is None or place < 1:
         raise UsageError(f"position {position[:20]!r} is not a number from 1")
     order = await _write(datasette, lambda db: editorial.move(db, [paper], issue, place))
     return {"ok": True, "order": order}
